@@ -1,0 +1,13 @@
+"""Layer-0 helpers: rng streams, atomic file writes, small vector math."""
+
+from farside._core.io import atomic_path, atomic_write_bytes, atomic_write_text, sha256_file
+from farside._core.rng import child_rngs, default_rng
+
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "sha256_file",
+    "child_rngs",
+    "default_rng",
+]

@@ -1,0 +1,122 @@
+"""The :class:`Terrain` value type: a georeferenced height raster in site ENU."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from farside.errors import invalid
+
+__all__ = ["Terrain"]
+
+
+@dataclass(frozen=True, eq=False)
+class Terrain:
+    """A square-pixel height raster anchored in the site ENU frame.
+
+    Attributes
+    ----------
+    heights : (rows, cols) float32 array
+        Elevation in metres above the lunar reference sphere (R = 1737.4 km); row 0 is the north
+        edge, column 0 the west edge. Inside the site the ENU ``z`` of a surface point equals its
+        height (flat-site approximation: over 2 km the sphere drops by only 0.29 m; DESIGN.md).
+    resolution_m : float
+        Pixel size in metres (square pixels).
+    x0_m, y0_m : float
+        Site-ENU coordinates (metres, x east, y north) of the raster's north-west *corner* (outer
+        edge of pixel [0, 0]). Pixel ``[i, j]`` has its centre at
+        ``x = x0_m + (j + 0.5) * resolution_m``, ``y = y0_m - (i + 0.5) * resolution_m``.
+    anchor_lat_deg, anchor_lon_deg : float
+        Selenographic (MOON_ME) latitude/longitude of the ENU origin (the scenario's nominal
+        landing point), degrees, longitude east-positive in (-180, 360).
+    """
+
+    heights: np.ndarray
+    resolution_m: float
+    x0_m: float = 0.0
+    y0_m: float = 0.0
+    anchor_lat_deg: float = 0.0
+    anchor_lon_deg: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        h = np.asarray(self.heights)
+        if h.ndim != 2 or min(h.shape) < 2:
+            raise invalid("heights.shape", h.shape, "a 2-D array with at least 2 x 2 pixels")
+        if h.dtype != np.float32:
+            h = h.astype(np.float32)
+        if not np.isfinite(h).any():
+            raise invalid("heights", "all NaN/inf", "at least one finite height", )
+        object.__setattr__(self, "heights", h)
+        r = self.resolution_m
+        if not (isinstance(r, (int, float, np.floating)) and math.isfinite(r) and r > 0):
+            raise invalid("resolution_m", r, "a finite number > 0")
+        object.__setattr__(self, "resolution_m", float(r))
+        lat = float(self.anchor_lat_deg)
+        if not (-90.0 <= lat <= 90.0):
+            raise invalid("anchor_lat_deg", lat, "a latitude in [-90, 90] degrees")
+        lon = float(self.anchor_lon_deg)
+        if not (math.isfinite(lon) and -180.0 <= lon < 360.0):
+            raise invalid("anchor_lon_deg", lon, "a longitude in [-180, 360) degrees")
+
+    # --- geometry -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.heights.shape  # type: ignore[return-value]
+
+    @property
+    def width_m(self) -> float:
+        return self.shape[1] * self.resolution_m
+
+    @property
+    def height_m(self) -> float:
+        return self.shape[0] * self.resolution_m
+
+    @property
+    def extent_m(self) -> tuple[float, float, float, float]:
+        """(x_min, x_max, y_min, y_max) of the raster's outer edges, site ENU metres."""
+        return (self.x0_m, self.x0_m + self.width_m, self.y0_m - self.height_m, self.y0_m)
+
+    @property
+    def x_m(self) -> np.ndarray:
+        """Column-centre x coordinates (east), metres."""
+        return self.x0_m + (np.arange(self.shape[1]) + 0.5) * self.resolution_m
+
+    @property
+    def y_m(self) -> np.ndarray:
+        """Row-centre y coordinates (north), metres; decreasing with row."""
+        return self.y0_m - (np.arange(self.shape[0]) + 0.5) * self.resolution_m
+
+    def xy_to_ij(self, x_m, y_m):
+        """Fractional (row, col) of ENU points; integer values are pixel centres."""
+        col = (np.asarray(x_m, dtype=float) - self.x0_m) / self.resolution_m - 0.5
+        row = (self.y0_m - np.asarray(y_m, dtype=float)) / self.resolution_m - 0.5
+        return row, col
+
+    def height_at(self, x_m, y_m) -> np.ndarray:
+        """Bilinearly interpolated height at ENU points (clamped at the edges)."""
+        row, col = self.xy_to_ij(x_m, y_m)
+        h = self.heights
+        r = np.clip(row, 0, h.shape[0] - 1.000001)
+        c = np.clip(col, 0, h.shape[1] - 1.000001)
+        r0 = np.floor(r).astype(np.intp)
+        c0 = np.floor(c).astype(np.intp)
+        fr = r - r0
+        fc = c - c0
+        h00 = h[r0, c0]
+        h01 = h[r0, c0 + 1]
+        h10 = h[r0 + 1, c0]
+        h11 = h[r0 + 1, c0 + 1]
+        return (h00 * (1 - fr) * (1 - fc) + h01 * (1 - fr) * fc + h10 * fr * (1 - fc) + h11 * fr * fc)
+
+    def replace(self, **changes) -> "Terrain":
+        """A copy with some fields changed (heights, resolution_m, ...)."""
+        from dataclasses import replace as _replace
+
+        return _replace(self, **changes)
+
+    def __repr__(self) -> str:
+        return (f"Terrain(shape={self.shape}, resolution_m={self.resolution_m}, "
+                f"x0_m={self.x0_m}, y0_m={self.y0_m}, anchor=({self.anchor_lat_deg}, {self.anchor_lon_deg}))")
