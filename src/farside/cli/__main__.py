@@ -1,0 +1,5 @@
+import sys
+
+from farside.cli import main
+
+sys.exit(main())

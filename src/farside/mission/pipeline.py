@@ -1,0 +1,19 @@
+"""The ordered list of stages that ``farside run`` executes.
+
+Each stage lives in ``farside.mission.stages.<name>``; add a stage by appending it here. The order
+is the data flow of DESIGN.md: site -> relay -> descent -> surface -> products -> downlink.
+"""
+
+from __future__ import annotations
+
+from farside.mission.stage import Stage
+
+__all__ = ["default_stages"]
+
+
+def default_stages() -> list[Stage]:
+    from farside.mission.stages.site import SiteStage
+
+    return [
+        SiteStage(),
+    ]

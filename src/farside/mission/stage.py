@@ -1,0 +1,94 @@
+"""The stage interface: what every step of ``farside run`` implements.
+
+A :class:`Stage` has a ``name`` (also its scenario-TOML table), a pydantic ``Config`` model for that
+table (unknown keys rejected) and a ``run(ctx)`` method that reads earlier results from
+``ctx.state``, writes products through ``ctx.write(...)`` (atomic, recorded in the manifest) and
+adds report sections. Stages never touch each other's code: the runner wires them in order
+(:func:`farside.mission.pipeline.default_stages`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from farside._core import atomic_path, sha256_file
+
+if TYPE_CHECKING:
+    from farside.mission.report import Report
+    from farside.mission.scenario import Scenario
+
+__all__ = ["Stage", "RunContext", "EmptyConfig"]
+
+
+class EmptyConfig(BaseModel):
+    """A stage with no options: any key in its table is rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stage:
+    """Base class of a pipeline stage."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[BaseModel]] = EmptyConfig
+
+    def run(self, ctx: "RunContext") -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass
+class RunContext:
+    """Everything a stage may use. One per stage run; ``state`` is shared along the pipeline."""
+
+    scenario: "Scenario"
+    run_dir: Path
+    quick: bool
+    rngs: dict[str, np.random.Generator]
+    state: dict[str, Any]
+    report: "Report"
+    config: BaseModel
+    stage_name: str
+    products: list[dict] = field(default_factory=list)
+    progress_factory: Callable[..., Any] | None = None
+
+    @property
+    def products_dir(self) -> Path:
+        return self.run_dir / "products"
+
+    def product_path(self, rel: str) -> Path:
+        return self.products_dir / rel
+
+    @contextlib.contextmanager
+    def write(self, rel: str, *, description: str = "") -> Iterator[Path]:
+        """Yield a temporary path; on success it is renamed to ``products/<rel>`` and recorded."""
+        final = self.product_path(rel)
+        with atomic_path(final) as tmp:
+            yield tmp
+        self.register(final, description=description)
+
+    def register(self, path: Path, *, description: str = "") -> None:
+        """Record an already-written product file (e.g. one streamed by a writer) in the manifest."""
+        path = Path(path)
+        self.products.append({
+            "path": path.relative_to(self.run_dir).as_posix(),
+            "stage": self.stage_name,
+            "bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+            "description": description,
+        })
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        """A progress bar on the console (rich); yields ``advance(n)``."""
+        if self.progress_factory is None:
+            yield lambda n=1: None
+            return
+        with self.progress_factory(description, total) as advance:
+            yield advance

@@ -1,0 +1,1 @@
+"""Pipeline stages of ``farside run`` (one module per stage)."""
