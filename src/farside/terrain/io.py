@@ -207,7 +207,7 @@ def read_dem(
     from rasterio.warp import transform as warp_transform
 
     rows, cols = data.shape
-    cx, cy = transform * (cols / 2.0, rows / 2.0)
+    cx, cy = transform @ (cols / 2.0, rows / 2.0)
     lons, lats = warp_transform(crs, _geographic_lunar_crs(), [cx, cx], [cy, cy + 1.0])
     # grid convergence: azimuth of grid north at the centre
     dlat = math.radians(lats[1] - lats[0])
@@ -229,7 +229,7 @@ def _resample_geographic(data, transform, crs, p, lat, lon, size_m, resolution_m
 
     rows, cols = data.shape
     if lat is None or lon is None:
-        clon, clat = transform * (cols / 2.0, rows / 2.0)
+        clon, clat = transform @ (cols / 2.0, rows / 2.0)
         lat = clat if lat is None else lat
         lon = clon if lon is None else lon
     if not (-90.0 <= float(lat) <= 90.0):

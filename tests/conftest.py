@@ -1,0 +1,18 @@
+"""Shared test fixtures: the location of ../shared/data (real data, never copied into the repo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """Path under ../shared/data, skipping the test with a reason when it is absent."""
+    p = SHARED_DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"real data not available: {p} (../shared/data is absent on this machine)")
+    return p
