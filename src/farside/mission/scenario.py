@@ -118,6 +118,9 @@ def _build(data: Mapping[str, Any], stages: Sequence[Any]) -> Scenario:
         raise invalid("site", data.get("site"), "a table of site options") from None
     configs = {}
     for st in stages:
+        if st.name == "site":  # the site stage is configured by the top-level [site] table
+            configs[st.name] = site
+            continue
         table = data.get(st.name, {}) or {}
         if not isinstance(table, Mapping):
             raise invalid(st.name, table, f"a table of {st.name} options")

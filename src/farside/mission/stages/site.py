@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from farside import constants as C
+from farside.mission.scenario import SiteConfig
 from farside.mission.stage import RunContext, Stage
 
 __all__ = ["SiteStage"]
@@ -18,6 +19,7 @@ __all__ = ["SiteStage"]
 
 class SiteStage(Stage):
     name = "site"
+    Config = SiteConfig
 
     def run(self, ctx: RunContext) -> None:
         from farside.terrain import generate_site, write_dem, write_site_tables

@@ -1,0 +1,67 @@
+"""The CLI turns user errors into one line on stderr and exit status 2, with no traceback and no
+half-written product (issue 2 §5)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from farside.cli import main
+
+
+def _run(args, cwd):
+    proc = subprocess.run([sys.executable, "-m", "farside.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+    return proc
+
+
+@pytest.mark.parametrize("toml", ["oops = 1\n", "[site]\nresolution_m = -1\n", "[site]\nrock_abundance = 1.5\n",
+                                  "[site]\nage_gyr = 5\n", "[site]\nsize_px = 99999999\n"])
+def test_run_bad_scenario_exits_2_one_line(tmp_path, toml):
+    sc = tmp_path / "bad.toml"
+    sc.write_text(toml)
+    proc = _run(["run", str(sc), "--out", str(tmp_path / "out")], tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("farside: error: ") and "is invalid" in lines[0] or "unknown" in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "products").exists()
+
+
+def test_terrain_generate_bad_values(tmp_path, capsys):
+    assert main(["terrain", "generate", "--resolution-m", "-1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("farside: error: ") and "resolution_m" in err and "\n" not in err
+    assert main(["terrain", "generate", "--rock-abundance", "1.2", "--out", str(tmp_path / "o")]) == 2
+    assert "rock_abundance" in capsys.readouterr().err
+    assert main(["terrain", "generate", "--age-gyr", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "age_gyr" in capsys.readouterr().err
+    assert not list((tmp_path / "o").glob("*.tif")) if (tmp_path / "o").exists() else True
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    """A writer that dies mid-file leaves neither the product nor its temporary."""
+    from farside.terrain import Terrain, write_dem
+
+    t = Terrain(np.zeros((64, 64), np.float32), 1.0)
+    import rasterio
+
+    real_open = rasterio.open
+
+    class Boom(Exception):
+        pass
+
+    def failing_open(path, mode="r", **kw):
+        ds = real_open(path, mode, **kw)
+        if mode == "w":
+            ds.close()
+            raise Boom("disk full")
+        return ds
+
+    monkeypatch.setattr(rasterio, "open", failing_open)
+    with pytest.raises(Boom):
+        write_dem(t, tmp_path / "dem.tif")
+    assert list(tmp_path.iterdir()) == []
