@@ -1,0 +1,61 @@
+"""End to end: ``farside run --quick`` writes the run directory of issue 2 §4, deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import pytest
+
+from farside.cli import main
+from farside.mission import chang_e4, run_mission
+from farside.mission.stages.site import SiteStage
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "change4"
+    assert main(["run", "--quick", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_run_directory_layout(quick_run):
+    out = quick_run
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["scenario"]["name"] == "chang-e-4" and man["seed"] == 2019
+    assert man["scenario"]["epoch_utc"] == "2019-01-03T02:26:00Z"
+    assert {"numpy", "farside", "skyfield"} <= set(man["versions"])
+    paths = {p["path"] for p in man["products"]}
+    for rel in ("products/terrain/site_dem.tif", "products/terrain/craters.csv", "products/terrain/rocks.csv"):
+        assert rel in paths
+    for p in man["products"]:  # every product exists with the recorded hash
+        data = (out / p["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == p["sha256"] and len(data) == p["bytes"]
+    assert not [p for p in out.rglob("*") if ".part" in p.name]  # no temporaries left
+
+
+@pytest.mark.slow
+def test_report_is_self_contained(quick_run):
+    html = (quick_run / "report.html").read_text()
+    for title in ("Landing site terrain", "Hillshade and slope", "Crater size-frequency", "Rock size-frequency",
+                  "Sun over the first lunar day"):
+        assert title in html
+    assert html.count("data:image/png;base64,") >= 4
+    # nothing fetched from outside: no external src/href
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_same_seed_same_bytes_different_seed_differs(tmp_path):
+    sc = chang_e4([SiteStage()])
+    sc = sc.model_copy(update={"site": sc.site.model_copy(update={"quick_size_px": 256})})
+    a = run_mission(sc, tmp_path / "a", stages=[SiteStage()], quick=True)
+    b = run_mission(sc, tmp_path / "b", stages=[SiteStage()], quick=True)
+    c = run_mission(sc.with_seed(2020), tmp_path / "c", stages=[SiteStage()], quick=True)
+    ha = {p["path"]: p["sha256"] for p in a["products"]}
+    hb = {p["path"]: p["sha256"] for p in b["products"]}
+    hc = {p["path"]: p["sha256"] for p in c["products"]}
+    assert ha == hb
+    assert ha["products/terrain/site_dem.tif"] != hc["products/terrain/site_dem.tif"]
+    assert (tmp_path / "a" / "report.html").read_bytes() == (tmp_path / "b" / "report.html").read_bytes()
