@@ -14,6 +14,16 @@ from farside.terrain.maps import (
     roughness_m,
     slope_deg,
 )
+from farside.terrain.craters import (
+    cumulative_crater_density,
+    expected_crater_counts,
+    neukum_chronology,
+    neukum_production,
+    trask_equilibrium,
+)
+from farside.terrain.generate import CE4_ROCK_ABUNDANCE, CE4_SURFACE_AGE_GYR, Site, chang_e4_site, generate_site
+from farside.terrain.rocks import rock_cfa, rock_q
+from farside.terrain.roughness import fractal_roughness
 
 __all__ = [
     "Terrain",
@@ -32,4 +42,17 @@ __all__ = [
     "rock_height_map",
     "hazard_mask",
     "hillshade",
+    "Site",
+    "generate_site",
+    "chang_e4_site",
+    "CE4_SURFACE_AGE_GYR",
+    "CE4_ROCK_ABUNDANCE",
+    "neukum_production",
+    "neukum_chronology",
+    "trask_equilibrium",
+    "cumulative_crater_density",
+    "expected_crater_counts",
+    "rock_cfa",
+    "rock_q",
+    "fractal_roughness",
 ]

@@ -1,0 +1,231 @@
+"""Rock populations: the Golombek & Rapp exponential model plus ejecta blocks of fresh craters.
+
+Background population
+---------------------
+Golombek & Rapp (1997), as restated by Golombek et al. (2003) (REFERENCE.md 7.3): the cumulative
+fractional area covered by rocks of diameter ``>= D`` is ``F_k(D) = k exp(-q(k) D)`` with
+``q(k) = 1.79 + 0.152 / k`` (D in m, q in 1/m), ``k`` being the total rock abundance. The implied
+number density per m^2 per m of diameter is ``n(D) = k q exp(-q D) / (pi D^2 / 4)``, which
+:func:`sample_rocks` draws from (inverse CDF on a fine log grid, Poisson total count). At the
+Chang'e-4 site ``k = 0.0021`` (Wu et al. 2021; REFERENCE.md 7.3) gives ``q = 74 /m``: the
+background has ~1.6e-4 rocks >= 0.1 m per m^2 and essentially none >= 0.2 m.
+
+Ejecta blocks (model assumptions, documented, not fitted to a CE-4 count)
+-------------------------------------------------------------------------
+Diviner rock abundance reaches ~0.05 at young craters in the Von Karman region (Guo et al. 2019;
+REFERENCE.md 1.3). :func:`sample_ejecta_blocks` gives each *blocky* crater an ejecta rock
+abundance ``k(r) = k0 (r/R)^-3`` on ``R < r < 3R`` (thinning like the ejecta blanket), with
+``k0 = ejecta_abundance * (1 - u / block_life_fraction)``: blocks break down faster than the
+crater degrades (Basilevsky et al. 2013), so only craters in the first ``block_life_fraction`` of
+their degradation life carry them (``u`` as in :mod:`farside.terrain.craters`). Only craters with
+``D >= blocky_min_diameter_m`` excavate below the fine-grained regolith (Quaide & Oberbeck 1968:
+blocky craters need D >~ 4x the regolith thickness). Block sizes follow the exponential model's
+size distribution for ``q(ejecta_abundance)``, capped at ``max_block_ratio * D``.
+
+Rock heights are ``height_m = diameter_m * U(0.3, 0.7)`` (half-buried rocks; mean height/diameter
+0.5 as assumed by Golombek & Rapp 1997).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from farside.errors import invalid
+
+__all__ = [
+    "rock_q",
+    "rock_cfa",
+    "rock_number_density",
+    "sample_rocks",
+    "sample_ejecta_blocks",
+    "stamp_rocks",
+]
+
+_HEIGHT_RATIO_RANGE = (0.3, 0.7)
+
+
+def _check_k(k: float, name: str = "k") -> float:
+    kk = float(k)
+    if not (math.isfinite(kk) and 0.0 <= kk < 1.0):
+        raise invalid(name, k, "a rock abundance (fractional area) in [0, 1)")
+    return kk
+
+
+def rock_q(k):
+    """Golombek & Rapp ``q(k) = 1.79 + 0.152 / k`` in 1/m (REFERENCE.md 7.3); ``k`` in (0, 1)."""
+    kk = np.asarray(k, dtype=float)
+    if not np.all(np.isfinite(kk)) or np.any(kk <= 0) or np.any(kk >= 1):
+        raise invalid("k", k, "rock abundances in (0, 1)")
+    return 1.79 + 0.152 / kk
+
+
+def rock_cfa(D_m, k):
+    """Cumulative fractional area covered by rocks of diameter >= ``D_m``: ``k exp(-q(k) D)``."""
+    d = np.asarray(D_m, dtype=float)
+    if not np.all(np.isfinite(d)) or np.any(d < 0):
+        raise invalid("D_m", D_m, "finite diameters >= 0 m")
+    return np.asarray(k, dtype=float) * np.exp(-rock_q(k) * d)
+
+
+def rock_number_density(D_m, k, *, q: float | None = None):
+    """Rocks per m^2 per m of diameter implied by the exponential CFA (``q`` defaults to q(k))."""
+    d = np.asarray(D_m, dtype=float)
+    if not np.all(np.isfinite(d)) or np.any(d <= 0):
+        raise invalid("D_m", D_m, "finite diameters > 0 m")
+    qq = rock_q(k) if q is None else q
+    return k * qq * np.exp(-qq * d) / (np.pi * d ** 2 / 4.0)
+
+
+def _cumulative_count_table(q: float, d_min: float, d_max: float, n: int = 4001):
+    """Grid g (increasing) and G(g) = number per m^2 per unit k with diameter in [g, d_max]."""
+    g = np.geomspace(d_min, d_max, n)
+    dens = q * np.exp(-q * g) / (np.pi * g ** 2 / 4.0) * g  # per d(ln D)
+    lg = np.log(g)
+    seg = 0.5 * (dens[1:] + dens[:-1]) * np.diff(lg)
+    G = np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])
+    return g, G
+
+
+def _draw_sizes(g: np.ndarray, G: np.ndarray, lo_count: np.ndarray, hi_count: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """Invert G (decreasing) for targets uniform between hi_count and lo_count."""
+    v = rng.random(lo_count.shape)
+    target = lo_count - v * (lo_count - hi_count)
+    return np.exp(np.interp(-target, -G, np.log(g)))
+
+
+def _heights(d: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    lo, hi = _HEIGHT_RATIO_RANGE
+    return d * (lo + (hi - lo) * rng.random(d.size))
+
+
+def _check_extent(extent_m) -> tuple[float, float, float, float]:
+    vals = tuple(float(v) for v in extent_m)
+    if len(vals) != 4 or not all(math.isfinite(v) for v in vals) or vals[1] <= vals[0] or vals[3] <= vals[2]:
+        raise invalid("extent_m", extent_m, "(x_min, x_max, y_min, y_max) with max > min")
+    return vals  # type: ignore[return-value]
+
+
+def sample_rocks(
+    extent_m: tuple[float, float, float, float],
+    *,
+    k: float,
+    rng: np.random.Generator,
+    min_diameter_m: float = 0.1,
+    max_diameter_m: float = 10.0,
+) -> pd.DataFrame:
+    """Background rocks over ``extent_m`` (x_min, x_max, y_min, y_max; site ENU metres) from the
+    Golombek & Rapp model with abundance ``k`` (only diameters in [min, max] are drawn).
+
+    Returns columns ``x_m, y_m, diameter_m, height_m, source`` (``"background"``), ``crater``
+    (-1).
+    """
+    x_min, x_max, y_min, y_max = _check_extent(extent_m)
+    kk = _check_k(k)
+    if not (math.isfinite(min_diameter_m) and min_diameter_m > 0):
+        raise invalid("min_diameter_m", min_diameter_m, "a finite diameter > 0 m")
+    if not (math.isfinite(max_diameter_m) and max_diameter_m > min_diameter_m):
+        raise invalid("max_diameter_m", max_diameter_m, f"a finite diameter > {min_diameter_m} m")
+    if kk == 0.0:
+        return _rock_frame(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), "background", np.zeros(0, int))
+    q = float(rock_q(kk))
+    g, G = _cumulative_count_table(q, min_diameter_m, max_diameter_m)
+    area = (x_max - x_min) * (y_max - y_min)
+    n = int(rng.poisson(kk * G[0] * area))
+    d = _draw_sizes(g, G, np.full(n, G[0]), np.zeros(n), rng)
+    x = x_min + rng.random(n) * (x_max - x_min)
+    y = y_min + rng.random(n) * (y_max - y_min)
+    return _rock_frame(x, y, d, _heights(d, rng), "background", np.full(n, -1))
+
+
+def _rock_frame(x, y, d, h, source, crater) -> pd.DataFrame:
+    return pd.DataFrame({
+        "x_m": np.asarray(x, float),
+        "y_m": np.asarray(y, float),
+        "diameter_m": np.asarray(d, float),
+        "height_m": np.asarray(h, float),
+        "source": pd.Categorical([source] * len(x), categories=["background", "ejecta"]),
+        "crater": np.asarray(crater, np.int64),
+    })
+
+
+def sample_ejecta_blocks(
+    craters: pd.DataFrame,
+    extent_m: tuple[float, float, float, float],
+    *,
+    rng: np.random.Generator,
+    ejecta_abundance: float = 0.05,
+    blocky_min_diameter_m: float = 20.0,
+    block_life_fraction: float = 0.1,
+    max_block_ratio: float = 0.1,
+    min_diameter_m: float = 0.1,
+    max_diameter_m: float = 10.0,
+) -> pd.DataFrame:
+    """Ejecta blocks around the fresh, blocky craters of ``craters`` (columns ``x_m, y_m,
+    diameter_m, u``), kept where they fall inside ``extent_m``. See the module docstring for the
+    model. ``crater`` gives the row position of the parent crater in ``craters``."""
+    x_min, x_max, y_min, y_max = _check_extent(extent_m)
+    ke = _check_k(ejecta_abundance, "ejecta_abundance")
+    for name, v in (("blocky_min_diameter_m", blocky_min_diameter_m), ("block_life_fraction", block_life_fraction),
+                    ("max_block_ratio", max_block_ratio), ("min_diameter_m", min_diameter_m)):
+        if not (math.isfinite(v) and v > 0):
+            raise invalid(name, v, "a finite number > 0")
+    if not (math.isfinite(max_diameter_m) and max_diameter_m > min_diameter_m):
+        raise invalid("max_diameter_m", max_diameter_m, f"a finite diameter > {min_diameter_m} m")
+    empty = _rock_frame([], [], [], [], "ejecta", [])
+    if ke == 0.0 or len(craters) == 0:
+        return empty
+    D = craters["diameter_m"].to_numpy(float)
+    u = craters["u"].to_numpy(float)
+    sel = np.flatnonzero((D >= blocky_min_diameter_m) & (u < block_life_fraction)
+                         & (max_block_ratio * D > min_diameter_m))
+    if sel.size == 0:
+        return empty
+    q = float(rock_q(ke))
+    g, G = _cumulative_count_table(q, min_diameter_m, max_diameter_m)
+    k0 = ke * (1.0 - u[sel] / block_life_fraction)
+    R = D[sel] / 2.0
+    bmax = np.minimum(max_block_ratio * D[sel], max_diameter_m)
+    G_hi = np.interp(np.log(bmax), np.log(g), G)
+    lam = (G[0] - G_hi) * k0 * (4.0 * np.pi / 3.0) * R ** 2
+    counts = rng.poisson(lam)
+    idx = np.repeat(np.arange(sel.size), counts)
+    n = idx.size
+    d = _draw_sizes(g, G, np.full(n, G[0]), G_hi[idx], rng)
+    v = rng.random(n)
+    Rr = R[idx]
+    r = 1.0 / (1.0 / Rr - v * (2.0 / 3.0) / Rr)  # pdf ~ r^-2 on [R, 3R]
+    phi = rng.random(n) * 2.0 * np.pi
+    x = craters["x_m"].to_numpy(float)[sel][idx] + r * np.cos(phi)
+    y = craters["y_m"].to_numpy(float)[sel][idx] + r * np.sin(phi)
+    h = _heights(d, rng)
+    keep = (x >= x_min) & (x < x_max) & (y >= y_min) & (y < y_max)
+    return _rock_frame(x[keep], y[keep], d[keep], h[keep], "ejecta", sel[idx][keep])
+
+
+def stamp_rocks(
+    heights: np.ndarray,
+    rocks: pd.DataFrame,
+    *,
+    resolution_m: float,
+    x0_m: float,
+    y0_m: float,
+    min_pixels: float = 2.0,
+) -> np.ndarray:
+    """Add rocks wider than ``min_pixels`` pixels to a float64 copy of ``heights`` as
+    half-ellipsoids (radius D/2, height ``height_m``). Returns the new array."""
+    from farside.terrain._kernels import stamp_rocks_kernel
+
+    z = np.array(heights, dtype=np.float64, copy=True)
+    if not (math.isfinite(resolution_m) and resolution_m > 0):
+        raise invalid("resolution_m", resolution_m, "a finite number > 0")
+    big = rocks["diameter_m"].to_numpy(float) > min_pixels * resolution_m
+    if big.any():
+        r = rocks[big]
+        stamp_rocks_kernel(z, float(x0_m), float(y0_m), float(resolution_m), r["x_m"].to_numpy(float),
+                           r["y_m"].to_numpy(float), r["diameter_m"].to_numpy(float) / 2.0,
+                           r["height_m"].to_numpy(float))
+    return z
