@@ -43,6 +43,7 @@ __all__ = [
     "earth_moon_state_icrf",
     "station_position_moon_me",
     "enu_to_moon_me_matrix",
+    "icrf_to_moon_me_matrix",
     "site_position_moon_me",
 ]
 
@@ -192,6 +193,17 @@ def body_state_moon_me(body: str, times_utc: TimesLike) -> tuple[np.ndarray, np.
     t = to_time(times_utc)
     k = kernels()
     return _moon_me_state(k.eph[key] - k.eph["moon"], t)
+
+
+def icrf_to_moon_me_matrix(times_utc: TimesLike) -> np.ndarray:
+    """Rotations (N, 3, 3) from ICRF to MOON_ME axes: ``r_moon_me[n] = M[n] @ r_icrf[n]``.
+
+    The DE421 lunar orientation (binary PCK Euler angles, then the fixed PA -> ME rotation of
+    ``moon_080317.tf``), evaluated with full two-part time precision. For (N, 3) row stacks:
+    ``r_moon_me = np.einsum("nij,nj->ni", M, r_icrf)``.
+    """
+    rot, _ = _rotation_icrf_to_moon_me(to_time(times_utc))
+    return np.ascontiguousarray(np.moveaxis(np.asarray(rot).reshape(3, 3, -1), -1, 0))
 
 
 def earth_moon_state_icrf(times_utc: TimesLike) -> tuple[np.ndarray, np.ndarray]:
