@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from farside.constants import CE4_LAT_DEG, CE4_LON_DEG, CE4_TOUCHDOWN_UTC, MOON_SYNODIC_DAY_S, SUN_ANGULAR_DIAMETER_DEG
-from farside.ephemeris import body_altaz, day_night_intervals, seconds_to_utc, sun_events, utc_to_seconds
+from farside.ephemeris import body_altaz, day_night_intervals, seconds_to_utc, sun_events, sunrise_sunset, utc_to_seconds
 from farside.errors import ScenarioError
 
 SYNODIC_D = MOON_SYNODIC_DAY_S / 86400.0
@@ -115,6 +115,10 @@ def test_step_does_not_change_events() -> None:
     assert [e.kind for e in a] == [e.kind for e in b]
     assert max(abs(x.seconds - y.seconds) for x, y in zip(a, b)) < 2e-3
     assert sun_events(CE4_LAT_DEG, CE4_LON_DEG, "2019-01-01T00:00:00Z", "2019-03-01T00:00:00Z") == a  # deterministic
+    rs = sunrise_sunset(CE4_LAT_DEG, CE4_LON_DEG, "2019-01-01T00:00:00Z", "2019-03-01T00:00:00Z")
+    assert rs == tuple(e for e in a if e.kind in ("sunrise", "sunset"))
+    kind, time_utc = rs[0][:2]
+    assert (kind, time_utc) == (rs[0].kind, rs[0].time_utc)
 
 
 def test_all_night_and_no_events() -> None:

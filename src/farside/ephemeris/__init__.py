@@ -5,7 +5,7 @@ Built on skyfield with JPL DE421 (from ``skyfield-data``) and NAIF's DE421 lunar
 :mod:`farside.ephemeris._data` for where every file comes from. Nothing is downloaded.
 """
 
-from farside.ephemeris.events import DayNightInterval, SunEvent, day_night_intervals, sun_events
+from farside.ephemeris.events import DayNightInterval, SunEvent, day_night_intervals, sun_events, sunrise_sunset
 from farside.ephemeris.geometry import (
     body_altaz,
     body_direction_enu,
@@ -32,6 +32,7 @@ __all__ = [
     "icrf_to_moon_me_matrix",
     "site_position_moon_me",
     "sun_events",
+    "sunrise_sunset",
     "day_night_intervals",
     "SunEvent",
     "DayNightInterval",

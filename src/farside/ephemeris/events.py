@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,15 +31,14 @@ from farside.ephemeris.geometry import apparent_enu
 from farside.ephemeris.times import check_coverage, seconds_between, time_from_seconds, to_time, utc_strings
 from farside.errors import invalid
 
-__all__ = ["SunEvent", "DayNightInterval", "sun_events", "day_night_intervals"]
+__all__ = ["SunEvent", "DayNightInterval", "sun_events", "sunrise_sunset", "day_night_intervals"]
 
 _TOL_S = 1e-3
 _PLACES = 3
 
 
-@dataclass(frozen=True)
-class SunEvent:
-    """One solar event at a site."""
+class SunEvent(NamedTuple):
+    """One solar event at a site (an immutable named tuple: ``kind, time_utc = event[:2]`` works)."""
 
     kind: str  #: "sunrise", "sunset" or "noon"
     time_utc: str  #: ISO-8601 UTC, millisecond precision
@@ -155,6 +154,23 @@ def sun_events(
         SunEvent(kind=k, time_utc=name, seconds=float(x), sun_alt_deg=float(a))
         for (k, _), name, x, a in zip(events, names, sec, alt)
     )
+
+
+def sunrise_sunset(
+    lat_deg: float,
+    lon_deg: float,
+    start_utc: str,
+    end_utc: str,
+    *,
+    horizon_deg: float = 0.0,
+    height_m: float = 0.0,
+    step_s: float = 3600.0,
+) -> tuple[SunEvent, ...]:
+    """Only the sunrises and sunsets of :func:`sun_events`, in time order."""
+    events = sun_events(
+        lat_deg, lon_deg, start_utc, end_utc, horizon_deg=horizon_deg, height_m=height_m, step_s=step_s
+    )
+    return tuple(e for e in events if e.kind != "noon")
 
 
 def day_night_intervals(

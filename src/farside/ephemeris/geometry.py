@@ -146,14 +146,13 @@ def body_altaz(
     >>> bool(alt[0] < 0)  # the far side never sees the Earth
     True
     """
-    r = body_direction_and_range(body, lat_deg, lon_deg, times_utc, height_m=height_m)
-    r_enu, dist = r
+    r_enu, dist = _direction_and_range(body, lat_deg, lon_deg, times_utc, height_m=height_m)
     alt_deg = np.degrees(np.arcsin(np.clip(r_enu[:, 2], -1.0, 1.0)))
     az_deg = np.degrees(np.arctan2(r_enu[:, 0], r_enu[:, 1])) % 360.0
     return alt_deg, az_deg, dist
 
 
-def body_direction_and_range(
+def _direction_and_range(
     body: str, lat_deg: float, lon_deg: float, times_utc: TimesLike, *, height_m: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apparent unit direction (N, 3) in site ENU and light-time distance (N,) in metres of ``body``."""
@@ -167,7 +166,7 @@ def body_direction_enu(
     body: str, lat_deg: float, lon_deg: float, times_utc: TimesLike, *, height_m: float = 0.0
 ) -> np.ndarray:
     """Apparent unit vectors (N, 3) towards ``body`` ("sun" or "earth") in the site ENU frame."""
-    return body_direction_and_range(body, lat_deg, lon_deg, times_utc, height_m=height_m)[0]
+    return _direction_and_range(body, lat_deg, lon_deg, times_utc, height_m=height_m)[0]
 
 
 def sun_direction_enu(lat_deg: float, lon_deg: float, times_utc: TimesLike, *, height_m: float = 0.0) -> np.ndarray:
