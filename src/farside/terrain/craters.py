@@ -216,7 +216,7 @@ def radial_diffusion(h0: np.ndarray, dx: float, taus: np.ndarray) -> np.ndarray:
     t = 0.0
     for k, target in enumerate(taus):
         while t < target - 1e-15:
-            dt = min(target - t, max(1e-6, 0.05 * t) if t > 0 else 1e-6, 2e-3)
+            dt = min(target - t, max(1e-6, 0.01 * t) if t > 0 else 1e-6, 1e-3)
             # (vol/dt + A) h_new = vol/dt h
             diag = vol / dt
             main = diag.copy()

@@ -216,7 +216,8 @@ def stamp_rocks(
     min_pixels: float = 2.0,
 ) -> np.ndarray:
     """Add rocks wider than ``min_pixels`` pixels to a float64 copy of ``heights`` as
-    half-ellipsoids (radius D/2, height ``height_m``). Returns the new array."""
+    half-ellipsoids (radius D/2, height ``height_m``); each pixel takes the rock's highest point
+    inside it, so the DEM keeps every stamped rock's full height. Returns the new array."""
     from farside.terrain._kernels import stamp_rocks_kernel
 
     z = np.array(heights, dtype=np.float64, copy=True)
