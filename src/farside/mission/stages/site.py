@@ -84,10 +84,13 @@ class SiteStage(Stage):
         cfg = ctx.scenario.site
         t = site.terrain
         area_km2 = t.width_m * t.height_m / 1e6
-        d = np.sort(site.craters["diameter_m"].to_numpy())[::-1]
+        x0, x1, y0, y1 = t.extent_m
+        cr = site.craters
+        inside = (cr["x_m"] >= x0) & (cr["x_m"] < x1) & (cr["y_m"] >= y0) & (cr["y_m"] < y1)
+        d = np.sort(cr.loc[inside, "diameter_m"].to_numpy())[::-1]
         fig, ax = plt.subplots(figsize=(6.5, 5))
         if len(d):
-            ax.loglog(d, np.arange(1, len(d) + 1) / area_km2, "k.", ms=3, label=f"generated site ({len(d)} craters)")
+            ax.loglog(d, np.arange(1, len(d) + 1) / area_km2, "k.", ms=3, label=f"generated site ({len(d)} craters centred inside)")
         dd = np.logspace(np.log10(max(d.min() if len(d) else 1.0, 0.5)), np.log10(max(d.max() if len(d) else 100, 10)), 100)
         prod = neukum_production(dd / 1000.0, cfg.age_gyr)
         eq = trask_equilibrium(dd / 1000.0)
@@ -111,13 +114,21 @@ class SiteStage(Stage):
         area = t.width_m * t.height_m
         rocks = site.rocks
         fig, ax = plt.subplots(figsize=(6.5, 5))
-        if len(rocks):
-            d = np.sort(rocks["diameter_m"].to_numpy())[::-1]
-            cfa = np.cumsum(np.pi * d**2 / 4.0) / area
-            ax.semilogy(d, cfa, "k.", ms=3, label=f"generated site, all rocks ({len(d)})")
-        dd = np.linspace(0.05, 2.0, 100)
-        ax.semilogy(dd, rock_cfa(dd, cfg.rock_abundance), "b-",
-                    label=f"background model k·exp(-q(k)D), k = {cfg.rock_abundance}")
+        groups = [("all rocks", np.ones(len(rocks), bool), "k.")]
+        if "source" in rocks.columns:
+            for src, mk in (("background", "b."), ("ejecta", "r.")):
+                sel = (rocks["source"] == src).to_numpy()
+                if sel.any():
+                    groups.append((src, sel, mk))
+        for label, sel, mk in groups:
+            d = np.sort(rocks.loc[sel, "diameter_m"].to_numpy())[::-1]
+            if len(d):
+                cfa = np.cumsum(np.pi * d**2 / 4.0) / area
+                ax.semilogy(d, cfa, mk, ms=2.5, label=f"generated: {label} ({len(d)})")
+        dd = np.linspace(0.05, 1.5, 200)
+        model = rock_cfa(dd, cfg.rock_abundance)
+        ax.semilogy(dd, model, "b-", label=f"background model k·exp(-q(k)D), k = {cfg.rock_abundance}")
+        ax.set_ylim(1e-9, max(1e-1, 2 * cfg.rock_abundance))
         ax.set_xlabel("rock diameter D (m)")
         ax.set_ylabel("cumulative fractional area F(>D)")
         ax.grid(True, which="both", alpha=0.3)
@@ -150,8 +161,8 @@ class SiteStage(Stage):
         fig, ax = plt.subplots(figsize=(10, 4.5))
         ax.plot(days, alt, "C1-", label="Sun elevation")
         ax2 = ax.twinx()
-        ax2.plot(days, az, "C0.", ms=1.5, label="Sun azimuth")
-        ax2.set_ylabel("azimuth (deg from N through E)", color="C0")
+        ax2.plot(days, (az + 180.0) % 360.0 - 180.0, "C0-", lw=1, label="Sun azimuth")
+        ax2.set_ylabel("azimuth (deg from N, east positive)", color="C0")
         egress_s = utc_to_seconds(epoch, [C.CE4_ROVER_EGRESS_UTC])[0] if sc.name == "chang-e-4" else None
         marks = [(0.0, f"touchdown {epoch}", "k")]
         if egress_s is not None:
