@@ -87,7 +87,7 @@ def store_and_forward(t_created, size_bits, source, order, cap_src, cap_ground, 
     for k in range(nsteps):
         t_start = t0 + k * dt
         t_end = t_start + dt
-        while nxt < n and t_created[by_time[nxt]] < t_end:
+        while nxt < n and t_created[by_time[nxt]] <= t_start:
             i = by_time[nxt]
             s = source[i]
             if src_used[s] + size_bits[i] > src_store_bits[s]:

@@ -12,8 +12,12 @@ __all__ = ["default_stages"]
 
 
 def default_stages() -> list[Stage]:
+    from farside.mission.stages.downlink import DownlinkStage
+    from farside.mission.stages.relay import RelayStage
     from farside.mission.stages.site import SiteStage
 
     return [
         SiteStage(),
+        RelayStage(),
+        DownlinkStage(),  # keep last: it drains every product queued by the stages before it
     ]

@@ -81,7 +81,7 @@ class EphemerisGrid:
 def ephemeris_grid(epoch_utc: str, t_start_s: float, t_end_s: float, *, grid_step_s: float = 3600.0) -> EphemerisGrid:
     """Evaluate the Earth-Moon geometry from ``farside.ephemeris`` on a regular grid covering
     ``[t_start_s, t_end_s]`` (with two extra nodes each side for the splines)."""
-    from farside.ephemeris import body_position_moon_me, earth_moon_state_icrf, seconds_to_utc
+    from farside.ephemeris import body_position_moon_me, earth_moon_state_icrf, icrf_to_moon_me_matrix, seconds_to_utc
 
     if not (math.isfinite(t_start_s) and math.isfinite(t_end_s) and t_end_s >= t_start_s):
         raise invalid("t_end_s", t_end_s, f"a finite time >= t_start_s = {t_start_s}")
@@ -98,22 +98,9 @@ def ephemeris_grid(epoch_utc: str, t_start_s: float, t_end_s: float, *, grid_ste
     y = np.cross(z, x)
     b_icrf = np.stack([x, y, z], axis=-1)  # columns = synodic axes in ICRF
     earth_me = body_position_moon_me("earth", times)
-    rot = _icrf_to_moon_me(times)
+    rot = icrf_to_moon_me_matrix(times)
     b_me = np.einsum("nij,njk->nik", rot, b_icrf)
     return EphemerisGrid(epoch_utc, t, _orthonormalise(b_me), b_icrf, dist, earth_me)
-
-
-def _icrf_to_moon_me(times: list[str]) -> np.ndarray:
-    """(n, 3, 3) rotations ICRF -> MOON_ME (DE421 lunar orientation) at ISO UTC ``times``.
-
-    farside.ephemeris exposes no public rotation matrix, so this uses its kernel loader and
-    skyfield's ``Frame.rotation_at`` (the same primitive its MOON_ME positions use).
-    """
-    from farside.ephemeris._data import kernels
-    from farside.ephemeris.times import to_time
-
-    rot = kernels().moon_me.rotation_at(to_time(times))
-    return np.ascontiguousarray(np.moveaxis(np.asarray(rot).reshape(3, 3, -1), -1, 0))
 
 
 @dataclass(frozen=True, eq=False)
