@@ -27,65 +27,70 @@ def _box(cx, cy, rad, x0, y0, res, nrows, ncols):
 
 
 @njit(cache=True)
-def stamp_craters_kernel(z, x0, y0, res, cx, cy, radius, tau_i, tau_w, table, xmax):
+def stamp_craters_kernel(z, x0, y0, res, cx, cy, radius, tau_i, tau_w, table, smax):
     """Stamp craters in order into ``z`` (float64, modified in place).
 
-    ``table[k, :]`` is the profile (units of R) at tau grid k sampled uniformly on [0, xmax];
-    crater c uses ``(1 - tau_w[c]) * table[tau_i[c]] + tau_w[c] * table[tau_i[c] + 1]``.
-    Inside the rim the pre-existing relief is partly replaced (inheritance weight x^2).
+    ``table[k, :]`` is the profile (units of R) at tau grid k sampled uniformly in
+    ``s = (r/R)^2`` on [0, smax]; crater c uses
+    ``(1 - tau_w[c]) * table[tau_i[c]] + tau_w[c] * table[tau_i[c] + 1]``.
+    Inside the rim the pre-existing relief is partly replaced (inheritance weight 1 - s).
     """
     nrows, ncols = z.shape
-    nx = table.shape[1]
-    inv_dx = (nx - 1) / xmax
+    ns = table.shape[1]
     for c in range(cx.shape[0]):
         R = radius[c]
-        rad = xmax * R
-        i0, i1, j0, j1 = _box(cx[c], cy[c], rad, x0, y0, res, nrows, ncols)
-        if i0 > i1 or j0 > j1:
-            continue
-        # pass 1: mean pre-impact height over the crater disk
+        R2 = R * R
+        ccx = cx[c]
+        ccy = cy[c]
+        # pass 1: mean pre-impact height over the crater disk (r < R)
+        i0, i1, j0, j1 = _box(ccx, ccy, R, x0, y0, res, nrows, ncols)
         s = 0.0
         n = 0
-        R2 = R * R
         for i in range(i0, i1 + 1):
-            dy = y0 - (i + 0.5) * res - cy[c]
+            dy = y0 - (i + 0.5) * res - ccy
+            dy2 = dy * dy
             for j in range(j0, j1 + 1):
-                dxp = x0 + (j + 0.5) * res - cx[c]
-                if dxp * dxp + dy * dy < R2:
+                dxp = x0 + (j + 0.5) * res - ccx
+                if dxp * dxp + dy2 < R2:
                     s += z[i, j]
                     n += 1
         if n == 0:
             # crater smaller than a pixel-centre spacing: nearest pixel
-            ii = int(math.floor((y0 - cy[c]) / res))
-            jj = int(math.floor((cx[c] - x0) / res))
+            ii = int(math.floor((y0 - ccy) / res))
+            jj = int(math.floor((ccx - x0) / res))
             ii = min(max(ii, 0), nrows - 1)
             jj = min(max(jj, 0), ncols - 1)
             href = z[ii, jj]
         else:
             href = s / n
+        # pass 2: profile over the footprint (r < sqrt(smax) R)
+        rad2 = smax * R2
+        i0, i1, j0, j1 = _box(ccx, ccy, math.sqrt(rad2), x0, y0, res, nrows, ncols)
+        if i0 > i1 or j0 > j1:
+            continue
         k = tau_i[c]
         w = tau_w[c]
-        scale = R
-        inv_R = 1.0 / R
-        rad2 = rad * rad
+        to_index = (ns - 1) / (smax * R2)
         for i in range(i0, i1 + 1):
-            dy = y0 - (i + 0.5) * res - cy[c]
+            dy = y0 - (i + 0.5) * res - ccy
+            dy2 = dy * dy
             for j in range(j0, j1 + 1):
-                dxp = x0 + (j + 0.5) * res - cx[c]
-                r2 = dxp * dxp + dy * dy
+                dxp = x0 + (j + 0.5) * res - ccx
+                r2 = dxp * dxp + dy2
                 if r2 >= rad2:
                     continue
-                x = math.sqrt(r2) * inv_R
-                f = x * inv_dx
+                f = r2 * to_index
                 m = int(f)
-                if m >= nx - 1:
-                    m = nx - 2
+                if m >= ns - 1:
+                    m = ns - 2
                 a = f - m
-                p0 = table[k, m] + a * (table[k, m + 1] - table[k, m])
-                p1 = table[k + 1, m] + a * (table[k + 1, m + 1] - table[k + 1, m])
-                p = (p0 + w * (p1 - p0)) * scale
-                if x < 1.0:
-                    z[i, j] += p + (1.0 - x * x) * (href - z[i, j])
+                t0 = table[k, m]
+                t1 = table[k + 1, m]
+                p0 = t0 + a * (table[k, m + 1] - t0)
+                p1 = t1 + a * (table[k + 1, m + 1] - t1)
+                p = (p0 + w * (p1 - p0)) * R
+                if r2 < R2:
+                    z[i, j] += p + (1.0 - r2 / R2) * (href - z[i, j])
                 else:
                     z[i, j] += p
 

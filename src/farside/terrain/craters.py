@@ -93,8 +93,9 @@ FOOTPRINT_RADII = 3.0
 #: docstring: mean d/D of equilibrium craters = 0.061, Wu et al. 2021, REFERENCE.md 7.2).
 TAU_ERASE = 0.54
 
-# Profile table: x = r/R sampled on [0, FOOTPRINT_RADII]; tau on [0] + log grid.
-_NX_TABLE = 601
+# Profile table: sampled uniformly in s = (r/R)^2 on [0, FOOTPRINT_RADII^2] (no square root in the
+# stamping kernel; the bowl is exactly linear in s); tau on [0] + log grid.
+_NX_TABLE = 2048
 _TAU_GRID = np.concatenate([[0.0], np.geomspace(1e-4, 2.0, 80)])
 
 
@@ -234,13 +235,14 @@ def radial_diffusion(h0: np.ndarray, dx: float, taus: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _profile_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x, taus, table[tau, x]) of degraded crater profiles in units of R, tapered to zero at the
-    footprint edge, and the rim-to-floor depth / D for each tau."""
+    """(x, taus, table[tau, x], depth_ratio): degraded crater profiles in units of R at radii
+    ``x`` (uniform in x^2), tapered to zero at the footprint edge, and the rim-to-floor depth / D
+    for each tau."""
     dx = 0.005
     xmax = 8.0
     x_fine = np.arange(int(round(xmax / dx)) + 1) * dx
     prof = radial_diffusion(_fresh_profile(x_fine), dx, _TAU_GRID)
-    x_tab = np.linspace(0.0, FOOTPRINT_RADII, _NX_TABLE)
+    x_tab = np.sqrt(np.linspace(0.0, FOOTPRINT_RADII ** 2, _NX_TABLE))
     tab = np.stack([np.interp(x_tab, x_fine, p) for p in prof])
     # the diffused profile leaks past the footprint: blend it to zero over the last 0.5 R
     taper = np.clip((FOOTPRINT_RADII - x_tab) / 0.5, 0.0, 1.0)
@@ -409,5 +411,5 @@ def stamp_craters(
     x_tab, _, tab, _ = _profile_table()
     i, w = _tau_index(tau)
     stamp_craters_kernel(z, float(x0_m), float(y0_m), float(resolution_m), cx, cy, d / 2.0, i, w,
-                         tab, float(x_tab[-1]))
+                         tab, float(x_tab[-1]) ** 2)
     return z
