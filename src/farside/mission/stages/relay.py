@@ -4,8 +4,8 @@ The orbit is the Az = 13,000 km Earth-Moon L2 halo (Zhang 2021 Table 1; REFERENC
 CR3BP with JPL catalogue constants, placed in the DE421 Earth-Moon system
 (:mod:`farside.orbit.placement`). The branch (north/south) is chosen by comparing both over a
 window (default one year at 10-minute steps): the one that is visible from the site for more
-of the time, then with the higher 5th-percentile elevation, serves the (southern) landing site
-better; the comparison is written and shown. The phase is chosen so that the relay is as high
+of the time, then gives the higher mean lander data rate (range-dependent rate steps), then the
+higher mean elevation, serves the (southern) landing site better; the comparison is written and shown. The phase is chosen so that the relay is as high
 as possible in the site's sky at the scenario epoch (Queqiao relayed the landing live); the
 real phase on 2019-01-03 is not published.
 
@@ -99,13 +99,17 @@ class RelayStage(Stage):
                     "elevation_p05_deg": float(np.percentile(p.relay_el_deg, 5)),
                     "elevation_mean_deg": float(p.relay_el_deg.mean()),
                     "elevation_max_deg": float(p.relay_el_deg.max()),
+                    "above_30deg_fraction": float(np.mean(p.relay_el_deg > 30.0)),
+                    "lander_mean_rate_kbps": float(p.lander_rate_bps.mean() / 1e3),
+                    "rover_mean_rate_kbps": float(p.rover_rate_bps.mean() / 1e3),
                     "ground_visible_fraction": float((p.ground_station >= 0).mean()),
                     "period_days": o.period_days, "jacobi": o.jacobi,
                 })
                 advance(1)
         comp = pd.DataFrame(rows)
         if cfg.branch == "auto":
-            best = comp.sort_values(["site_visible_fraction", "elevation_p05_deg"], ascending=False).iloc[0]
+            best = comp.sort_values(["site_visible_fraction", "lander_mean_rate_kbps", "elevation_mean_deg"],
+                                    ascending=False).iloc[0]
             branch = str(best["branch"])
         else:
             branch = cfg.branch
@@ -218,7 +222,7 @@ class RelayStage(Stage):
             f"{' and terrain horizon' if horizon is not None else ''}) {100 * vis_frac:.2f} % of the time and "
             f"reaches a ground station {100 * gnd_frac:.2f} % of the time.</p>"
             f"<p>Branch: <b>{branch}</b> "
-            f"({'chosen by site visibility, then 5th-percentile elevation' if cfg.branch == 'auto' else 'from the scenario'}).</p>"))
+            f"({'chosen by site visibility, then mean lander data rate, then mean elevation' if cfg.branch == 'auto' else 'from the scenario'}).</p>"))
         ctx.report.add_table("Halo branch comparison (site view)", comp, section=title)
 
         # 3-D orbit and view from Earth
@@ -250,8 +254,8 @@ class RelayStage(Stage):
         ax2.set_aspect("equal")
         ax2.set_xlabel("y (km, along the Moon's motion)")
         ax2.set_ylabel("z (km, north)")
-        ax2.set_title("Seen from the Earth (Moon disk grey): never occulted")
-        ax2.legend(fontsize=8)
+        ax2.set_title("Seen from the Earth (Moon disk grey)")
+        ax2.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1.0, 1.35))
         ctx.report.add_figure("Halo orbit in 3-D and seen from Earth", fig, section=title)
 
         # site elevation over the first lunar day
