@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = tsub.add_parser("generate", help="generate a procedural site: DEM GeoTIFF + crater and rock tables")
     g.add_argument("--size-px", type=int, default=1024)
     g.add_argument("--resolution-m", type=float, default=1.0)
-    g.add_argument("--age-gyr", type=float, default=3.6)
+    g.add_argument("--age-gyr", type=float, default=3.25)
     g.add_argument("--rock-abundance", type=float, default=0.0021)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True, help="output folder")

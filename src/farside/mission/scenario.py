@@ -40,7 +40,8 @@ class SiteConfig(BaseModel):
     resolution_m: float = Field(0.5, gt=0.0, le=1000.0, description="DEM pixel size, metres")
     quick_size_px: int = Field(1024, ge=16, le=MAX_SITE_PX, description="edge used with --quick")
     quick_resolution_m: float = Field(1.0, gt=0.0, le=1000.0, description="pixel size used with --quick")
-    age_gyr: float = Field(3.6, gt=0.0, le=4.5, description="surface age for the crater population, Gyr")
+    age_gyr: float = Field(3.25, gt=0.0, le=4.5,
+                           description="surface age, Gyr (CE-4 floor basalts 3.15-3.35 Ga, REFERENCE.md 1.3: midpoint)")
     rock_abundance: float = Field(0.0021, ge=0.0, lt=1.0,
                                   description="rock cumulative fractional area k (CE-4: 0.21 %, Wu et al. 2021)")
     regional_slope_deg: float = Field(0.0, ge=0.0, lt=45.0)
