@@ -78,6 +78,16 @@ def test_selectors_agree():
     assert c.period == pytest.approx(a.period, rel=1e-10)
 
 
+def test_large_amplitude_stays_in_family():
+    """Az = 65,000 km (near-rectilinear side): the selector must return the halo family member
+    (Jacobi constant inside the catalogue's range 3.0152-3.1585, period ~13.6 d), not another
+    periodic orbit the corrector could reach from a poor seed."""
+    o = halo_orbit(libration_point="L2", branch="south", az_km=65_000.0)
+    assert 3.0151 < o.jacobi < 3.1585
+    assert 13.4 < o.period_days < 13.9
+    assert o.az_km == pytest.approx(65_000.0, abs=1e-3)
+
+
 def test_family_continuation_closes_and_spans_family():
     """Pseudo-arclength continuation of the L2 northern family: every member closes to 1e-9;
     it runs from near the planar bifurcation (T = 3.4155 TU at z0 ~ 0 in the catalogue) towards

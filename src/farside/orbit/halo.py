@@ -542,9 +542,12 @@ def halo_orbit(*, libration_point: LibrationPoint, branch: Branch, az_km: float 
         target = value * 1e3 / system.lu_m
         orbit = None
         try:
-            guess, _ = richardson_guess(libration_point=libration_point, branch="north", az_km=value, system=system)
+            guess, t_rich = richardson_guess(libration_point=libration_point, branch="north", az_km=value, system=system)
             orbit = correct_halo(guess, fix="az", target=target, system=system, libration_point=libration_point)
-            if abs(orbit.az_km - value) > 1e-6 or orbit.branch != "north":
+            # accept only a member of this family: Richardson's period is within 2 % of the
+            # family's up to Az ~ 65,000 km (L2), a different family would be far off
+            if (abs(orbit.az_km - value) > 1e-6 or orbit.branch != "north"
+                    or abs(orbit.period - t_rich) > 0.05 * t_rich):
                 orbit = None
         except (PhysicsError, ValueError):
             orbit = None
