@@ -1,0 +1,692 @@
+"""Numba kernels of the closed-loop powered descent (private).
+
+One call of :func:`run_segment` advances truth dynamics, sensors, navigation, guidance and the
+rate-limited thrust-pointing model with a fixed step until the vehicle needs the flight software
+outside the kernel (coarse hazard detection, fine hazard detection) or touches down.
+
+Frames: ``r`` is site ENU (metres, origin on the reference sphere at the nominal landing point,
+z up); the Moon's centre is at ``(0, 0, -R)``. Gravity is the spherical point mass. Altitude is
+``|r + R e_z| - R`` (above the reference sphere), so curvature is modelled over the ~400 km braking.
+
+All parameters travel in one float64 vector ``p`` indexed by the constants below; the mutable
+simulation state in one float64 vector ``s``. Truth (``s[S_R..]``) and the navigation estimate
+(``s[S_RH..]``) are kept apart: guidance reads only the estimate; dynamics and sensors the truth.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# ---- phases ----------------------------------------------------------------------------------
+P_BRAKE = 0
+P_ADJUST = 1
+P_APPROACH = 2
+P_HOVER = 3
+P_AVOID = 4
+P_SLOW = 5
+P_FREEFALL = 6
+P_DONE = 7
+PHASE_NAMES = ("main_braking", "quick_adjustment", "approach", "hover", "avoidance",
+               "slow_descent", "free_fall", "touchdown")
+
+# ---- stop reasons returned by run_segment ------------------------------------------------------
+STOP_COARSE = 1
+STOP_FINE = 2
+STOP_TOUCHDOWN = 3
+STOP_MAXSTEPS = 4
+
+# ---- parameter vector p ------------------------------------------------------------------------
+(K_R_MOON, K_GM, K_DT, K_F_MAX, K_F_MIN, K_VE, K_THRUST_SCALE, K_VE_SCALE, K_OMEGA_MAX,
+ K_H_SITE, K_BRAKE_THROTTLE, K_BRAKE_H_END, K_BRAKE_UPRANGE_END, K_BRAKE_VD_END, K_BRAKE_VR_END,
+ K_BRAKE_T_END, K_ADJUST_T, K_ADJUST_VR, K_APPROACH_T, K_HOVER_H, K_HOVER_T, K_AVOID_H_END,
+ K_AVOID_T, K_SLOW_V, K_CUTOFF_H, K_COARSE_H,
+ K_ACC_BIAS_X, K_ACC_BIAS_Y, K_ACC_BIAS_Z, K_ACC_SIGMA, K_ALT_SIGMA_REL, K_ALT_SIGMA_MIN,
+ K_ALT_BIAS_REL, K_ALT_MAX_RANGE, K_VEL_SIGMA, K_VEL_BIAS_X, K_VEL_BIAS_Y, K_VEL_BIAS_Z,
+ K_VEL_MAX_ALT, K_K_ALT, K_K_VEL, K_K_ALT_V,
+ K_TERR_RES, K_TERR_X0, K_TERR_Y0, K_TERR_OUT, K_HDA, K_FOOT_CLEAR, K_N) = range(49)
+
+# ---- state vector s ----------------------------------------------------------------------------
+(S_T, S_RX, S_RY, S_RZ, S_VX, S_VY, S_VZ, S_M, S_BX, S_BY, S_BZ, S_F,
+ S_RHX, S_RHY, S_RHZ, S_VHX, S_VHY, S_VHZ, S_MH,
+ S_PHASE, S_T_PHASE, S_AIM_X, S_AIM_Y, S_H_REF, S_T_GO, S_COARSE_DONE, S_FINE_DONE,
+ S_T_CUTOFF, S_H_CUTOFF, S_N) = range(30)
+
+# ---- trajectory record columns -----------------------------------------------------------------
+(C_T, C_PHASE, C_RX, C_RY, C_RZ, C_VX, C_VY, C_VZ, C_M, C_F, C_BX, C_BY, C_BZ,
+ C_RHX, C_RHY, C_RHZ, C_VHX, C_VHY, C_VHZ, C_AGL, C_N) = range(21)
+
+# noise columns per step: accelerometer xyz, altimeter, velocimeter xyz
+N_NOISE = 7
+
+
+@njit(cache=True)
+def terrain_height(heights, res, x0, y0, h_out, x, y):
+    """Bilinear height at ENU (x, y); ``h_out`` outside the raster (the far braking track)."""
+    rows, cols = heights.shape
+    col = (x - x0) / res - 0.5
+    row = (y0 - y) / res - 0.5
+    if col < -0.5 or row < -0.5 or col > cols - 0.5 or row > rows - 0.5:
+        return h_out
+    if col < 0.0:
+        col = 0.0
+    if row < 0.0:
+        row = 0.0
+    if col > cols - 1.000001:
+        col = cols - 1.000001
+    if row > rows - 1.000001:
+        row = rows - 1.000001
+    r0 = int(row)
+    c0 = int(col)
+    fr = row - r0
+    fc = col - c0
+    return ((1 - fr) * ((1 - fc) * heights[r0, c0] + fc * heights[r0, c0 + 1])
+            + fr * ((1 - fc) * heights[r0 + 1, c0] + fc * heights[r0 + 1, c0 + 1]))
+
+
+@njit(cache=True)
+def _gravity(rx, ry, rz, R, gm):
+    cx = rx
+    cy = ry
+    cz = rz + R
+    rr = math.sqrt(cx * cx + cy * cy + cz * cz)
+    k = -gm / (rr * rr * rr)
+    return k * cx, k * cy, k * cz
+
+
+@njit(cache=True)
+def _altitude(rx, ry, rz, R):
+    cz = rz + R
+    return math.sqrt(rx * rx + ry * ry + cz * cz) - R
+
+
+@njit(cache=True)
+def _ground_xy(rx, ry, rz, R):
+    """ENU (x, y) of the sub-vehicle point on the reference sphere."""
+    cz = rz + R
+    rr = math.sqrt(rx * rx + ry * ry + cz * cz)
+    return rx * R / rr, ry * R / rr
+
+
+@njit(cache=True)
+def _deriv(y, out, bx, by, bz, F, ve, R, gm):
+    gx, gy, gz = _gravity(y[0], y[1], y[2], R, gm)
+    m = y[6]
+    out[0] = y[3]
+    out[1] = y[4]
+    out[2] = y[5]
+    out[3] = gx + F * bx / m
+    out[4] = gy + F * by / m
+    out[5] = gz + F * bz / m
+    out[6] = -F / ve
+
+
+@njit(cache=True)
+def rk4_step(y, dt, bx, by, bz, F, ve, R, gm, k1, k2, k3, k4, tmp):
+    """One RK4 step of translational motion with mass depletion (thrust held over the step)."""
+    n = 7
+    _deriv(y, k1, bx, by, bz, F, ve, R, gm)
+    for i in range(n):
+        tmp[i] = y[i] + 0.5 * dt * k1[i]
+    _deriv(tmp, k2, bx, by, bz, F, ve, R, gm)
+    for i in range(n):
+        tmp[i] = y[i] + 0.5 * dt * k2[i]
+    _deriv(tmp, k3, bx, by, bz, F, ve, R, gm)
+    for i in range(n):
+        tmp[i] = y[i] + dt * k3[i]
+    _deriv(tmp, k4, bx, by, bz, F, ve, R, gm)
+    for i in range(n):
+        y[i] = y[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
+
+
+@njit(cache=True)
+def _brake_accel(p, s, T):
+    """Explicit (linear-acceleration) guidance in the local vertical / downrange / crossrange frame.
+
+    Returns the commanded thrust acceleration vector (ENU) for time-to-go ``T``.
+    """
+    R = p[K_R_MOON]
+    rx, ry, rz = s[S_RHX], s[S_RHY], s[S_RHZ]
+    vx, vy, vz = s[S_VHX], s[S_VHY], s[S_VHZ]
+    cx, cy, cz = rx, ry, rz + R
+    rr = math.sqrt(cx * cx + cy * cy + cz * cz)
+    ex, ey, ez = cx / rr, cy / rr, cz / rr
+    # unit vector of the aim point seen from the Moon's centre
+    ax, ay, az = s[S_AIM_X], s[S_AIM_Y], R
+    an = math.sqrt(ax * ax + ay * ay + az * az)
+    ax, ay, az = ax / an, ay / an, az / an
+    cth = ex * ax + ey * ay + ez * az
+    if cth > 1.0:
+        cth = 1.0
+    theta = math.acos(cth)
+    # horizontal direction toward the aim point
+    dx, dy, dz = ax - cth * ex, ay - cth * ey, az - cth * ez
+    dn = math.sqrt(dx * dx + dy * dy + dz * dz)
+    if dn < 1e-12:
+        # directly above: use the current horizontal velocity direction
+        vr0 = vx * ex + vy * ey + vz * ez
+        dx, dy, dz = vx - vr0 * ex, vy - vr0 * ey, vz - vr0 * ez
+        dn = math.sqrt(dx * dx + dy * dy + dz * dz) + 1e-30
+    dx, dy, dz = dx / dn, dy / dn, dz / dn
+    # crossrange = e_r x e_down
+    qx = ey * dz - ez * dy
+    qy = ez * dx - ex * dz
+    qz = ex * dy - ey * dx
+    h = rr - R
+    vr = vx * ex + vy * ey + vz * ez
+    vd = vx * dx + vy * dy + vz * dz
+    vc = vx * qx + vy * qy + vz * qz
+    s_go = R * theta - p[K_BRAKE_UPRANGE_END]
+    g_eff = p[K_GM] / (rr * rr) - (vd * vd + vc * vc) / rr
+    # linear-acceleration-profile coefficient c0 per axis
+    a_r = 6.0 * (p[K_H_SITE] + p[K_BRAKE_H_END] - h - vr * T) / (T * T) - 2.0 * (p[K_BRAKE_VR_END] - vr) / T + g_eff
+    a_d = 6.0 * (s_go - vd * T) / (T * T) - 2.0 * (p[K_BRAKE_VD_END] - vd) / T
+    a_c = 6.0 * (0.0 - vc * T) / (T * T) - 2.0 * (0.0 - vc) / T
+    return (a_r * ex + a_d * dx + a_c * qx, a_r * ey + a_d * dy + a_c * qy, a_r * ez + a_d * dz + a_c * qz)
+
+
+@njit(cache=True)
+def _brake_f(p, s, T, a_avail):
+    ax, ay, az = _brake_accel(p, s, T)
+    return math.sqrt(ax * ax + ay * ay + az * az) - a_avail
+
+
+@njit(cache=True)
+def _brake_solve_T(p, s, a_avail, T_guess):
+    """Time-to-go at which the commanded thrust acceleration equals ``a_avail``.
+
+    Of the roots of ``|a(T)| = a_avail`` the braking solution is the one where ``|a|`` grows with
+    ``T`` (shorter: the profile would first accelerate toward the target; longer: coasting). It is
+    bracketed around the previous solution, or found by an ascending scan for the first
+    negative-to-positive crossing, then bisected. Returns -1 if there is none (thrust too low).
+    """
+    lo = T_guess - 2.0
+    hi = T_guess + 2.0
+    ok = lo > 0.2 and _brake_f(p, s, lo, a_avail) < 0.0 and _brake_f(p, s, hi, a_avail) > 0.0
+    if not ok:
+        prev = _brake_f(p, s, 0.2, a_avail)
+        T = 0.2
+        found = False
+        while T < 4000.0:
+            Tn = T * 1.02 + 0.5
+            fn = _brake_f(p, s, Tn, a_avail)
+            if prev < 0.0 and fn > 0.0:
+                lo = T
+                hi = Tn
+                found = True
+                break
+            prev = fn
+            T = Tn
+        if not found:
+            return -1.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if _brake_f(p, s, mid, a_avail) < 0.0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-4:
+            break
+    return 0.5 * (lo + hi)
+
+
+@njit(cache=True)
+def _egd(p, s, tx, ty, tz, tvx, tvy, tvz, T):
+    """Flat-frame explicit guidance: thrust acceleration reaching (target, target velocity) in T."""
+    gx, gy, gz = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], p[K_R_MOON], p[K_GM])
+    T2 = T * T
+    ax = 6.0 * (tx - s[S_RHX] - s[S_VHX] * T) / T2 - 2.0 * (tvx - s[S_VHX]) / T - gx
+    ay = 6.0 * (ty - s[S_RHY] - s[S_VHY] * T) / T2 - 2.0 * (tvy - s[S_VHY]) / T - gy
+    az = 6.0 * (tz - s[S_RHZ] - s[S_VHZ] * T) / T2 - 2.0 * (tvz - s[S_VHZ]) / T - gz
+    return ax, ay, az
+
+
+@njit(cache=True)
+def _hold(p, s, tz_vel, hold_z, tz):
+    """Position hold over the aim point (horizontal PD) with vertical velocity or height tracking."""
+    gx, gy, gz = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], p[K_R_MOON], p[K_GM])
+    wn = 0.35
+    kp = wn * wn
+    kd = 2.0 * 0.9 * wn
+    ax = kp * (s[S_AIM_X] - s[S_RHX]) - kd * s[S_VHX]
+    ay = kp * (s[S_AIM_Y] - s[S_RHY]) - kd * s[S_VHY]
+    ah = math.sqrt(ax * ax + ay * ay)
+    if ah > 0.6:  # keep the thrust axis within ~20 deg of vertical
+        ax *= 0.6 / ah
+        ay *= 0.6 / ah
+    ax -= gx
+    ay -= gy
+    if hold_z:
+        az = 0.16 * (tz - s[S_RHZ]) - 0.8 * s[S_VHZ] - gz
+    else:
+        az = 1.0 * (tz_vel - s[S_VHZ]) - gz
+    return ax, ay, az
+
+
+@njit(cache=True)
+def run_segment(s, p, heights, noise, rec, i_rec, max_steps):
+    """Advance the closed loop from state ``s`` (modified in place).
+
+    Returns ``(stop_reason, i_rec)``: the loop stops for the flight software's coarse hazard
+    detection (``STOP_COARSE``), its fine hazard detection (``STOP_FINE``), at touchdown, or when
+    the record is full. ``rec[i]`` gets one row per step.
+    """
+    y = np.empty(7)
+    k1 = np.empty(7)
+    k2 = np.empty(7)
+    k3 = np.empty(7)
+    k4 = np.empty(7)
+    tmp = np.empty(7)
+    dt = p[K_DT]
+    R = p[K_R_MOON]
+    gm = p[K_GM]
+    res = p[K_TERR_RES]
+    x0 = p[K_TERR_X0]
+    y0 = p[K_TERR_Y0]
+    h_out = p[K_TERR_OUT]
+    while True:
+        if i_rec >= max_steps:
+            return STOP_MAXSTEPS, i_rec
+        phase = int(s[S_PHASE])
+        t = s[S_T]
+        # ---- truth-derived sensor quantities ----------------------------------------------------
+        gxt, gyt = _ground_xy(s[S_RX], s[S_RY], s[S_RZ], R)
+        ter = terrain_height(heights, res, x0, y0, h_out, gxt, gyt)
+        agl = _altitude(s[S_RX], s[S_RY], s[S_RZ], R) - ter
+        # ---- record ---------------------------------------------------------------------------
+        row = rec[i_rec]
+        row[C_T] = t
+        row[C_PHASE] = phase
+        row[C_RX] = s[S_RX]
+        row[C_RY] = s[S_RY]
+        row[C_RZ] = s[S_RZ]
+        row[C_VX] = s[S_VX]
+        row[C_VY] = s[S_VY]
+        row[C_VZ] = s[S_VZ]
+        row[C_M] = s[S_M]
+        row[C_F] = s[S_F]
+        row[C_BX] = s[S_BX]
+        row[C_BY] = s[S_BY]
+        row[C_BZ] = s[S_BZ]
+        row[C_RHX] = s[S_RHX]
+        row[C_RHY] = s[S_RHY]
+        row[C_RHZ] = s[S_RHZ]
+        row[C_VHX] = s[S_VHX]
+        row[C_VHY] = s[S_VHY]
+        row[C_VHZ] = s[S_VHZ]
+        row[C_AGL] = agl
+        nz = noise[i_rec]
+        i_rec += 1
+        # ---- touchdown ------------------------------------------------------------------------
+        if agl <= 0.0:
+            s[S_PHASE] = P_DONE
+            return STOP_TOUCHDOWN, i_rec
+        # ---- navigation: altimeter and velocimeter updates -----------------------------------
+        alt_hat = _altitude(s[S_RHX], s[S_RHY], s[S_RHZ], R)
+        if agl < p[K_ALT_MAX_RANGE]:
+            sig = p[K_ALT_SIGMA_REL] * agl
+            if sig < p[K_ALT_SIGMA_MIN]:
+                sig = p[K_ALT_SIGMA_MIN]
+            h_meas = agl * (1.0 + p[K_ALT_BIAS_REL]) + sig * nz[3]
+            err = (s[S_H_REF] + h_meas) - alt_hat
+            cz = s[S_RHZ] + R
+            rr = math.sqrt(s[S_RHX] ** 2 + s[S_RHY] ** 2 + cz * cz)
+            ex, ey, ez = s[S_RHX] / rr, s[S_RHY] / rr, cz / rr
+            kp = p[K_K_ALT]
+            kv = p[K_K_ALT_V]
+            s[S_RHX] += kp * err * ex
+            s[S_RHY] += kp * err * ey
+            s[S_RHZ] += kp * err * ez
+            s[S_VHX] += kv * err * ex
+            s[S_VHY] += kv * err * ey
+            s[S_VHZ] += kv * err * ez
+        if agl < p[K_VEL_MAX_ALT]:
+            kv = p[K_K_VEL]
+            sv = p[K_VEL_SIGMA]
+            s[S_VHX] += kv * (s[S_VX] + p[K_VEL_BIAS_X] + sv * nz[4] - s[S_VHX])
+            s[S_VHY] += kv * (s[S_VY] + p[K_VEL_BIAS_Y] + sv * nz[5] - s[S_VHY])
+            s[S_VHZ] += kv * (s[S_VZ] + p[K_VEL_BIAS_Z] + sv * nz[6] - s[S_VHZ])
+        alt_hat = _altitude(s[S_RHX], s[S_RHY], s[S_RHZ], R)
+        agl_hat = alt_hat - s[S_H_REF]
+        # ---- guidance (estimate only) ----------------------------------------------------------
+        tp = t - s[S_T_PHASE]
+        ax = 0.0
+        ay = 0.0
+        az = 0.0
+        thrust_on = True
+        if phase == P_BRAKE:
+            if s[S_T_GO] <= 0.0:
+                # time-to-go fixed at ignition: the plan's thrust starts at the braking throttle
+                T = _brake_solve_T(p, s, p[K_BRAKE_THROTTLE] * p[K_F_MAX] / s[S_MH], 300.0)
+                if T < 0.0:
+                    T = _brake_solve_T(p, s, p[K_F_MAX] / s[S_MH], 300.0)
+                if T < 0.0:
+                    T = 600.0
+            else:
+                T = s[S_T_GO] - dt
+            s[S_T_GO] = T
+            if T <= p[K_BRAKE_T_END]:
+                phase = P_ADJUST
+                s[S_PHASE] = phase
+                s[S_T_PHASE] = t
+                tp = 0.0
+            else:
+                ax, ay, az = _brake_accel(p, s, T)
+        if phase == P_ADJUST:
+            # quick adjustment: null horizontal velocity, settle the descent rate, pitch up
+            gx, gy, gz = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
+            ax = -0.25 * s[S_VHX] - gx
+            ay = -0.25 * s[S_VHY] - gy
+            az = 0.25 * (p[K_ADJUST_VR] - s[S_VHZ]) - gz
+            if tp >= p[K_ADJUST_T]:
+                phase = P_APPROACH
+                s[S_PHASE] = phase
+                s[S_T_PHASE] = t
+                tp = 0.0
+        if phase == P_APPROACH:
+            if s[S_COARSE_DONE] == 0.0 and agl_hat <= p[K_COARSE_H]:
+                s[S_COARSE_DONE] = 1.0
+                return STOP_COARSE, i_rec - 1
+            T = p[K_APPROACH_T] - tp
+            if T <= 1.0:
+                phase = P_HOVER
+                s[S_PHASE] = phase
+                s[S_T_PHASE] = t
+                tp = 0.0
+            else:
+                ax, ay, az = _egd(p, s, s[S_AIM_X], s[S_AIM_Y], s[S_H_REF] + p[K_HOVER_H], 0.0, 0.0, 0.0, T)
+        if phase == P_HOVER:
+            if s[S_FINE_DONE] == 0.0 and tp >= p[K_HOVER_T] - 0.5 * dt:
+                s[S_FINE_DONE] = 1.0
+                return STOP_FINE, i_rec - 1
+            if tp >= p[K_HOVER_T] - 0.5 * dt:
+                phase = P_AVOID
+                s[S_PHASE] = phase
+                s[S_T_PHASE] = t
+                tp = 0.0
+            else:
+                ax, ay, az = _hold(p, s, 0.0, True, s[S_H_REF] + p[K_HOVER_H])
+        if phase == P_AVOID:
+            T = p[K_AVOID_T] - tp
+            if T <= 1.0:
+                phase = P_SLOW
+                s[S_PHASE] = phase
+                s[S_T_PHASE] = t
+                tp = 0.0
+            else:
+                ax, ay, az = _egd(p, s, s[S_AIM_X], s[S_AIM_Y], s[S_H_REF] + p[K_AVOID_H_END],
+                                  0.0, 0.0, -p[K_SLOW_V], T)
+        if phase == P_SLOW:
+            if agl_hat <= p[K_CUTOFF_H]:
+                phase = P_FREEFALL
+                s[S_PHASE] = phase
+                s[S_T_PHASE] = t
+                s[S_T_CUTOFF] = t
+                s[S_H_CUTOFF] = agl
+            else:
+                ax, ay, az = _hold(p, s, -p[K_SLOW_V], False, 0.0)
+        if phase == P_FREEFALL:
+            thrust_on = False
+        # ---- thrust magnitude and rate-limited pointing ---------------------------------------
+        if thrust_on:
+            a = math.sqrt(ax * ax + ay * ay + az * az)
+            cx, cy, cz = ax / a, ay / a, az / a
+            bx, by, bz = s[S_BX], s[S_BY], s[S_BZ]
+            cang = bx * cx + by * cy + bz * cz
+            if cang > 1.0:
+                cang = 1.0
+            if cang < -1.0:
+                cang = -1.0
+            ang = math.acos(cang)
+            maxang = p[K_OMEGA_MAX] * dt
+            if ang <= maxang:
+                bx, by, bz = cx, cy, cz
+            else:
+                # rotate b toward c by maxang in the plane (b, c)
+                px, py, pz = cx - cang * bx, cy - cang * by, cz - cang * bz
+                pn = math.sqrt(px * px + py * py + pz * pz)
+                px, py, pz = px / pn, py / pn, pz / pn
+                cm, sm = math.cos(maxang), math.sin(maxang)
+                bx, by, bz = cm * bx + sm * px, cm * by + sm * py, cm * bz + sm * pz
+            bn = math.sqrt(bx * bx + by * by + bz * bz)
+            bx, by, bz = bx / bn, by / bn, bz / bn
+            s[S_BX], s[S_BY], s[S_BZ] = bx, by, bz
+            # throttle to the command's component along the (lagging) thrust axis
+            F = s[S_MH] * (ax * bx + ay * by + az * bz)
+            if F > p[K_F_MAX]:
+                F = p[K_F_MAX]
+            if F < p[K_F_MIN]:
+                F = p[K_F_MIN]
+        else:
+            F = 0.0
+        s[S_F] = F
+        F_true = F * p[K_THRUST_SCALE]
+        ve_true = p[K_VE] * p[K_VE_SCALE]
+        # ---- truth dynamics ---------------------------------------------------------------------
+        y[0] = s[S_RX]
+        y[1] = s[S_RY]
+        y[2] = s[S_RZ]
+        y[3] = s[S_VX]
+        y[4] = s[S_VY]
+        y[5] = s[S_VZ]
+        y[6] = s[S_M]
+        rk4_step(y, dt, s[S_BX], s[S_BY], s[S_BZ], F_true, ve_true, R, gm, k1, k2, k3, k4, tmp)
+        # ---- IMU: measured specific force over the step (truth + bias + noise) ---------------
+        fx = F_true * s[S_BX] / (0.5 * (s[S_M] + y[6]))
+        fy = F_true * s[S_BY] / (0.5 * (s[S_M] + y[6]))
+        fz = F_true * s[S_BZ] / (0.5 * (s[S_M] + y[6]))
+        sa = p[K_ACC_SIGMA]
+        fx += p[K_ACC_BIAS_X] + sa * nz[0]
+        fy += p[K_ACC_BIAS_Y] + sa * nz[1]
+        fz += p[K_ACC_BIAS_Z] + sa * nz[2]
+        for i in range(7):
+            s[S_RX + i] = y[i]
+        # ---- navigation propagation (strapdown, trapezoidal gravity) ------------------------
+        gx0, gy0, gz0 = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
+        axh = fx + gx0
+        ayh = fy + gy0
+        azh = fz + gz0
+        s[S_RHX] += s[S_VHX] * dt + 0.5 * axh * dt * dt
+        s[S_RHY] += s[S_VHY] * dt + 0.5 * ayh * dt * dt
+        s[S_RHZ] += s[S_VHZ] * dt + 0.5 * azh * dt * dt
+        gx1, gy1, gz1 = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
+        s[S_VHX] += (fx + 0.5 * (gx0 + gx1)) * dt
+        s[S_VHY] += (fy + 0.5 * (gy0 + gy1)) * dt
+        s[S_VHZ] += (fz + 0.5 * (gz0 + gz1)) * dt
+        s[S_MH] -= F * dt / p[K_VE]
+        s[S_T] = t + dt
+
+
+# ---- fine hazard detection: simulated 3-D imager scan and slope/protrusion maps -------------------
+
+@njit(cache=True)
+def _truth_surface(heights, res, x0, y0, h_out, rocks, x, y):
+    z = terrain_height(heights, res, x0, y0, h_out, x, y)
+    best = 0.0
+    for k in range(rocks.shape[0]):
+        dx = x - rocks[k, 0]
+        dy = y - rocks[k, 1]
+        rad = 0.5 * rocks[k, 2]
+        d2 = (dx * dx + dy * dy) / (rad * rad)
+        if d2 < 1.0:
+            hz = rocks[k, 3] * math.sqrt(1.0 - d2)
+            if hz > best:
+                best = hz
+    return z + best
+
+
+@njit(cache=True)
+def _bin_rocks(rocks, bx0, by0, cell, nb):
+    """Bucket rocks by the ``cell``-sized squares their discs overlap (CSR layout)."""
+    counts = np.zeros(nb * nb + 1, dtype=np.int64)
+    for pass_ in range(2):
+        if pass_ == 1:
+            for k in range(nb * nb):
+                counts[k + 1] += counts[k]
+            fill = counts[:-1].copy()
+            idx = np.empty(counts[nb * nb], dtype=np.int64)
+        for k in range(rocks.shape[0]):
+            rad = 0.5 * rocks[k, 2]
+            i0 = int(math.floor((rocks[k, 1] - rad - by0) / cell))
+            i1 = int(math.floor((rocks[k, 1] + rad - by0) / cell))
+            j0 = int(math.floor((rocks[k, 0] - rad - bx0) / cell))
+            j1 = int(math.floor((rocks[k, 0] + rad - bx0) / cell))
+            for i in range(max(i0, 0), min(i1, nb - 1) + 1):
+                for j in range(max(j0, 0), min(j1, nb - 1) + 1):
+                    if pass_ == 0:
+                        counts[i * nb + j + 1] += 1
+                    else:
+                        idx[fill[i * nb + j]] = k
+                        fill[i * nb + j] += 1
+    return counts, idx
+
+
+@njit(cache=True)
+def _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, x, y):
+    z = terrain_height(heights, res, x0, y0, h_out, x, y)
+    i = int(math.floor((y - by0) / cell))
+    j = int(math.floor((x - bx0) / cell))
+    if i < 0 or j < 0 or i >= nb or j >= nb:
+        return z
+    best = 0.0
+    b = i * nb + j
+    for q in range(counts[b], counts[b + 1]):
+        k = idx[q]
+        dx = x - rocks[k, 0]
+        dy = y - rocks[k, 1]
+        rad = 0.5 * rocks[k, 2]
+        d2 = (dx * dx + dy * dy) / (rad * rad)
+        if d2 < 1.0:
+            hz = rocks[k, 3] * math.sqrt(1.0 - d2)
+            if hz > best:
+                best = hz
+    return z + best
+
+
+@njit(cache=True)
+def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise, sigma):
+    """Range image of a nadir-looking scanner at truth position (lx, ly, lz), as relative heights.
+
+    Beam (i, j) points at the nominal ground offset ((j - c) * spacing, -(i - c) * spacing) at the
+    sensor's nominal range; the ray is intersected with the truth surface (terrain + rocks) by
+    fixed-point iteration; Gaussian range noise ``sigma * noise[i, j]`` is added; the returned grid
+    is the measured point's height relative to the sensor, row 0 = north.
+    """
+    out = np.empty((n, n))
+    c = 0.5 * (n - 1)
+    cell = 1.0
+    half = 0.5 * n * spacing * 1.2 + 2.0
+    nb = int(2.0 * half / cell) + 1
+    bx0 = lx - half
+    by0 = ly - half
+    counts, idx = _bin_rocks(rocks, bx0, by0, cell, nb)
+    z_nadir = _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, lx, ly)
+    h_nom = lz - z_nadir
+    for i in range(n):
+        for j in range(n):
+            gx = (j - c) * spacing
+            gy = -(i - c) * spacing
+            dn = math.sqrt(gx * gx + gy * gy + h_nom * h_nom)
+            dx, dy, dz = gx / dn, gy / dn, -h_nom / dn
+            t = dn
+            for _ in range(2):
+                px = lx + t * dx
+                py = ly + t * dy
+                zs = _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, px, py)
+                t = (zs - lz) / dz
+            rng_m = t + sigma * noise[i, j]
+            out[i, j] = rng_m * dz
+    return out
+
+
+@njit(cache=True)
+def slope_protrusion(z, spacing, k):
+    """Least-squares plane over a (2k+1)^2 window at every interior cell of ``z``.
+
+    Returns slope (deg) of the plane and the cell's protrusion above it (m); border cells whose
+    window leaves the grid are NaN. Window sums come from integral images (O(n^2)).
+    """
+    n0, n1 = z.shape
+    S = np.zeros((n0 + 1, n1 + 1))
+    Su = np.zeros((n0 + 1, n1 + 1))
+    Sv = np.zeros((n0 + 1, n1 + 1))
+    for i in range(n0):
+        for j in range(n1):
+            S[i + 1, j + 1] = S[i, j + 1] + S[i + 1, j] - S[i, j] + z[i, j]
+            Su[i + 1, j + 1] = Su[i, j + 1] + Su[i + 1, j] - Su[i, j] + z[i, j] * j
+            Sv[i + 1, j + 1] = Sv[i, j + 1] + Sv[i + 1, j] - Sv[i, j] + z[i, j] * i
+    w = 2 * k + 1
+    npts = w * w
+    # sum over the window of (u - uc)^2 for u in -k..k, times w
+    suu = 0.0
+    for u in range(-k, k + 1):
+        suu += u * u
+    suu *= w
+    slope = np.full((n0, n1), np.nan)
+    prot = np.full((n0, n1), np.nan)
+    for i in range(k, n0 - k):
+        for j in range(k, n1 - k):
+            a0, a1 = i - k, i + k + 1
+            b0, b1 = j - k, j + k + 1
+            sz = S[a1, b1] - S[a0, b1] - S[a1, b0] + S[a0, b0]
+            szu = Su[a1, b1] - Su[a0, b1] - Su[a1, b0] + Su[a0, b0] - j * sz
+            szv = Sv[a1, b1] - Sv[a0, b1] - Sv[a1, b0] + Sv[a0, b0] - i * sz
+            gx = szu / suu / spacing
+            gy = szv / suu / spacing
+            slope[i, j] = math.degrees(math.atan(math.sqrt(gx * gx + gy * gy)))
+            prot[i, j] = z[i, j] - sz / npts
+    return slope, prot
+
+
+@njit(cache=True)
+def truth_surface_many(heights, res, x0, y0, h_out, rocks, xs, ys):
+    out = np.empty(xs.shape[0])
+    for i in range(xs.shape[0]):
+        out[i] = _truth_surface(heights, res, x0, y0, h_out, rocks, xs[i], ys[i])
+    return out
+
+
+@njit(cache=True)
+def select_cells(clear, x0, y0, sp, xp, yp, safe_r, dmax, w):
+    """Best cell near (xp, yp) of a clearance raster (see ``hda.select_safe_point``).
+
+    Returns (i, j, found); i = -1 when no cell is within reach.
+    """
+    n0, n1 = clear.shape
+    jc = (xp - x0) / sp - 0.5
+    ic = (y0 - yp) / sp - 0.5
+    rad = dmax / sp + 1.0
+    i0 = max(0, int(math.floor(ic - rad)))
+    i1 = min(n0, int(math.ceil(ic + rad)) + 1)
+    j0 = max(0, int(math.floor(jc - rad)))
+    j1 = min(n1, int(math.ceil(jc + rad)) + 1)
+    best_ok = -1e300
+    bi_ok = -1
+    bj_ok = -1
+    best_any = -1e300
+    bi_any = -1
+    bj_any = -1
+    cap = 2.0 * safe_r
+    for i in range(i0, i1):
+        y = y0 - (i + 0.5) * sp
+        for j in range(j0, j1):
+            x = x0 + (j + 0.5) * sp
+            d = math.sqrt((x - xp) ** 2 + (y - yp) ** 2)
+            if d > dmax:
+                continue
+            c = clear[i, j]
+            if c > best_any:
+                best_any = c
+                bi_any = i
+                bj_any = j
+            if c >= safe_r:
+                sc = min(c, cap) - w * d
+                if sc > best_ok:
+                    best_ok = sc
+                    bi_ok = i
+                    bj_ok = j
+    if bi_ok >= 0:
+        return bi_ok, bj_ok, True
+    return bi_any, bj_any, False

@@ -1,0 +1,207 @@
+"""Hazard detection and avoidance: coarse (LCAM optical image) and fine (laser 3-D imager).
+
+The CE-3 "relay avoidance" scheme (REFERENCE.md 2.4): from about 2 km a grey-level image marks
+large hazards (crater shadows, bright rocks, rough texture) and the approach is re-targeted; at the
+100 m hover an elevation map from the 3-D imager gives slope and protrusion maps and the safest
+reachable point is chosen.
+
+Selection rule (both stages): hazard pixels are marked, the clearance (distance to the nearest
+hazard or unknown pixel) is computed with a Euclidean distance transform, and among the points
+within the divert capability whose clearance is at least the safe radius, the one maximising
+``min(clearance, 2 * safe_radius) - weight * divert`` is chosen. If none qualifies, the point of
+largest clearance within reach is taken and ``found_safe`` is False.
+"""
+
+from __future__ import annotations
+
+import math
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from farside.descent import _kernels as K
+from farside.descent.lander import HdaSettings
+
+__all__ = ["HazardMap", "SiteHazards", "prepare_hazards", "rocks_near", "select_safe_point", "fine_hazard_map", "coarse_hazard_map"]
+
+
+@dataclass(frozen=True, eq=False)
+class HazardMap:
+    """A hazard raster on a square grid, row 0 = north.
+
+    ``x0_m``/``y0_m`` are the ENU coordinates of the north-west corner of the grid, in the frame
+    the map was measured in (site ENU for the coarse map, the lander's nadir-relative frame for the
+    fine map). ``hazard`` is True where landing is unsafe or unknown. ``slope_deg`` and
+    ``protrusion_m`` are filled for the fine map, ``image`` (the LCAM frame the coarse map came
+    from, ground-projected) for the coarse one.
+    """
+
+    hazard: np.ndarray
+    spacing_m: float
+    x0_m: float
+    y0_m: float
+    slope_deg: np.ndarray | None = None
+    protrusion_m: np.ndarray | None = None
+    image: np.ndarray | None = None
+
+    def xy(self, i, j):
+        """ENU (x, y) of cell centres (i = row, j = column)."""
+        return self.x0_m + (np.asarray(j) + 0.5) * self.spacing_m, self.y0_m - (np.asarray(i) + 0.5) * self.spacing_m
+
+    @property
+    def extent_m(self) -> tuple[float, float, float, float]:
+        n0, n1 = self.hazard.shape
+        return (self.x0_m, self.x0_m + n1 * self.spacing_m, self.y0_m - n0 * self.spacing_m, self.y0_m)
+
+    @functools.cached_property
+    def clearance_m(self) -> np.ndarray:
+        """Distance from each cell centre to the nearest hazard cell centre, metres (cached)."""
+        return ndimage.distance_transform_edt(~self.hazard) * self.spacing_m
+
+
+def select_safe_point(hmap: HazardMap, x_plan: float, y_plan: float, *, safe_radius_m: float,
+                      divert_max_m: float, divert_weight: float) -> tuple[float, float, bool, float]:
+    """Safest reachable point of ``hmap`` near the planned point: ``(x, y, found_safe, clearance_m)``."""
+    clear = hmap.clearance_m
+    i, j, found = K.select_cells(clear, float(hmap.x0_m), float(hmap.y0_m), float(hmap.spacing_m), float(x_plan),
+                                 float(y_plan), float(safe_radius_m), float(divert_max_m), float(divert_weight))
+    if i < 0:
+        return float(x_plan), float(y_plan), False, 0.0
+    xs, ys = hmap.xy(i, j)
+    return float(xs), float(ys), bool(found), float(clear[i, j])
+
+
+def fine_hazard_map(z_rel: np.ndarray, spacing_m: float, *, settings: HdaSettings, footprint_m: float) -> HazardMap:
+    """Slope, protrusion and hazard maps from a 3-D imager elevation grid centred on the nadir.
+
+    ``z_rel`` (n, n) heights relative to the sensor, row 0 = north; ``footprint_m`` is the slope
+    baseline (footpad diameter). Cells whose window leaves the scan are unknown (hazard).
+    """
+    n = z_rel.shape[0]
+    k = max(1, int(round(0.5 * footprint_m / spacing_m)))
+    slope, prot = K.slope_protrusion(np.ascontiguousarray(z_rel, dtype=np.float64), float(spacing_m), k)
+    with np.errstate(invalid="ignore"):
+        hazard = ~((slope <= settings.max_slope_deg) & (np.abs(prot) <= settings.max_obstacle_m))
+    half = 0.5 * n * spacing_m
+    return HazardMap(hazard=hazard, spacing_m=float(spacing_m), x0_m=-half, y0_m=half,
+                     slope_deg=slope.astype(np.float32), protrusion_m=prot.astype(np.float32))
+
+
+def coarse_hazard_map(image: np.ndarray, spacing_m: float, x0_m: float, y0_m: float, *,
+                      shadow_frac: float = 0.35, bright_frac: float = 2.2, texture_sigma: float = 0.25,
+                      shading_dev: float = 0.20, window_px: int = 9, shading_window_px: int = 31) -> HazardMap:
+    """Coarse hazards from a ground-projected grey-level LCAM image (REFERENCE.md 2.4).
+
+    ``image`` is the nadir LCAM frame resampled onto a ground grid (row 0 = north) of
+    ``spacing_m``; a pixel is a hazard if it is in shadow (darker than ``shadow_frac`` x the median:
+    crater interiors facing away from the Sun), very bright (above ``bright_frac`` x the median:
+    sunlit rock faces and fresh crater walls) or in rough texture (local standard deviation over
+    ``window_px`` above ``texture_sigma`` x the median) or tilted (shading departing from the mean
+    over ``shading_window_px`` by more than ``shading_dev`` x the median: with the Sun ~30 deg
+    high, an 8 deg slope toward or away from it changes the brightness by ~15-20 %). Hazards are then
+    dilated by half a texture window.
+    """
+    img = np.asarray(image, dtype=np.float64)
+    med = float(np.median(img[np.isfinite(img)])) if np.isfinite(img).any() else 0.0
+    med = max(med, 1e-6)
+    valid = np.isfinite(img)
+    im = np.where(valid, img, med)
+    mean = ndimage.uniform_filter(im, size=window_px, mode="nearest")
+    var = ndimage.uniform_filter(im * im, size=window_px, mode="nearest") - mean * mean
+    std = np.sqrt(np.maximum(var, 0.0))
+    smooth = ndimage.uniform_filter(im, size=3, mode="nearest")
+    broad = ndimage.uniform_filter(im, size=shading_window_px, mode="nearest")
+    hazard = ((im < shadow_frac * med) | (im > bright_frac * med) | (std > texture_sigma * med)
+              | (np.abs(smooth - broad) > shading_dev * med) | ~valid)
+    hazard = ndimage.binary_dilation(hazard, iterations=max(1, window_px // 2))
+    return HazardMap(hazard=hazard, spacing_m=float(spacing_m), x0_m=float(x0_m), y0_m=float(y0_m),
+                     image=img.astype(np.float32))
+
+
+@dataclass(frozen=True, eq=False)
+class SiteHazards:
+    """Per-site data reused by every landing on the same site (build with :func:`prepare_hazards`).
+
+    ``heights`` is the truth DEM, ``rocks`` the (n, 4) array (x, y, diameter, height) of rocks that
+    are not already in the DEM, ``reference_height_m`` the flight software's prior elevation of the
+    landing area, ``coarse`` the LCAM coarse hazard map (None: no coarse avoidance), ``lcam_frame``
+    the rendered frame it came from.
+    """
+
+    terrain: object
+    rocks: np.ndarray
+    reference_height_m: float
+    coarse: HazardMap | None = None
+    lcam_frame: object | None = None
+
+
+def site_reference_height(terrain) -> float:
+    """The flight software's prior elevation of the landing area: median height within 200 m."""
+    x, y = terrain.x_m, terrain.y_m
+    near = (np.abs(x)[None, :] <= 200.0) & (np.abs(y)[:, None] <= 200.0)
+    h = terrain.heights[near] if near.any() else terrain.heights.ravel()
+    h = h[np.isfinite(h)]
+    return float(np.median(h))
+
+
+def _rocks_not_in_dem(site, terrain) -> np.ndarray:
+    rocks = getattr(site, "rocks", None)
+    if rocks is None or len(rocks) == 0:
+        return np.zeros((0, 4))
+    arr = np.column_stack([np.asarray(rocks[c], dtype=np.float64) for c in ("x_m", "y_m", "diameter_m", "height_m")])
+    if terrain.meta.get("source") == "farside.terrain.generate_site":
+        # generate_site stamps rocks wider than two pixels into the DEM (terrain.generate)
+        arr = arr[arr[:, 2] <= 2.0 * terrain.resolution_m]
+    arr = arr[np.argsort(arr[:, 0], kind="stable")]          # sorted by x for window queries
+    return np.ascontiguousarray(arr)
+
+
+def rocks_near(rocks: np.ndarray, x: float, y: float, half_m: float) -> np.ndarray:
+    """Rocks (sorted by x) whose discs may reach the square of half-width ``half_m`` around (x, y)."""
+    if rocks.shape[0] == 0:
+        return rocks
+    pad = half_m + 1.0 + float(np.max(rocks[:, 2])) if rocks.shape[0] else half_m
+    lo, hi = np.searchsorted(rocks[:, 0], [x - pad, x + pad])
+    sub = rocks[lo:hi]
+    return np.ascontiguousarray(sub[np.abs(sub[:, 1] - y) <= pad])
+
+
+def prepare_hazards(site, *, sun_dir_enu=None, lander=None, rng: np.random.Generator | None = None,
+                    time_utc: str | None = None) -> SiteHazards:
+    """Per-site hazard data: the truth surface pieces and, given the Sun, the coarse LCAM map.
+
+    With ``sun_dir_enu`` an LCAM frame is rendered (Hapke photometry, hard shadows, the LCAM
+    sensor model with ``rng``) looking straight down from ``coarse_hda_height_m`` above the nominal
+    aim point, and :func:`coarse_hazard_map` is run on it. The flight software projects pixels onto
+    the level plane of the site's reference elevation (the camera pose is known, the relief is
+    not). The same map then serves every landing of a campaign on this site (the vehicle's
+    position at 2 km differs by at most a few hundred metres from the nominal one).
+    """
+    from farside.descent.lander import CE4_LANDER
+    from farside.errors import invalid
+
+    terrain = getattr(site, "terrain", site)
+    if not hasattr(terrain, "heights") or not hasattr(terrain, "resolution_m"):
+        raise invalid("site", type(site).__name__, "a farside.terrain.Site or Terrain")
+    lander = CE4_LANDER if lander is None else lander
+    rocks = _rocks_not_in_dem(site, terrain)
+    h_ref = site_reference_height(terrain)
+    if sun_dir_enu is None:
+        return SiteHazards(terrain=terrain, rocks=rocks, reference_height_m=h_ref)
+    if not isinstance(rng, np.random.Generator):
+        raise invalid("rng", type(rng).__name__, "a numpy.random.Generator (the LCAM sensor noise)")
+    from farside.render import Scene, Sensor, lcam, render
+
+    height = lander.profile.coarse_hda_height_m
+    cam = lcam(position_enu=(0.0, 0.0, h_ref + height))
+    frame = render(Scene(terrain), cam, sun_dir_enu=sun_dir_enu, photometry="hapke", shadows="hard",
+                   layers="minimal", sensor=Sensor(), rng=rng, time_utc=time_utc)
+    img = np.asarray(frame.dn, dtype=np.float64)
+    img = np.where(np.isnan(frame.range_m), np.nan, img)          # sky: beyond the DEM
+    s = height * cam.pixel_pitch_m / cam.focal_length_m              # ground metres per pixel (nadir)
+    x0 = (-0.5 - cam.cx_px) * s
+    y0 = (0.5 + cam.cy_px) * s
+    coarse = coarse_hazard_map(img, s, x0, y0)
+    return SiteHazards(terrain=terrain, rocks=rocks, reference_height_m=h_ref, coarse=coarse, lcam_frame=frame)

@@ -1,0 +1,100 @@
+"""Touchdown check on the truth terrain: speeds, attitude, footpad slope, rock clearance, tip-over.
+
+The four footpads sit on a circle of ``Lander.footpad_radius_m`` at azimuths 45, 135, 225 and
+315 deg (yaw is not modelled). The slope is that of the least-squares plane through the four pad
+contact heights (terrain plus rocks). Rock clearance is the highest point of the surface inside the
+pad circle above that plane. Tip-over uses the energy criterion of a rigid body pivoting about the
+downhill edge between two pads: the horizontal kinetic energy ``v_h^2 / 2`` (per unit mass) must
+not exceed the potential barrier ``g L (1 - cos(theta_s - tilt))``, with ``theta_s =
+atan(r_edge / h_cg)``, ``L = hypot(r_edge, h_cg)``, ``r_edge = r_pad cos 45 deg`` and ``tilt`` the
+slope plus the attitude error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from farside.constants import MOON_G0_M_S2
+from farside.descent import _kernels as K
+
+__all__ = ["TouchdownCheck", "check_touchdown", "CRITERIA"]
+
+CRITERIA = ("vertical_speed", "horizontal_speed", "attitude", "slope", "rock_clearance", "tip_over")
+
+
+@dataclass(frozen=True)
+class TouchdownCheck:
+    safe: bool
+    failed: tuple[str, ...]
+    vertical_speed_mps: float
+    horizontal_speed_mps: float
+    attitude_deg: float
+    slope_deg: float
+    obstacle_m: float
+    tipover_margin_j_per_kg: float
+
+
+def surface_heights(terrain, rocks: np.ndarray, x, y, *, h_out: float | None = None) -> np.ndarray:
+    """Truth surface (terrain bilinear + rock hemi-ellipsoids) at ENU points.
+
+    Outside the raster the surface is the level plane ``h_out`` (default: the mean height).
+    """
+    xs = np.ascontiguousarray(np.asarray(x, dtype=np.float64).ravel())
+    ys = np.ascontiguousarray(np.asarray(y, dtype=np.float64).ravel())
+    heights = terrain.heights
+    if h_out is None:
+        h_out = float(np.nanmean(heights))
+    rk = np.ascontiguousarray(rocks, dtype=np.float64).reshape(-1, 4)
+    out = K.truth_surface_many(heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m, float(h_out), rk, xs, ys)
+    return out.reshape(np.shape(x))
+
+
+def check_touchdown(terrain, rocks, x_m: float, y_m: float, *, vertical_speed_mps: float,
+                    horizontal_speed_mps: float, attitude_deg: float, lander, h_out: float | None = None) -> TouchdownCheck:
+    """Judge a touchdown at ENU (x_m, y_m); ``rocks`` is an (n, 4) array x, y, diameter, height
+    of the rocks not already in the DEM."""
+    lim = lander.limits
+    r = lander.footpad_radius_m
+    rocks = np.asarray(rocks, dtype=np.float64).reshape(-1, 4)
+    if rocks.shape[0]:
+        near = np.hypot(rocks[:, 0] - x_m, rocks[:, 1] - y_m) <= r + 1.0 + rocks[:, 2]
+        rocks = rocks[near]
+    az = np.radians([45.0, 135.0, 225.0, 315.0])
+    px = x_m + r * np.sin(az)
+    py = y_m + r * np.cos(az)
+    pz = surface_heights(terrain, rocks, px, py, h_out=h_out)
+    A = np.column_stack([px - x_m, py - y_m, np.ones(4)])
+    (gx, gy, c), *_ = np.linalg.lstsq(A, pz, rcond=None)
+    slope = math.degrees(math.atan(math.hypot(gx, gy)))
+    # body footprint: 0.1 m grid inside the pad circle
+    g = np.arange(-r, r + 1e-9, 0.1)
+    gxm, gym = np.meshgrid(g, g)
+    inside = np.hypot(gxm, gym) <= r
+    bx, by = gxm[inside], gym[inside]
+    bz = surface_heights(terrain, rocks, x_m + bx, y_m + by, h_out=h_out)
+    obstacle = float(np.max(bz - (gx * bx + gy * by + c)))
+    r_edge = r * math.cos(math.radians(45.0))
+    theta_s = math.atan2(r_edge, lander.cg_height_m)
+    L = math.hypot(r_edge, lander.cg_height_m)
+    tilt = math.radians(slope + attitude_deg)
+    barrier = MOON_G0_M_S2 * L * (1.0 - math.cos(theta_s - tilt)) if tilt < theta_s else -1.0
+    margin = barrier - 0.5 * horizontal_speed_mps ** 2
+    failed = []
+    if vertical_speed_mps > lim.max_vertical_speed_mps:
+        failed.append("vertical_speed")
+    if horizontal_speed_mps > lim.max_horizontal_speed_mps:
+        failed.append("horizontal_speed")
+    if attitude_deg > lim.max_attitude_deg:
+        failed.append("attitude")
+    if slope > lim.max_slope_deg:
+        failed.append("slope")
+    if obstacle > lim.max_obstacle_m:
+        failed.append("rock_clearance")
+    if margin < 0.0:
+        failed.append("tip_over")
+    return TouchdownCheck(safe=not failed, failed=tuple(failed), vertical_speed_mps=float(vertical_speed_mps),
+                          horizontal_speed_mps=float(horizontal_speed_mps), attitude_deg=float(attitude_deg),
+                          slope_deg=slope, obstacle_m=obstacle, tipover_margin_j_per_kg=float(margin))

@@ -1,0 +1,115 @@
+"""Dynamics, guidance building blocks, hazard maps and the touchdown check against analytic results."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from farside.constants import MOON_GM_M3_S2, MOON_RADIUS_M
+from farside.descent import CE4_LANDER, HdaSettings, check_touchdown, fine_hazard_map, simulate_descent
+from farside.descent import _kernels as K
+from farside.descent.simulate import initial_state
+from farside.errors import FarsideError, ScenarioError
+from farside.terrain import Terrain
+
+
+def _rk4(y, dt, n, b=(0.0, 0.0, 1.0), F=0.0, ve=3000.0, gm=MOON_GM_M3_S2):
+    w = [np.empty(7) for _ in range(5)]
+    for _ in range(n):
+        K.rk4_step(y, dt, b[0], b[1], b[2], F, ve, MOON_RADIUS_M, gm, *w)
+    return y
+
+
+def test_coast_matches_kepler_vis_viva():
+    """Unpowered flight from the 15 x 100 km perilune reaches the apolune at half a period.
+
+    Analytic: a = R + 57.5 km, T = 2 pi sqrt(a^3 / GM), r_apo = R + 100 km, v_apo from vis-viva.
+    Tolerances: 5 m in radius, 5 mm/s in speed after ~1 h of RK4 at 0.1 s.
+    """
+    r0, v0 = initial_state(CE4_LANDER)
+    a = MOON_RADIUS_M + 57_500.0
+    period = 2 * math.pi * math.sqrt(a ** 3 / MOON_GM_M3_S2)
+    y = np.r_[r0, v0, 2000.0]
+    n = int(round(0.5 * period / 0.1))
+    dt = 0.5 * period / n
+    _rk4(y, dt, n)
+    r = np.linalg.norm(y[:3] + [0, 0, MOON_RADIUS_M])
+    v = np.linalg.norm(y[3:6])
+    r_apo = MOON_RADIUS_M + 100_000.0
+    v_apo = math.sqrt(MOON_GM_M3_S2 * (2 / r_apo - 1 / a))
+    assert abs(r - r_apo) < 5.0
+    assert abs(v - v_apo) < 5e-3
+    # the perilune speed of the pre-landing orbit is the reported ~1.7 km/s (REFERENCE.md 2.1)
+    assert 1650.0 < np.linalg.norm(v0) < 1750.0
+
+
+def test_constant_thrust_obeys_rocket_equation():
+    """Without gravity, constant thrust F for t: dv = ve ln(m0 / (m0 - F t / ve)) (Tsiolkovsky)."""
+    ve, F, m0, t = 3040.0, 7500.0, 2650.0, 400.0
+    y = np.array([0, 0, 0, 0, 0, 0, m0], dtype=float)
+    _rk4(y, 0.1, 4000, b=(1.0, 0.0, 0.0), F=F, ve=ve, gm=0.0)
+    m1 = m0 - F * t / ve
+    assert abs(y[6] - m1) < 1e-6
+    assert abs(y[3] - ve * math.log(m0 / m1)) < 1e-6
+
+
+def _plane(slope_deg=0.0, n=200, res=0.5, z0=-5935.0):
+    x = (np.arange(n) + 0.5) * res - n * res / 2
+    h = z0 + np.tan(np.radians(slope_deg)) * x[None, :] + 0 * x[:, None]
+    return Terrain(h.astype(np.float32), res, x0_m=-n * res / 2, y0_m=n * res / 2)
+
+
+def test_slope_protrusion_exact_on_plane_and_rock():
+    """The fine-HDA plane fit returns the plane's slope exactly; a 0.5 m rock protrudes ~0.5 m."""
+    n, sp = 64, 0.34
+    jj, ii = np.meshgrid(np.arange(n), np.arange(n))
+    z = np.tan(np.radians(6.0)) * jj * sp + 0.0 * ii
+    slope, prot = K.slope_protrusion(z, sp, 6)
+    assert np.nanmax(np.abs(slope - 6.0)) < 1e-9
+    assert np.nanmax(np.abs(prot)) < 1e-9
+    z2 = np.zeros((n, n))
+    z2[32, 32] = 0.5
+    hm = fine_hazard_map(z2, sp, settings=HdaSettings(), footprint_m=4.0)
+    assert hm.protrusion_m[32, 32] > 0.49 and hm.hazard[32, 32]
+    assert not hm.hazard[20, 20]
+    assert hm.hazard[0, 0]  # border cells are unknown
+
+
+def test_touchdown_criteria():
+    """Slope under the pads is the plane slope; the tip-over barrier follows the energy criterion."""
+    lim = CE4_LANDER
+    ok = check_touchdown(_plane(2.0), np.zeros((0, 4)), 0.0, 0.0, vertical_speed_mps=2.0,
+                         horizontal_speed_mps=0.1, attitude_deg=0.5, lander=lim)
+    assert ok.safe and abs(ok.slope_deg - 2.0) < 0.02  # float32 heights at -5935 m: ~0.5 mm steps
+    steep = check_touchdown(_plane(12.0), np.zeros((0, 4)), 0.0, 0.0, vertical_speed_mps=2.0,
+                            horizontal_speed_mps=0.1, attitude_deg=0.5, lander=lim)
+    assert steep.failed == ("slope",)
+    rock = check_touchdown(_plane(0.0), np.array([[0.3, 0.2, 1.0, 0.5]]), 0.0, 0.0, vertical_speed_mps=2.0,
+                           horizontal_speed_mps=0.1, attitude_deg=0.5, lander=lim)
+    assert "rock_clearance" in rock.failed and abs(rock.obstacle_m - 0.5) < 0.05
+    # energy criterion on a level plane: v_crit^2 / 2 = g L (1 - cos(theta_s))
+    r_edge = lim.footpad_radius_m * math.cos(math.radians(45))
+    L = math.hypot(r_edge, lim.cg_height_m)
+    v_crit = math.sqrt(2 * 1.62 * L * (1 - math.cos(math.atan2(r_edge, lim.cg_height_m))))
+    big = lim.replace(limits=lim.limits.__class__(max_horizontal_speed_mps=10.0))
+    below = check_touchdown(_plane(0.0), np.zeros((0, 4)), 0, 0, vertical_speed_mps=1.0,
+                            horizontal_speed_mps=0.99 * v_crit, attitude_deg=0.0, lander=big)
+    above = check_touchdown(_plane(0.0), np.zeros((0, 4)), 0, 0, vertical_speed_mps=1.0,
+                            horizontal_speed_mps=1.01 * v_crit, attitude_deg=0.0, lander=big)
+    assert below.safe and above.failed == ("tip_over",)
+
+
+def test_bad_input_raises_farside_errors():
+    t = _plane()
+    with pytest.raises(ScenarioError, match="rng"):
+        simulate_descent(t, rng=1)
+    with pytest.raises(ScenarioError, match="site"):
+        simulate_descent("moon", rng=np.random.default_rng(0))
+    with pytest.raises(FarsideError, match="isp_s"):
+        CE4_LANDER.replace(isp_s=float("nan"))
+    with pytest.raises(FarsideError, match="min_thrust_n"):
+        CE4_LANDER.replace(min_thrust_n=8000.0)
+    with pytest.raises(FarsideError, match="ignition_s"):
+        simulate_descent(t, rng=np.random.default_rng(0), ignition_s=float("inf"))
