@@ -4,6 +4,7 @@ Entry point: :func:`simulate_descent`. See :mod:`farside.descent.simulate` for t
 :mod:`farside.descent.lander` for the vehicle and every assumption it makes.
 """
 
+from farside.descent.camera import LCAM_FPS, LCAM_WINDOW_S, lcam_poses, lcam_times
 from farside.descent.hda import (HazardMap, SiteHazards, coarse_hazard_map, fine_hazard_map, prepare_hazards,
                                  select_safe_point)
 from farside.descent.lander import ASSUMPTIONS, CE4_LANDER, DescentProfile, HdaSettings, Lander, Sensors, TouchdownLimits
@@ -31,4 +32,8 @@ __all__ = [
     "check_touchdown",
     "PHASE_NAMES",
     "TRAJECTORY_COLUMNS",
+    "lcam_times",
+    "lcam_poses",
+    "LCAM_FPS",
+    "LCAM_WINDOW_S",
 ]

@@ -391,7 +391,7 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
               "delivery_pos_m": d_pos.tolist(), "delivery_vel_mps": d_vel.tolist(),
               "acc_bias_mps2": acc_bias.tolist(), "alt_bias_rel": alt_bias_rel, "vel_bias_mps": vel_bias.tolist(),
               "nav_pos_err_m": nav_pos_err.tolist(), "nav_vel_err_mps": nav_vel_err.tolist(),
-              "site_reference_height_m": h_site}
+              "site_reference_height_m": h_site, "approach_azimuth_deg": lander.profile.approach_azimuth_deg}
     result = DescentResult(
         trajectory=traj, phase_start_s=phase_start, touchdown=check, ignition_s=float(ignition_s),
         duration_s=duration, touchdown_x_m=tdx, touchdown_y_m=tdy, touchdown_lat_deg=lat, touchdown_lon_deg=lon,

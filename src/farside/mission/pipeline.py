@@ -12,6 +12,7 @@ __all__ = ["default_stages"]
 
 
 def default_stages() -> list[Stage]:
+    from farside.mission.stages.descent import DescentStage
     from farside.mission.stages.downlink import DownlinkStage
     from farside.mission.stages.relay import RelayStage
     from farside.mission.stages.site import SiteStage
@@ -19,5 +20,6 @@ def default_stages() -> list[Stage]:
     return [
         SiteStage(),
         RelayStage(),
+        DescentStage(),
         DownlinkStage(),  # keep last: it drains every product queued by the stages before it
     ]

@@ -1,0 +1,331 @@
+"""Descent stage: powered descent with hazard avoidance onto the site, and the LCAM frame sequence.
+
+Products (``products/descent/``):
+
+* ``trajectory.parquet`` — every 0.1 s step: mission time, phase, truth and navigation-estimate
+  position/velocity (site ENU), thrust, thrust axis, mass, height above ground;
+* ``summary.json`` — ignition/touchdown UTC, duration, touchdown lat/lon, speeds, attitude,
+  propellant, hover height, diverts, safe and the failed criteria, phase start times;
+* ``hazard_maps.npz`` + ``hda.json`` — the coarse (LCAM) and fine (3-D imager) hazard maps and the
+  chosen points;
+* ``frames/lcam_NNNNN.png`` + ``.json`` sidecars — LCAM frames at the real cadence (9.83 frames/s
+  over 545 s from 02:20:09 UTC, 5,358 frames); ``--quick`` renders every ``quick_frame_stride``-th
+  frame (default 100: 54 frames). Frames stream to disk one at a time;
+* ``descent.mp4`` — H.264 video of the rendered frames.
+
+State: ``descent`` (the :class:`farside.descent.DescentResult`), ``touchdown_enu`` (x, y, z),
+``touchdown_utc``, ``touchdown_s``. If the relay stage set up ``downlink``, the products are queued.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from farside import constants as C
+from farside.mission.stage import RunContext, Stage
+
+__all__ = ["DescentStage", "DescentConfig"]
+
+
+class DescentConfig(BaseModel):
+    """``[descent]`` table of a scenario."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hda: bool = True
+    #: ignition relative to the scenario epoch (CE-4: 02:15:00 UTC ignition, epoch 02:26:00 UTC)
+    ignition_offset_s: float = Field(-660.0, ge=-86400.0, le=86400.0)
+    frames: bool = True
+    frame_stride: int = Field(1, ge=1, le=100000)
+    quick_frame_stride: int = Field(100, ge=1, le=100000)
+    video: bool = True
+
+
+class DescentStage(Stage):
+    name = "descent"
+    Config = DescentConfig
+
+    def run(self, ctx: RunContext) -> None:
+        from farside.descent import ASSUMPTIONS, CE4_LANDER, prepare_hazards, simulate_descent
+        from farside.ephemeris import seconds_to_utc, sun_direction_enu
+        from farside.errors import ScenarioError
+
+        cfg: DescentConfig = ctx.config  # type: ignore[assignment]
+        site = ctx.state.get("site")
+        if site is None:
+            raise ScenarioError("descent stage needs the site stage (ctx.state['site'] is missing); keep 'site' first")
+        sc = ctx.scenario
+        epoch = sc.epoch_utc
+        ignition_s = float(cfg.ignition_offset_s)
+        rng = ctx.rngs["descent"]
+        seeds = rng.integers(0, 2**63, size=3)
+        lander = CE4_LANDER
+        t_td_guess = ignition_s + 690.0
+        sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, seconds_to_utc(epoch, [t_td_guess])),
+                         dtype=float).reshape(-1, 3)[0]
+        with ctx.progress("descent: LCAM coarse-hazard frame", None):
+            hazards = prepare_hazards(site, sun_dir_enu=sun, lander=lander, rng=np.random.default_rng(seeds[0]),
+                                      time_utc=seconds_to_utc(epoch, [ignition_s + 600.0])[0])
+        with ctx.progress("descent: closed-loop guidance", None):
+            res = simulate_descent(site, lander=lander, rng=np.random.default_rng(seeds[1]), hda=cfg.hda,
+                                   hazards=hazards, ignition_s=ignition_s)
+        ign_utc, td_utc = seconds_to_utc(epoch, [ignition_s, ignition_s + res.duration_s], places=1)
+        td_s = ignition_s + res.duration_s
+        tr = res.trajectory
+        ctx.state["descent"] = res
+        ctx.state["touchdown_enu"] = (res.touchdown_x_m, res.touchdown_y_m, float(tr[-1, 4]))
+        ctx.state["touchdown_utc"] = td_utc
+        ctx.state["touchdown_s"] = td_s
+
+        self._write_tables(ctx, res, ign_utc, td_utc, ignition_s)
+        n_frames = 0
+        if cfg.frames:
+            stride = cfg.quick_frame_stride if ctx.quick else cfg.frame_stride
+            n_frames = self._frames(ctx, site, res, sun, stride, epoch, ignition_s, cfg.video, seeds[2])
+        self._downlink(ctx, td_s, n_frames)
+        self._report(ctx, res, ign_utc, td_utc, ASSUMPTIONS, n_frames)
+
+    # ------------------------------------------------------------------------------------------
+    def _write_tables(self, ctx, res, ign_utc, td_utc, ignition_s) -> None:
+        import pandas as pd
+
+        from farside.descent import PHASE_NAMES, TRAJECTORY_COLUMNS
+
+        df = pd.DataFrame(res.trajectory, columns=list(TRAJECTORY_COLUMNS))
+        df.insert(0, "mission_time_s", df["t_s"] + ignition_s)
+        df["phase"] = df["phase"].astype(np.int8)
+        df.insert(3, "phase_name", [PHASE_NAMES[int(p)] for p in df["phase"]])
+        with ctx.write("descent/trajectory.parquet", description="descent truth and navigation estimate, 10 Hz") as tmp:
+            df.to_parquet(tmp, index=False)
+        summary = {"ignition_utc": ign_utc, "touchdown_utc": td_utc, **res.summary(),
+                   "ignition_mission_time_s": ignition_s, "safe": bool(res.safe)}
+        summary = _jsonable(summary)
+        with ctx.write("descent/summary.json", description="descent summary") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
+        arrays = {}
+        hda = {"coarse_choice_enu_m": res.coarse_choice_xy_m, "coarse_divert_m": res.coarse_divert_m,
+               "fine_choice_rel_m": res.fine_choice_xy_m, "fine_origin_enu_m": res.fine_origin_xy_m,
+               "fine_divert_m": res.divert_m, "fine_found_safe": res.fine_found_safe,
+               "touchdown_enu_m": [res.touchdown_x_m, res.touchdown_y_m]}
+        if res.coarse_map is not None:
+            m = res.coarse_map
+            arrays.update(coarse_hazard=m.hazard, coarse_image=m.image)
+            hda["coarse_grid"] = {"spacing_m": m.spacing_m, "x0_m": m.x0_m, "y0_m": m.y0_m}
+        if res.fine_map is not None:
+            m = res.fine_map
+            arrays.update(fine_hazard=m.hazard, fine_slope_deg=m.slope_deg, fine_protrusion_m=m.protrusion_m)
+            hda["fine_grid"] = {"spacing_m": m.spacing_m, "x0_m": m.x0_m, "y0_m": m.y0_m,
+                                "frame": "relative to the lander's nadir at the hover (fine_origin_enu_m)"}
+        if arrays:
+            with ctx.write("descent/hazard_maps.npz", description="coarse (LCAM) and fine (3-D imager) hazard maps") as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez_compressed(f, **arrays)
+        with ctx.write("descent/hda.json", description="hazard avoidance choices") as tmp:
+            tmp.write_text(json.dumps(_jsonable(hda), indent=2, sort_keys=True))
+
+    def _frames(self, ctx, site, res, sun, stride, epoch, ignition_s, video, seed) -> int:
+        from farside.descent import lcam_poses, lcam_times
+        from farside.descent.camera import LCAM_FPS
+        from farside.ephemeris import seconds_to_utc
+        from farside.render import Scene, Sensor, lcam, render, write_frame
+
+        times = lcam_times(stride=stride)
+        pos, rot = lcam_poses(res.trajectory, times, heading_deg=res.parameters["approach_azimuth_deg"])
+        utc = seconds_to_utc(epoch, ignition_s + times, places=3)
+        scene = Scene(site.terrain)
+        children = np.random.SeedSequence(int(seed)).spawn(len(times))
+        base = lcam()
+        index0 = np.arange(0, len(times) * stride, stride)
+        frames_dir = ctx.product_path("descent/frames")
+        writer = None
+        tmp_video = None
+        if video:
+            writer, tmp_video = _video_writer(ctx.product_path("descent/descent.mp4"), base.width_px, base.height_px,
+                                              LCAM_FPS / stride)
+        try:
+            with ctx.progress(f"descent: LCAM frames (every {stride})", len(times)) as advance:
+                for k in range(len(times)):
+                    cam = base.with_pose(pos[k], rot[k])
+                    fr = render(scene, cam, sun_dir_enu=sun, photometry="hapke", shadows="hard", layers="minimal",
+                                sensor=Sensor(), rng=np.random.default_rng(children[k]), time_utc=utc[k])
+                    path = frames_dir / f"lcam_{int(index0[k]):05d}.png"
+                    write_frame(fr, path, extra={"frame_index": int(index0[k]), "t_since_ignition_s": float(times[k]),
+                                                 "mission_time_s": float(ignition_s + times[k]),
+                                                 "descent_phase": _phase_at(res, times[k])})
+                    ctx.register(path, description="LCAM frame")
+                    ctx.register(path.with_suffix(".json"), description="LCAM frame sidecar")
+                    if writer is not None:
+                        writer.send(np.ascontiguousarray(fr.dn).tobytes())
+                    advance(1)
+            if writer is not None:
+                writer.close()
+                writer = None
+                final = ctx.product_path("descent/descent.mp4")
+                tmp_video.replace(final)
+                ctx.register(final, description="LCAM descent video (H.264)")
+        finally:
+            if writer is not None:
+                writer.close()
+            if tmp_video is not None and tmp_video.exists():
+                tmp_video.unlink()
+        return len(times)
+
+    def _downlink(self, ctx, td_s, n_frames) -> None:
+        q = ctx.state.get("downlink")
+        if q is None:
+            return
+        for p in ctx.products:
+            if p.get("stage") != self.name:
+                continue
+            prio = 2 if p["path"].endswith(("summary.json", "hda.json")) else 6
+            q.enqueue(p["path"].removeprefix("products/"), 8.0 * p["bytes"], td_s, source="lander", priority=prio)
+
+    # ------------------------------------------------------------------------------------------
+    def _report(self, ctx, res, ign_utc, td_utc, assumptions, n_frames) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import pandas as pd
+
+        title = "Powered descent and hazard avoidance"
+        s = res.summary()
+        ctx.report.add_section(title, (
+            f"<p>Ignition {ign_utc}, touchdown {td_utc} after {res.duration_s:.1f} s; touchdown at "
+            f"{abs(res.touchdown_lat_deg):.5f}&deg;S, {res.touchdown_lon_deg:.5f}&deg;E; vertical "
+            f"{res.vertical_speed_mps:.2f} m/s, horizontal {res.horizontal_speed_mps:.3f} m/s; propellant "
+            f"{res.propellant_used_kg:.0f} kg; hover {res.hover_altitude_m:.1f} m; coarse divert "
+            f"{res.coarse_divert_m:.1f} m, fine divert {res.divert_m:.1f} m; "
+            f"<b>{'safe' if res.safe else 'UNSAFE: ' + ', '.join(res.failed_criteria)}</b>. "
+            f"{n_frames} LCAM frames rendered.</p>"))
+        lat_pub, lon_pub = C.CE4_LAT_DEG, C.CE4_LON_DEG
+        d_m = math.hypot((res.touchdown_lat_deg - lat_pub) * math.radians(1) * C.MOON_RADIUS_M,
+                         (res.touchdown_lon_deg - lon_pub) * math.radians(1) * C.MOON_RADIUS_M
+                         * math.cos(math.radians(lat_pub)))
+        comp = pd.DataFrame([
+            ("touchdown UTC", "2019-01-03T02:26 (NSSDC; REFERENCE.md 1.1)", td_utc),
+            ("duration, s", "~700 (690, Xinhua; 1.1)", f"{res.duration_s:.1f}"),
+            ("touchdown point", "177.5991E 45.4446S (Liu et al. 2019; 1.2)",
+             f"{res.touchdown_lon_deg:.4f}E {abs(res.touchdown_lat_deg):.4f}S ({d_m:.0f} m away)"),
+            ("hover height, m", "100 (2.1)", f"{res.hover_altitude_m:.1f}"),
+            ("engine cut-off, m", "2 (2.1)", f"{res.cutoff_height_m:.2f}"),
+            ("vertical speed, m/s", "CE-5: 1.99 (2.2)", f"{res.vertical_speed_mps:.2f}"),
+            ("horizontal speed, m/s", "CE-5: 0.0085 (2.2)", f"{res.horizontal_speed_mps:.4f}"),
+            ("attitude, deg", "CE-5: 0.2 (2.2)", f"{res.attitude_deg:.2f}"),
+            ("propellant, kg", "CE-5: 1,898 (heavier vehicle; 2.2)", f"{res.propellant_used_kg:.0f}"),
+        ], columns=["quantity", "published", "farside"])
+        ctx.report.add_table("Comparison with the published Chang'e-4 descent", comp, section=title)
+        ctx.report.add_figure("Descent profile", _profile_figure(res), section=title)
+        fig = _hazard_figure(res)
+        if fig is not None:
+            ctx.report.add_figure("Coarse and fine hazard maps", fig, section=title,
+                                  caption="red: hazard; cyan cross: chosen point; white circle: touchdown")
+        ph = pd.DataFrame({"phase": list(s["phase_start_s"]), "start_s": list(s["phase_start_s"].values())})
+        ctx.report.add_table("Phase start times (s after ignition)", ph, section=title)
+        ctx.report.add_table("Descent model assumptions (UNCONFIRMED values)",
+                             pd.DataFrame({"item": list(assumptions), "assumption": list(assumptions.values())}),
+                             section=title)
+
+
+def _phase_at(res, t: float) -> str:
+    from farside.descent import PHASE_NAMES
+
+    tr = res.trajectory
+    i = int(np.clip(np.searchsorted(tr[:, 0], t, side="right") - 1, 0, len(tr) - 1))
+    return PHASE_NAMES[int(tr[i, 1])]
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {k: _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, (np.floating, float)):
+        v = float(o)
+        return v if math.isfinite(v) else None
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    return o
+
+
+def _video_writer(final, width, height, fps):
+    """An imageio-ffmpeg H.264 writer on a temporary file beside ``final`` (renamed on success)."""
+    import imageio_ffmpeg
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.part.mp4")
+    gen = imageio_ffmpeg.write_frames(str(tmp), (width, height), pix_fmt_in="gray", pix_fmt_out="yuv420p",
+                                      fps=fps, codec="libx264", macro_block_size=16, ffmpeg_log_level="error",
+                                      output_params=["-threads", "1", "-fflags", "+bitexact", "-flags", "+bitexact"])
+    gen.send(None)
+    return gen, tmp
+
+
+def _profile_figure(res):
+    import matplotlib.pyplot as plt
+
+    from farside.descent import PHASE_NAMES
+
+    tr = res.trajectory
+    t = tr[:, 0]
+    agl = tr[:, 19]
+    v = np.linalg.norm(tr[:, 5:8], axis=1)
+    fig, ax = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    ax[0, 0].plot(t, agl / 1000.0)
+    ax[0, 0].set_ylabel("height above ground (km)")
+    ax[0, 1].plot(t, v, label="speed")
+    ax[0, 1].plot(t, -tr[:, 7], label="descent rate")
+    ax[0, 1].set_yscale("symlog", linthresh=1.0)
+    ax[0, 1].set_ylabel("m/s")
+    ax[0, 1].legend()
+    ax[1, 0].plot(t, tr[:, 9])
+    ax[1, 0].set_ylabel("thrust (N)")
+    ax[1, 1].plot(t, tr[:, 8])
+    ax[1, 1].set_ylabel("mass (kg)")
+    ph = tr[:, 1].astype(int)
+    colours = plt.cm.tab10(np.arange(len(PHASE_NAMES)))
+    for a in ax.ravel():
+        for k, name in enumerate(PHASE_NAMES[:-1]):
+            idx = np.flatnonzero(ph == k)
+            if idx.size:
+                a.axvspan(t[idx[0]], t[idx[-1]], color=colours[k], alpha=0.12, lw=0,
+                          label=name if a is ax[0, 0] else None)
+    ax[0, 0].legend(fontsize=8, loc="upper right")
+    for a in ax[1]:
+        a.set_xlabel("time since ignition (s)")
+    fig.tight_layout()
+    return fig
+
+
+def _hazard_figure(res):
+    import matplotlib.pyplot as plt
+
+    maps = [(m, c, o) for m, c, o in ((res.coarse_map, res.coarse_choice_xy_m, (0.0, 0.0)),
+                                      (res.fine_map, res.fine_choice_xy_m, res.fine_origin_xy_m)) if m is not None]
+    if not maps:
+        return None
+    fig, axes = plt.subplots(1, len(maps), figsize=(6.5 * len(maps), 6))
+    axes = np.atleast_1d(axes)
+    for a, (m, choice, origin) in zip(axes, maps):
+        ext = m.extent_m
+        if m.image is not None:
+            a.imshow(np.nan_to_num(m.image), cmap="gray", extent=ext)
+            a.set_title("coarse: LCAM image at ~2 km, site ENU (m)")
+            td = (res.touchdown_x_m, res.touchdown_y_m)
+        else:
+            a.imshow(m.slope_deg, cmap="viridis", vmin=0, vmax=20, extent=ext)
+            a.set_title("fine: 3-D imager slope (deg), relative to hover nadir (m)")
+            td = (res.touchdown_x_m - origin[0], res.touchdown_y_m - origin[1])
+        a.imshow(np.ma.masked_where(~m.hazard, m.hazard), cmap="autumn", alpha=0.45, extent=ext)
+        if choice is not None:
+            a.plot(*choice, "c+", ms=16, mew=2)
+        a.plot(*td, "wo", mfc="none", ms=10, mew=1.5)
+        a.set_xlabel("east (m)")
+        a.set_ylabel("north (m)")
+    fig.tight_layout()
+    return fig
