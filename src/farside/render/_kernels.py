@@ -1,0 +1,673 @@
+"""Numba kernels of :mod:`farside.render`: max-mip pyramid, ray casting, sun horizon map, shading.
+
+Grid coordinates used inside: ``u`` = fractional column, ``v`` = fractional row of the height
+raster, integer values at pixel centres (the DEM's vertices). The surface is the mesh of two
+triangles per cell, split along the diagonal from vertex (v, u) to (v + 1, u + 1):
+
+* region A (``a >= b``, with ``a = u - floor(u)``, ``b = v - floor(v)``): vertices
+  (0,0) (0,1) (1,1) in (b, a), i.e. heights ``h00, h01, h11``;
+* region B (``a < b``): vertices (0,0) (1,0) (1,1), heights ``h00, h10, h11``.
+
+Benchmarks render the identical triangle mesh in Mitsuba 3.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_BIG = 1.0e300
+_MAX_STEPS = 200000
+
+
+# --------------------------------------------------------------------------------------------
+# max-mip pyramid
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, parallel=True)
+def build_cell_max(h):
+    """Level 0 of the pyramid: per cell (rows-1, cols-1) the maximum of its four corners."""
+    nr, nc = h.shape[0] - 1, h.shape[1] - 1
+    out = np.empty((nr, nc), np.float32)
+    for i in prange(nr):
+        for j in range(nc):
+            m = h[i, j]
+            if h[i, j + 1] > m:
+                m = h[i, j + 1]
+            if h[i + 1, j] > m:
+                m = h[i + 1, j]
+            if h[i + 1, j + 1] > m:
+                m = h[i + 1, j + 1]
+            out[i, j] = m
+    return out
+
+
+@njit(cache=True)
+def downsample_max(a):
+    nr = (a.shape[0] + 1) // 2
+    nc = (a.shape[1] + 1) // 2
+    out = np.full((nr, nc), -np.inf, np.float32)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            if a[i, j] > out[i // 2, j // 2]:
+                out[i // 2, j // 2] = a[i, j]
+    return out
+
+
+def build_pyramid(h: np.ndarray):
+    """Packed max-mip pyramid: (flat float32 values, offsets, rows, cols) per level."""
+    levels = [build_cell_max(h)]
+    while levels[-1].shape[0] > 1 or levels[-1].shape[1] > 1:
+        levels.append(downsample_max(levels[-1]))
+    offs = np.zeros(len(levels), np.int64)
+    rows = np.array([lv.shape[0] for lv in levels], np.int64)
+    cols = np.array([lv.shape[1] for lv in levels], np.int64)
+    total = 0
+    for k, lv in enumerate(levels):
+        offs[k] = total
+        total += lv.size
+    flat = np.empty(total, np.float32)
+    for k, lv in enumerate(levels):
+        flat[offs[k]:offs[k] + lv.size] = lv.ravel()
+    return flat, offs, rows, cols
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _cell(p, d, s):
+    """Index of the size-``s`` cell holding coordinate ``p``, nudged 1e-9 cells along ``d`` so a
+    point on a boundary belongs to the cell the ray enters."""
+    if d > 0.0:
+        p += 1e-9
+    elif d < 0.0:
+        p -= 1e-9
+    return int(math.floor(p / s))
+
+
+@njit(cache=True, inline="always")
+def _exit_t(p, d, cell, s):
+    """Ray parameter at which coordinate p + d t leaves cell [cell*s, (cell+1)*s)."""
+    if d > 0.0:
+        return ((cell + 1) * s - p) / d
+    elif d < 0.0:
+        return (cell * s - p) / d
+    return _BIG
+
+
+@njit(cache=True, inline="always")
+def _plane_z(h, r, c, a, b):
+    h00 = h[r, c]
+    h11 = h[r + 1, c + 1]
+    if a >= b:
+        h01 = h[r, c + 1]
+        return h00 + a * (h01 - h00) + b * (h11 - h01)
+    h10 = h[r + 1, c]
+    return h00 + b * (h10 - h00) + a * (h11 - h10)
+
+
+@njit(cache=True)
+def _cell_hit(h, r, c, u, v, z, du, dv, dz, t0, t1):
+    """First t in [t0, t1] where the ray meets the two triangles of cell (r, c); -1 if none."""
+    a0 = u + du * t0 - c
+    b0 = v + dv * t0 - r
+    a1 = u + du * t1 - c
+    b1 = v + dv * t1 - r
+    g0 = a0 - b0
+    g1 = a1 - b1
+    # split at the diagonal crossing
+    ts0 = t0
+    ts1 = t1
+    tm = t1
+    two = False
+    if (g0 > 0.0 and g1 < 0.0) or (g0 < 0.0 and g1 > 0.0):
+        tm = t0 + (t1 - t0) * g0 / (g0 - g1)
+        two = True
+    for seg in range(2 if two else 1):
+        if two:
+            if seg == 0:
+                ts0 = t0
+                ts1 = tm
+            else:
+                ts0 = tm
+                ts1 = t1
+        ta = u + du * ts0 - c
+        tb = v + dv * ts0 - r
+        ua = u + du * ts1 - c
+        ub = v + dv * ts1 - r
+        # region chosen at the segment's midpoint
+        am = 0.5 * (ta + ua)
+        bm = 0.5 * (tb + ub)
+        h00 = h[r, c]
+        h11 = h[r + 1, c + 1]
+        if am >= bm:
+            h01 = h[r, c + 1]
+            za = h00 + ta * (h01 - h00) + tb * (h11 - h01)
+            zb = h00 + ua * (h01 - h00) + ub * (h11 - h01)
+        else:
+            h10 = h[r + 1, c]
+            za = h00 + tb * (h10 - h00) + ta * (h11 - h10)
+            zb = h00 + ub * (h10 - h00) + ua * (h11 - h10)
+        f0 = z + dz * ts0 - za
+        f1 = z + dz * ts1 - zb
+        if f0 <= 0.0:
+            return ts0
+        if f1 <= 0.0:
+            return ts0 + (ts1 - ts0) * f0 / (f0 - f1)
+    return -1.0
+
+
+@njit(cache=True)
+def cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
+    """Ray (grid coords u, v; z metres; direction per metre of path) against the heightfield.
+
+    Returns the ray parameter of the first hit, or -1.0 for sky.
+    """
+    nr = h.shape[0]
+    nc = h.shape[1]
+    t0 = 0.0
+    t1 = tmax
+    # clip to the raster box [0, nc-1] x [0, nr-1]
+    if du != 0.0:
+        ta = (0.0 - u) / du
+        tb = (nc - 1.0 - u) / du
+        t0 = max(t0, min(ta, tb))
+        t1 = min(t1, max(ta, tb))
+    elif u < 0.0 or u > nc - 1.0:
+        return -1.0
+    if dv != 0.0:
+        ta = (0.0 - v) / dv
+        tb = (nr - 1.0 - v) / dv
+        t0 = max(t0, min(ta, tb))
+        t1 = min(t1, max(ta, tb))
+    elif v < 0.0 or v > nr - 1.0:
+        return -1.0
+    # clip to below the global maximum
+    if dz < 0.0:
+        t0 = max(t0, (zmax - z) / dz)
+        t1 = min(t1, (zmin - 1e-3 - z) / dz)   # below the lowest point the ray has hit
+    elif dz > 0.0:
+        if z > zmax:
+            return -1.0
+        t1 = min(t1, (zmax - z) / dz)
+    elif z > zmax:
+        return -1.0
+    if t0 > t1:
+        return -1.0
+    nlev = offs.shape[0]
+    dmax = max(abs(du), abs(dv))
+    if abs(du) < 1e-12 * dmax:
+        du = 0.0
+    if abs(dv) < 1e-12 * dmax:
+        dv = 0.0
+    if dmax > 0.0:
+        eps = 1e-7 / dmax
+        span = dmax * (t1 - t0) + 2.0
+        level = 0
+        while level < nlev - 1 and (1 << level) < span:
+            level += 1
+    else:
+        eps = 1e-7
+        level = 0
+    t = t0
+    for _ in range(_MAX_STEPS):
+        if t > t1:
+            return -1.0
+        s = float(1 << level)
+        cu = _cell(u + du * t, du, s)
+        cv = _cell(v + dv * t, dv, s)
+        ncl = mcols[level]
+        nrl = mrows[level]
+        if cu < 0:
+            cu = 0
+        elif cu >= ncl:
+            cu = ncl - 1
+        if cv < 0:
+            cv = 0
+        elif cv >= nrl:
+            cv = nrl - 1
+        te = min(_exit_t(u, du, cu, s), _exit_t(v, dv, cv, s))
+        if dmax == 0.0:
+            te = t1
+        if te > t1:
+            te = t1
+        za = z + dz * t
+        zb = z + dz * te
+        zlow = za if za < zb else zb
+        if zlow > mip[offs[level] + cv * ncl + cu]:
+            t = te if te > t else t + eps
+            if te >= t1:
+                return -1.0
+            # climb while the step crossed the parent cell's boundary
+            while level < nlev - 1:
+                s2 = 2.0 * s
+                if _cell(u + du * t, du, s2) == (cu >> 1) and _cell(v + dv * t, dv, s2) == (cv >> 1):
+                    break
+                level += 1
+                cu >>= 1
+                cv >>= 1
+                s = s2
+            continue
+        if level > 0:
+            level -= 1
+            continue
+        th = _cell_hit(h, cv, cu, u, v, z, du, dv, dz, t, te)
+        if th >= 0.0:
+            return th
+        if te >= t1:
+            return -1.0
+        t = te if te > t else t + eps
+    return -1.0
+
+
+# --------------------------------------------------------------------------------------------
+# camera rays
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _undistort(xd, yd, k1, k2):
+    x = xd
+    y = yd
+    if k1 == 0.0 and k2 == 0.0:
+        return x, y
+    for _ in range(20):
+        r2 = x * x + y * y
+        f = 1.0 + k1 * r2 + k2 * r2 * r2
+        x = xd / f
+        y = yd / f
+    return x, y
+
+
+@njit(cache=True, parallel=True)
+def cast_camera(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
+                width, height, fx, fy, cx, cy, k1, k2, ortho, gsd,
+                pos, rot, tmax, t_out, u_out, v_out, d_out):
+    """Cast one ray per pixel; writes range t (m, NaN = sky), hit (u, v) and ENU direction."""
+    for i in prange(height):
+        for j in range(width):
+            if ortho:
+                xc = (j - cx) * gsd
+                yc = (i - cy) * gsd
+                ox = pos[0] + rot[0, 0] * xc + rot[0, 1] * yc
+                oy = pos[1] + rot[1, 0] * xc + rot[1, 1] * yc
+                oz = pos[2] + rot[2, 0] * xc + rot[2, 1] * yc
+                dx = rot[0, 2]
+                dy = rot[1, 2]
+                dz = rot[2, 2]
+            else:
+                xn, yn = _undistort((j - cx) / fx, (i - cy) / fy, k1, k2)
+                nn = math.sqrt(xn * xn + yn * yn + 1.0)
+                xn /= nn
+                yn /= nn
+                zn = 1.0 / nn
+                ox = pos[0]
+                oy = pos[1]
+                oz = pos[2]
+                dx = rot[0, 0] * xn + rot[0, 1] * yn + rot[0, 2] * zn
+                dy = rot[1, 0] * xn + rot[1, 1] * yn + rot[1, 2] * zn
+                dz = rot[2, 0] * xn + rot[2, 1] * yn + rot[2, 2] * zn
+            gu = (ox - x0) / res - 0.5
+            gv = (y0 - oy) / res - 0.5
+            t = cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, gu, gv, oz, dx / res, -dy / res, dz, tmax)
+            d_out[i, j, 0] = dx
+            d_out[i, j, 1] = dy
+            d_out[i, j, 2] = dz
+            if t < 0.0:
+                t_out[i, j] = np.nan
+                u_out[i, j] = np.nan
+                v_out[i, j] = np.nan
+            else:
+                t_out[i, j] = t
+                u_out[i, j] = gu + dx / res * t
+                v_out[i, j] = gv - dy / res * t
+
+
+# --------------------------------------------------------------------------------------------
+# sun horizon margin map (per DEM vertex), computed tile by tile on demand
+# --------------------------------------------------------------------------------------------
+@njit(cache=True)
+def horizon_margin(h, mip, offs, mrows, mcols, zmax, r, c, cu_dir, cv_dir, res, tan_lo, tan_hi):
+    """Largest elevation tangent of the terrain seen from vertex (r, c) toward the sun azimuth.
+
+    Only tangents in [tan_lo, tan_hi] matter: the result is clipped to that interval.
+    """
+    nr = h.shape[0]
+    nc = h.shape[1]
+    h0 = h[r, c]
+    best = tan_lo
+    nlev = offs.shape[0]
+    dmax = max(abs(cu_dir), abs(cv_dir))
+    if abs(cu_dir) < 1e-12 * dmax:
+        cu_dir = 0.0
+    if abs(cv_dir) < 1e-12 * dmax:
+        cv_dir = 0.0
+    eps = 1e-7 / dmax
+    # exit of the raster
+    s1 = _BIG
+    if cu_dir > 0.0:
+        s1 = min(s1, (nc - 1.0 - c) / cu_dir)
+    elif cu_dir < 0.0:
+        s1 = min(s1, (0.0 - c) / cu_dir)
+    if cv_dir > 0.0:
+        s1 = min(s1, (nr - 1.0 - r) / cv_dir)
+    elif cv_dir < 0.0:
+        s1 = min(s1, (0.0 - r) / cv_dir)
+    if s1 <= 0.0:
+        return best
+    s = 0.0
+    level = 0
+    for _ in range(_MAX_STEPS):
+        if s >= s1:
+            return best
+        if h0 + s * res * best > zmax:
+            return best
+        sz = float(1 << level)
+        ku = _cell(c + cu_dir * s, cu_dir, sz)
+        kv = _cell(r + cv_dir * s, cv_dir, sz)
+        ncl = mcols[level]
+        nrl = mrows[level]
+        if ku < 0:
+            ku = 0
+        elif ku >= ncl:
+            ku = ncl - 1
+        if kv < 0:
+            kv = 0
+        elif kv >= nrl:
+            kv = nrl - 1
+        se = min(_exit_t(float(c), cu_dir, ku, sz), _exit_t(float(r), cv_dir, kv, sz))
+        if se > s1:
+            se = s1
+        if mip[offs[level] + kv * ncl + ku] <= h0 + s * res * best:
+            s = se if se > s else s + eps
+            if level < nlev - 1:
+                level += 1
+            continue
+        if level > 0:
+            level -= 1
+            continue
+        # level 0: the surface is piecewise linear along the segment; the tangent
+        # (h - h0) / dist is monotone on each piece, so check the piece ends.
+        a0 = c + cu_dir * s - ku
+        b0 = r + cv_dir * s - kv
+        a1 = c + cu_dir * se - ku
+        b1 = r + cv_dir * se - kv
+        g0 = a0 - b0
+        g1 = a1 - b1
+        if s > 1e-9:
+            tz = (_plane_z(h, kv, ku, min(max(a0, 0.0), 1.0), min(max(b0, 0.0), 1.0)) - h0) / (s * res)
+            if tz > best:
+                best = tz
+        if (g0 > 0.0 and g1 < 0.0) or (g0 < 0.0 and g1 > 0.0):
+            sm = s + (se - s) * g0 / (g0 - g1)
+            if sm > 1e-9:
+                am = min(max(c + cu_dir * sm - ku, 0.0), 1.0)
+                tz = (_plane_z(h, kv, ku, am, am) - h0) / (sm * res)
+                if tz > best:
+                    best = tz
+        if se > 1e-9:
+            tz = (_plane_z(h, kv, ku, min(max(a1, 0.0), 1.0), min(max(b1, 0.0), 1.0)) - h0) / (se * res)
+            if tz > best:
+                best = tz
+        if best >= tan_hi:
+            return tan_hi
+        s = se if se > s else s + eps
+    return best
+
+
+@njit(cache=True, parallel=True)
+def fill_margin_tiles(h, mip, offs, mrows, mcols, zmax, tiles_r, tiles_c, tile, cu_dir, cv_dir,
+                      res, sun_elev, clip, margin):
+    """Fill ``margin`` (sun elevation minus terrain horizon toward the sun, radians, clipped to
+    [-clip, clip]) for the listed tiles of ``tile`` x ``tile`` vertices."""
+    nr = h.shape[0]
+    nc = h.shape[1]
+    tan_lo = math.tan(sun_elev - clip)
+    tan_hi = math.tan(sun_elev + clip)
+    ntask = tiles_r.shape[0] * tile
+    for k in prange(ntask):
+        ti = k // tile
+        r = tiles_r[ti] * tile + (k % tile)
+        if r >= nr:
+            continue
+        c0 = tiles_c[ti] * tile
+        for c in range(c0, min(c0 + tile, nc)):
+            tb = horizon_margin(h, mip, offs, mrows, mcols, zmax, r, c, cu_dir, cv_dir, res,
+                                tan_lo, tan_hi)
+            m = sun_elev - math.atan(tb)
+            if m > clip:
+                m = clip
+            elif m < -clip:
+                m = -clip
+            margin[r, c] = m
+
+
+# --------------------------------------------------------------------------------------------
+# photometry (scalar, numba)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _h_function(x, w):
+    """Hapke (2002) approximation of Chandrasekhar's H-function (Hapke 2012 eq. 8.56)."""
+    if x <= 0.0:
+        return 1.0
+    y = math.sqrt(1.0 - w)
+    r0 = (1.0 - y) / (1.0 + y)
+    return 1.0 / (1.0 - w * x * (r0 + (1.0 - 2.0 * r0 * x) / 2.0 * math.log((1.0 + x) / x)))
+
+
+@njit(cache=True)
+def hapke_r(mu0, mu, cosg, w, b, c, bs0, hs, bc0, hc, tan_theta):
+    """Hapke bidirectional reflectance r(i, e, g) [1/sr] as used by Sato et al. (2014).
+
+    Double Henyey-Greenstein phase function, shadow-hiding (Bs0, hs) and coherent-backscatter
+    (Bc0, hc) opposition effects, isotropic multiple scattering with the H-function
+    approximation, K = 1 (filling factor 1) and Hapke's macroscopic roughness S(i, e, psi)
+    with mean slope angle theta-bar (Hapke 2012, chapter 12).
+    """
+    if mu0 <= 0.0 or mu <= 0.0:
+        return 0.0
+    if cosg > 1.0:
+        cosg = 1.0
+    elif cosg < -1.0:
+        cosg = -1.0
+    g = math.acos(cosg)
+    # phase function (double HG: (1+c)/2 weights the backward lobe)
+    b2 = b * b
+    p = (0.5 * (1.0 + c) * (1.0 - b2) / (1.0 - 2.0 * b * cosg + b2) ** 1.5
+         + 0.5 * (1.0 - c) * (1.0 - b2) / (1.0 + 2.0 * b * cosg + b2) ** 1.5)
+    tg2 = math.tan(0.5 * g)
+    bsh = 1.0 / (1.0 + tg2 / hs) if hs > 0.0 else 0.0
+    if bc0 != 0.0 and hc > 0.0:
+        zeta = tg2 / hc
+        if zeta > 1e-12:
+            bcb = (1.0 + (1.0 - math.exp(-zeta)) / zeta) / (2.0 * (1.0 + zeta) ** 2)
+        else:
+            bcb = 1.0
+    else:
+        bcb = 0.0
+    mu0e = mu0
+    mue = mu
+    sfac = 1.0
+    if tan_theta > 0.0:
+        mu0c = min(mu0, 1.0)
+        muc = min(mu, 1.0)
+        i = math.acos(mu0c)
+        e = math.acos(muc)
+        si = math.sin(i)
+        se = math.sin(e)
+        if si < 1e-9 or se < 1e-9:
+            cpsi = 1.0
+        else:
+            cpsi = (cosg - mu0c * muc) / (si * se)
+            cpsi = min(max(cpsi, -1.0), 1.0)
+        psi = math.acos(cpsi)
+        chi = 1.0 / math.sqrt(1.0 + math.pi * tan_theta * tan_theta)
+        ti = math.tan(i) if i > 1e-9 else 1e-9
+        te = math.tan(e) if e > 1e-9 else 1e-9
+        e1i = math.exp(-2.0 / (math.pi * tan_theta * ti))
+        e2i = math.exp(-1.0 / (math.pi * tan_theta * tan_theta * ti * ti))
+        e1e = math.exp(-2.0 / (math.pi * tan_theta * te))
+        e2e = math.exp(-1.0 / (math.pi * tan_theta * tan_theta * te * te))
+        eta_i = chi * (mu0c + si * tan_theta * e2i / (2.0 - e1i))
+        eta_e = chi * (muc + se * tan_theta * e2e / (2.0 - e1e))
+        s2 = math.sin(0.5 * psi) ** 2
+        if psi >= math.pi - 1e-12:
+            f = 0.0
+        else:
+            f = math.exp(-2.0 * math.tan(0.5 * psi))
+        if i <= e:
+            den = 2.0 - e1e - (psi / math.pi) * e1i
+            mu0e = chi * (mu0c + si * tan_theta * (cpsi * e2e + s2 * e2i) / den)
+            mue = chi * (muc + se * tan_theta * (e2e - s2 * e2i) / den)
+            sfac = mue / eta_e * mu0c / eta_i * chi / (1.0 - f + f * chi * mu0c / eta_i)
+        else:
+            den = 2.0 - e1i - (psi / math.pi) * e1e
+            mu0e = chi * (mu0c + si * tan_theta * (e2i - s2 * e2e) / den)
+            mue = chi * (muc + se * tan_theta * (cpsi * e2i + s2 * e2e) / den)
+            sfac = mue / eta_e * mu0c / eta_i * chi / (1.0 - f + f * chi * muc / eta_e)
+    m = _h_function(mu0e, w) * _h_function(mue, w) - 1.0
+    return (w / (4.0 * math.pi) * mu0e / (mu0e + mue) * (p * (1.0 + bs0 * bsh) + m)
+            * (1.0 + bc0 * bcb) * sfac)
+
+
+@njit(cache=True)
+def lunar_lambert_r(mu0, mu, cosg, albedo, l1, l2, l3):
+    """McEwen (1991) Lunar-Lambert bidirectional reflectance [1/sr]:
+    I/F = A [2 L(g) mu0 / (mu0 + mu) + (1 - L(g)) mu0], L(g) = 1 + l1 g + l2 g^2 + l3 g^3 (g in deg)."""
+    if mu0 <= 0.0 or mu <= 0.0:
+        return 0.0
+    cosg = min(max(cosg, -1.0), 1.0)
+    gd = math.degrees(math.acos(cosg))
+    lg = 1.0 + l1 * gd + l2 * gd * gd + l3 * gd * gd * gd
+    return albedo * (2.0 * lg * mu0 / (mu0 + mu) + (1.0 - lg) * mu0) / math.pi
+
+
+@njit(cache=True, inline="always")
+def _photometry(model, mu0, mu, cosg, pp):
+    if model == 0:
+        return hapke_r(mu0, mu, cosg, pp[0], pp[1], pp[2], pp[3], pp[4], pp[5], pp[6], pp[7])
+    elif model == 1:
+        return lunar_lambert_r(mu0, mu, cosg, pp[0], pp[1], pp[2], pp[3])
+    # plain Lambert: r = A mu0 / pi
+    if mu0 <= 0.0 or mu <= 0.0:
+        return 0.0
+    return pp[0] * mu0 / math.pi
+
+
+@njit(cache=True, parallel=True)
+def photometry_grid(model, mu0, mu, cosg, pp):
+    out = np.empty(mu0.shape[0])
+    for k in prange(mu0.shape[0]):
+        out[k] = _photometry(model, mu0[k], mu[k], cosg[k], pp)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# shading
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _disk_fraction(margin, radius):
+    """Visible fraction of a solar disk of angular radius ``radius`` whose centre is ``margin``
+    above a straight horizon."""
+    d = margin / radius
+    if d >= 1.0:
+        return 1.0
+    if d <= -1.0:
+        return 0.0
+    return 1.0 - (math.acos(d) - d * math.sqrt(1.0 - d * d)) / math.pi
+
+
+@njit(cache=True, parallel=True)
+def shade(h, x0, y0, res, t_img, u_img, v_img, d_img, sun, margin, shadow_mode, sun_radius,
+          model, pp, full, rad, inc, emi, pha, lit, nrm, pts):
+    """Per-pixel normal, angles, cast shadow and photometry. ``shadow_mode``: 0 none, 1 hard,
+    2 penumbra. Writes ``rad`` (bidirectional reflectance x mu0-weighted, 1/sr) and the
+    ground-truth layers when ``full``."""
+    nr = h.shape[0]
+    nc = h.shape[1]
+    height = t_img.shape[0]
+    width = t_img.shape[1]
+    for i in prange(height):
+        for j in range(width):
+            t = t_img[i, j]
+            if not (t == t):
+                rad[i, j] = 0.0
+                lit[i, j] = np.nan if full else 0.0
+                if full:
+                    inc[i, j] = np.nan
+                    emi[i, j] = np.nan
+                    pha[i, j] = np.nan
+                    for k in range(3):
+                        nrm[i, j, k] = np.nan
+                        pts[i, j, k] = np.nan
+                continue
+            u = u_img[i, j]
+            v = v_img[i, j]
+            c = int(math.floor(u))
+            r = int(math.floor(v))
+            if c < 0:
+                c = 0
+            elif c > nc - 2:
+                c = nc - 2
+            if r < 0:
+                r = 0
+            elif r > nr - 2:
+                r = nr - 2
+            a = min(max(u - c, 0.0), 1.0)
+            b = min(max(v - r, 0.0), 1.0)
+            h00 = h[r, c]
+            h11 = h[r + 1, c + 1]
+            if a >= b:
+                h01 = h[r, c + 1]
+                gx = (h01 - h00) / res
+                gy = -(h11 - h01) / res
+                w00 = 1.0 - a
+                w01 = a - b
+                w11 = b
+                if shadow_mode > 0:
+                    m = w00 * margin[r, c] + w01 * margin[r, c + 1] + w11 * margin[r + 1, c + 1]
+            else:
+                h10 = h[r + 1, c]
+                gx = (h11 - h10) / res
+                gy = -(h10 - h00) / res
+                w00 = 1.0 - b
+                w10 = b - a
+                w11 = a
+                if shadow_mode > 0:
+                    m = w00 * margin[r, c] + w10 * margin[r + 1, c] + w11 * margin[r + 1, c + 1]
+            nn = math.sqrt(gx * gx + gy * gy + 1.0)
+            nx = -gx / nn
+            ny = -gy / nn
+            nz = 1.0 / nn
+            dx = d_img[i, j, 0]
+            dy = d_img[i, j, 1]
+            dz = d_img[i, j, 2]
+            mu0 = nx * sun[0] + ny * sun[1] + nz * sun[2]
+            mu = -(nx * dx + ny * dy + nz * dz)
+            cosg = -(sun[0] * dx + sun[1] * dy + sun[2] * dz)
+            if shadow_mode == 0:
+                f = 1.0
+            elif shadow_mode == 1:
+                f = 1.0 if m > 0.0 else 0.0
+            else:
+                f = _disk_fraction(m, sun_radius)
+            val = 0.0
+            if f > 0.0 and mu0 > 0.0 and mu > 0.0:
+                val = f * _photometry(model, mu0, mu, cosg, pp)
+            rad[i, j] = val
+            lit[i, j] = f
+            if full:
+                inc[i, j] = math.acos(min(max(mu0, -1.0), 1.0))
+                emi[i, j] = math.acos(min(max(mu, -1.0), 1.0))
+                pha[i, j] = math.acos(min(max(cosg, -1.0), 1.0))
+                nrm[i, j, 0] = nx
+                nrm[i, j, 1] = ny
+                nrm[i, j, 2] = nz
+                pts[i, j, 0] = x0 + (u + 0.5) * res
+                pts[i, j, 1] = y0 - (v + 0.5) * res
+                zz = 0.0
+                if a >= b:
+                    zz = h00 + a * (h[r, c + 1] - h00) + b * (h11 - h[r, c + 1])
+                else:
+                    zz = h00 + b * (h[r + 1, c] - h00) + a * (h11 - h[r + 1, c])
+                pts[i, j, 2] = zz

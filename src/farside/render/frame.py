@@ -1,0 +1,203 @@
+"""``render()`` and the :class:`Frame` it returns."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from farside.errors import invalid
+from farside.render import _kernels as K
+from farside.render.camera import Camera
+from farside.render.photometry import resolve_photometry
+from farside.render.scene import SUN_RADIUS_RAD, Scene, _unit_sun
+from farside.render.sensor import Sensor, auto_exposure, expose, solar_band_irradiance
+from farside.terrain import Terrain
+
+__all__ = ["Frame", "render"]
+
+_SHADOWS = {"none": 0, "hard": 1, "penumbra": 2}
+
+
+@dataclass(eq=False)
+class Frame:
+    """A rendered view and its ground truth. Sky pixels hold NaN in the geometric layers.
+
+    Attributes
+    ----------
+    radiance : (H, W) or (H, W, 3) float32
+        Band radiance, W m^-2 sr^-1 (pan band for mono cameras, R, G, B for colour).
+    reflectance : (H, W) float32
+        Bidirectional reflectance r [1/sr] times the sunlit fraction (radiance = r * E_band).
+    range_m : (H, W) float32
+        Distance along the ray from the projection centre (perspective) or from the image plane
+        (orthographic) to the surface.
+    points_enu : (H, W, 3) float64
+        Surface point of each pixel, site ENU metres.
+    normal_enu : (H, W, 3) float32
+        Unit surface normal (facet of the triangulated DEM).
+    incidence_rad, emission_rad, phase_rad : (H, W) float32
+        Photometric angles.
+    lit_fraction : (H, W) float32
+        Visible fraction of the solar disk (0 or 1 for hard shadows); NaN on sky.
+    dn, dn_raw : uint8/uint16 or None
+        Digital numbers after the sensor (``dn`` demosaiced RGB for colour cameras; ``dn_raw`` the
+        Bayer mosaic), None when no sensor was applied.
+    """
+
+    camera: Camera
+    sun_dir_enu: np.ndarray
+    photometry: object
+    shadows: str
+    radiance: np.ndarray
+    reflectance: np.ndarray
+    range_m: np.ndarray
+    lit_fraction: np.ndarray
+    points_enu: np.ndarray | None = None
+    normal_enu: np.ndarray | None = None
+    incidence_rad: np.ndarray | None = None
+    emission_rad: np.ndarray | None = None
+    phase_rad: np.ndarray | None = None
+    dn: np.ndarray | None = None
+    dn_raw: np.ndarray | None = None
+    exposure_s: float | None = None
+    sensor: Sensor | None = None
+    time_utc: str | None = None
+    band_irradiance_W_m2: dict = field(default_factory=dict)
+
+    @property
+    def sky(self) -> np.ndarray:
+        """True where the ray escapes to the (black) sky."""
+        return np.isnan(self.range_m)
+
+    @property
+    def shadow(self) -> np.ndarray:
+        """True on terrain pixels in cast shadow (less than half the solar disk visible)."""
+        return np.nan_to_num(self.lit_fraction, nan=1.0) < 0.5
+
+    def sidecar(self) -> dict:
+        """JSON-ready metadata: intrinsics, pose, time, sun direction, exposure, sensor settings."""
+        ph = self.photometry
+        return {
+            "camera": self.camera.to_dict(),
+            "time_utc": self.time_utc,
+            "sun_dir_enu": [float(x) for x in self.sun_dir_enu],
+            "sun_elevation_deg": math.degrees(math.asin(max(-1.0, min(1.0, float(self.sun_dir_enu[2]))))),
+            "sun_azimuth_deg": math.degrees(math.atan2(self.sun_dir_enu[0], self.sun_dir_enu[1])) % 360.0,
+            "photometry": {"model": type(ph).__name__, **{k: float(v) for k, v in vars(ph).items()}},
+            "shadows": self.shadows,
+            "band_irradiance_W_m2": self.band_irradiance_W_m2,
+            "exposure_s": self.exposure_s,
+            "sensor": None if self.sensor is None else self.sensor.to_dict(),
+            "frames": {"enu": "site ENU, metres, x east, y north, z up",
+                       "camera": "x right, y down, z forward; pixel centres at integer (col, row)"},
+        }
+
+
+def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="hapke", shadows: str = "hard",
+           layers: str = "all", sensor: Sensor | None = None, exposure_s: float | None = None,
+           rng: np.random.Generator | None = None, time_utc: str | None = None,
+           max_range_m: float = 1.0e7) -> Frame:
+    """Render one view of the terrain.
+
+    Parameters
+    ----------
+    scene : Scene or Terrain
+        Prepared scene (build one with ``Scene(terrain)`` and reuse it across frames); a bare
+        Terrain builds a throw-away Scene.
+    camera : Camera
+        Intrinsics and pose (see :mod:`farside.render.camera`).
+    sun_dir_enu : (3,) array
+        Direction to the Sun in site ENU (normally ``farside.ephemeris.sun_direction_enu``).
+    photometry : 'hapke' | 'lunar_lambert' | 'lambert' | model instance
+    shadows : 'hard' | 'penumbra' | 'none'
+        Cast shadows from the terrain (including DEM-resolved rocks); 'penumbra' integrates the
+        0.533 deg solar disk.
+    layers : 'all' | 'minimal'
+        'minimal' skips points, normals and angles (faster; radiance, range and lit fraction
+        are always produced).
+    sensor : Sensor, optional
+        Apply the sensor model (needs ``rng``); ``exposure_s`` None = auto exposure.
+    time_utc : str, optional
+        Recorded in the sidecar.
+    """
+    if isinstance(scene, Terrain):
+        scene = Scene(scene)
+    elif not isinstance(scene, Scene):
+        raise invalid("scene", type(scene).__name__, "a farside.render.Scene or farside.terrain.Terrain")
+    if not isinstance(camera, Camera):
+        raise invalid("camera", type(camera).__name__, "a farside.render.Camera")
+    sun = _unit_sun(sun_dir_enu)
+    model = resolve_photometry(photometry)
+    if shadows not in _SHADOWS:
+        raise invalid("shadows", shadows, "'hard', 'penumbra' or 'none'")
+    if layers not in ("all", "minimal"):
+        raise invalid("layers", layers, "'all' or 'minimal'")
+    if sensor is not None and not isinstance(rng, np.random.Generator):
+        raise invalid("rng", type(rng).__name__, "a numpy.random.Generator (needed with a sensor)")
+    tmax = float(max_range_m)
+    if not (math.isfinite(tmax) and tmax > 0):
+        raise invalid("max_range_m", max_range_m, "a finite distance > 0")
+
+    hgt, wid = camera.height_px, camera.width_px
+    t_img = np.empty((hgt, wid), np.float32)
+    u_img = np.empty((hgt, wid), np.float64)
+    v_img = np.empty((hgt, wid), np.float64)
+    d_img = np.empty((hgt, wid, 3), np.float32)
+    K.cast_camera(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, scene.zmin,
+                  scene.zmax, scene.x0_m, scene.y0_m, scene.resolution_m, wid, hgt, camera.fx_px, camera.fy_px,
+                  camera.cx_px, camera.cy_px, camera.k1, camera.k2, camera.projection == "orthographic",
+                  camera.gsd_m, camera.position_enu, camera.rotation_enu_from_cam, tmax,
+                  t_img, u_img, v_img, d_img)
+
+    mode = _SHADOWS[shadows]
+    if mode > 0:
+        hit = np.isfinite(u_img)
+        # the 64 x 64-vertex tiles holding hit cells (Scene.margin_map also adds their neighbours)
+        key = np.unique((np.floor(v_img[hit]).astype(np.int64) // 64) * 1_000_003
+                        + np.floor(u_img[hit]).astype(np.int64) // 64)
+        rows = (key // 1_000_003) * 64
+        cols = (key % 1_000_003) * 64
+        clip = max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD)
+        margin = scene.margin_map(sun, rows=rows, cols=cols, clip_rad=clip)
+    else:
+        margin = np.zeros((2, 2), np.float32)
+
+    full = layers == "all"
+    rad = np.empty((hgt, wid), np.float32)
+    lit = np.empty((hgt, wid), np.float32)
+    if full:
+        inc = np.empty((hgt, wid), np.float32)
+        emi = np.empty((hgt, wid), np.float32)
+        pha = np.empty((hgt, wid), np.float32)
+        nrm = np.empty((hgt, wid, 3), np.float32)
+        pts = np.empty((hgt, wid, 3), np.float64)
+    else:
+        inc = emi = pha = np.empty((1, 1), np.float32)
+        nrm = np.empty((1, 1, 3), np.float32)
+        pts = np.empty((1, 1, 3), np.float64)
+    K.shade(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, t_img, u_img, v_img, d_img, sun, margin,
+            mode, SUN_RADIUS_RAD, model.model_id, model.packed(), full, rad, inc, emi, pha, lit, nrm, pts)
+
+    bands = ["r", "g", "b"] if camera.colour == "rggb" else ["pan"]
+    irr = {b: solar_band_irradiance(b)[0] for b in bands}
+    if len(bands) == 1:
+        radiance = rad * np.float32(irr["pan"])
+    else:
+        radiance = np.stack([rad * np.float32(irr[b]) for b in bands], axis=-1)
+    frame = Frame(camera=camera, sun_dir_enu=sun, photometry=model, shadows=shadows, radiance=radiance,
+                  reflectance=rad, range_m=t_img, lit_fraction=lit, time_utc=time_utc, band_irradiance_W_m2=irr)
+    if full:
+        frame.points_enu = pts
+        frame.normal_enu = nrm
+        frame.incidence_rad = inc
+        frame.emission_rad = emi
+        frame.phase_rad = pha
+    if sensor is not None:
+        if exposure_s is None:
+            exposure_s = auto_exposure(radiance, camera, sensor)
+        frame.dn, frame.dn_raw = expose(radiance, camera, sensor, exposure_s=exposure_s, rng=rng)
+        frame.exposure_s = float(exposure_s)
+        frame.sensor = sensor
+    return frame

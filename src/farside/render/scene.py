@@ -1,0 +1,132 @@
+"""The :class:`Scene`: per-DEM precomputation reused across frames.
+
+A scene holds the heightfield (float64 copy), its max-mip pyramid (the acceleration structure:
+level 0 stores each cell's maximum corner height, level k the maximum over 2 x 2 cells of level
+k-1; rays skip any cell whose maximum is below them) and a sun-horizon *margin map*: for every
+DEM vertex, the sun's elevation minus the terrain horizon's elevation toward the sun (radians,
+clipped to +-``clip``). The margin map is filled lazily in 64 x 64-vertex tiles, only where a
+frame's pixels land, and kept while the sun direction stays within ``sun_reuse_tol_rad`` of the
+one it was computed for (the Sun moves ~0.5 deg per hour at the Moon; a 12-minute descent
+reuses one map).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from farside.errors import invalid
+from farside.render import _kernels as K
+from farside.terrain import Terrain
+
+__all__ = ["Scene", "SUN_RADIUS_RAD"]
+
+#: Angular radius of the solar disk seen from the Moon (0.533 deg diameter at 1 AU).
+SUN_RADIUS_RAD = math.radians(0.533 / 2)
+
+_TILE = 64
+
+
+def _unit_sun(sun_dir_enu) -> np.ndarray:
+    s = np.asarray(sun_dir_enu, dtype=float)
+    if s.shape != (3,) or not np.all(np.isfinite(s)) or np.linalg.norm(s) == 0:
+        raise invalid("sun_dir_enu", sun_dir_enu, "three finite numbers, not all zero (ENU direction to the Sun)")
+    return s / np.linalg.norm(s)
+
+
+class Scene:
+    """A terrain prepared for rendering. Build once per DEM; pass to :func:`farside.render.render`.
+
+    Parameters
+    ----------
+    terrain : farside.terrain.Terrain
+        The DEM (NaN heights are not allowed; fill them first).
+    sun_reuse_tol_rad : float, keyword-only
+        Reuse the cached margin map while the sun direction differs from the cached one by less
+        than this angle (default 0.05 deg). Shading always uses the exact sun direction.
+    """
+
+    def __init__(self, terrain: Terrain, *, sun_reuse_tol_rad: float = math.radians(0.05)) -> None:
+        if not isinstance(terrain, Terrain):
+            raise invalid("terrain", type(terrain).__name__, "a farside.terrain.Terrain")
+        h = terrain.heights
+        if not np.all(np.isfinite(h)):
+            raise invalid("terrain.heights", "contains NaN/inf", "finite heights everywhere (fill voids first)")
+        tol = float(sun_reuse_tol_rad)
+        if not (math.isfinite(tol) and 0.0 <= tol < 0.1):
+            raise invalid("sun_reuse_tol_rad", sun_reuse_tol_rad, "a finite angle in [0, 0.1) rad")
+        self.terrain = terrain
+        self.heights = np.ascontiguousarray(h, dtype=np.float64)
+        self.resolution_m = terrain.resolution_m
+        self.x0_m = terrain.x0_m
+        self.y0_m = terrain.y0_m
+        self.zmax = float(h.max())
+        self.zmin = float(h.min())
+        self.mip, self.mip_offs, self.mip_rows, self.mip_cols = K.build_pyramid(self.heights)
+        self.sun_reuse_tol_rad = tol
+        self._sun: np.ndarray | None = None
+        self._clip = 0.0
+        self._margin: np.ndarray | None = None
+        self._done: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Scene({self.terrain!r}, levels={len(self.mip_offs)})"
+
+    @property
+    def shadow_sun_dir_enu(self) -> np.ndarray | None:
+        """The sun direction the cached margin map was computed for (None before the first)."""
+        return None if self._sun is None else self._sun.copy()
+
+    def _prepare_sun(self, sun: np.ndarray, clip: float) -> None:
+        if self._sun is not None and clip <= self._clip:
+            ang = math.acos(min(1.0, float(np.dot(sun, self._sun))))
+            if ang <= self.sun_reuse_tol_rad:
+                return
+        nr, nc = self.heights.shape
+        self._sun = sun.copy()
+        self._clip = clip
+        self._margin = np.zeros((nr, nc), np.float32)
+        self._done = np.zeros(((nr + _TILE - 1) // _TILE, (nc + _TILE - 1) // _TILE), bool)
+
+    def margin_map(self, sun_dir_enu, *, rows=None, cols=None, clip_rad: float = math.radians(1.0)) -> np.ndarray:
+        """Sun elevation minus horizon elevation toward the Sun at each vertex (radians).
+
+        Fills the tiles containing the vertex indices ``rows``/``cols`` (all tiles when None)
+        and returns the whole (partly filled) map; unfilled tiles hold 0.
+        """
+        sun = _unit_sun(sun_dir_enu)
+        with self._lock:
+            self._prepare_sun(sun, clip_rad)
+            done = self._done
+            if rows is None:
+                need = ~done
+            else:
+                need = np.zeros_like(done)
+                rr = np.clip(np.asarray(rows, np.int64) // _TILE, 0, done.shape[0] - 1)
+                cc = np.clip(np.asarray(cols, np.int64) // _TILE, 0, done.shape[1] - 1)
+                need[rr, cc] = True
+                # vertices of a hit cell may lie in the next tile
+                need[np.minimum(rr + 1, done.shape[0] - 1), cc] = True
+                need[rr, np.minimum(cc + 1, done.shape[1] - 1)] = True
+                need[np.minimum(rr + 1, done.shape[0] - 1), np.minimum(cc + 1, done.shape[1] - 1)] = True
+                need &= ~done
+            tr, tc = np.nonzero(need)
+            if tr.size:
+                s = self._sun
+                horiz = math.hypot(s[0], s[1])
+                elev = math.atan2(s[2], horiz)
+                if horiz < 1e-12:          # sun at the zenith: nothing is shadowed
+                    self._margin[:] = self._clip
+                    self._done[:] = True
+                else:
+                    cu_dir = s[0] / horiz
+                    cv_dir = -s[1] / horiz
+                    elev_c = min(elev, math.pi / 2 - self._clip - 1e-6)
+                    K.fill_margin_tiles(self.heights, self.mip, self.mip_offs, self.mip_rows, self.mip_cols,
+                                        self.zmax, tr.astype(np.int64), tc.astype(np.int64), _TILE, cu_dir, cv_dir,
+                                        self.resolution_m, elev_c, self._clip, self._margin)
+                    done[tr, tc] = True
+            return self._margin
