@@ -1,0 +1,115 @@
+"""Sensor model: photon-transfer curve, colour imbalance (red cast), Bayer layout, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from farside.render import (
+    CE4_COLOUR_RESPONSE,
+    Camera,
+    Scene,
+    Sensor,
+    expose,
+    lcam,
+    render,
+    tcam,
+    write_frame,
+)
+from farside.render.sensor import demosaic_rggb, mosaic_rggb
+from farside.terrain import Terrain
+from tests.render._scenes import sun_from
+
+
+def _mono(n=256):
+    return Camera(width_px=n, height_px=n, focal_length_m=0.01, pixel_pitch_m=6.7e-6, cx_px=n / 2, cy_px=n / 2,
+                  f_number=4.0)
+
+
+def test_photon_transfer_curve():
+    """Uniform illumination: var(DN) = mean(DN)/G + (sigma_read/G)^2 + 1/12 (photon-transfer curve,
+    Janesick 2007, "Photon Transfer", eq. 4.13 with quantisation noise), within 2 %, over the range
+    from read-noise- to shot-noise-dominated signals."""
+    cam = _mono()
+    sensor = Sensor(bit_depth=12, full_well_e=20000.0, read_noise_e=12.0, dark_current_e_s=0.0, prnu_frac=0.0)
+    g = sensor.gain_e_per_dn
+    k = sensor.electrons_per_radiance(cam, "pan")
+    rng = np.random.default_rng(7)
+    for target_e in (200.0, 1000.0, 5000.0, 14000.0):
+        t = 0.01
+        rad = np.full((256, 256), target_e / (k * t))
+        dn, _ = expose(rad, cam, sensor, exposure_s=t, rng=rng)
+        d = dn.astype(float)
+        mean, var = d.mean(), d.var(ddof=1)
+        assert mean == pytest.approx(target_e / g, rel=0.01)
+        expected = mean / g + (sensor.read_noise_e / g) ** 2 + 1 / 12
+        assert var == pytest.approx(expected, rel=0.02), target_e
+
+
+def test_full_well_saturation_and_prnu():
+    """Signals beyond full well clip at the maximum DN; PRNU adds variance prnu^2 mean^2."""
+    cam = _mono(128)
+    s = Sensor(bit_depth=12, prnu_frac=0.02, read_noise_e=0.0, dark_current_e_s=0.0)
+    k = s.electrons_per_radiance(cam, "pan")
+    dn, _ = expose(np.full((128, 128), 3 * s.full_well_e / k), cam, s, exposure_s=1.0, rng=np.random.default_rng(1))
+    assert np.all(dn == s.max_dn)
+    dn, _ = expose(np.full((128, 128), 0.5 * s.full_well_e / k), cam, s, exposure_s=1.0,
+                   rng=np.random.default_rng(2))
+    m = dn.mean()
+    g = s.gain_e_per_dn
+    expected = m / g + (0.02 * m) ** 2 + 1 / 12
+    assert dn.var(ddof=1) == pytest.approx(expected, rel=0.05)
+
+
+def test_bayer_layout_matches_opencv_demosaic():
+    """A pure-red / pure-blue scene through the RGGB mosaic demosaics back to red / blue."""
+    for ch in range(3):
+        rgb = np.zeros((16, 16, 3), np.uint8)
+        rgb[..., ch] = 200
+        out = demosaic_rggb(mosaic_rggb(rgb))
+        assert out[4:-4, 4:-4, ch].min() == 200
+        others = [k for k in range(3) if k != ch]
+        assert out[4:-4, 4:-4][..., others].max() == 0
+
+
+@pytest.fixture(scope="module")
+def regolith_scene():
+    """Flat neutral regolith, 400 m square."""
+    n = 201
+    return Scene(Terrain(np.full((n, n), -5935.0, np.float32), 2.0, x0_m=-201.0, y0_m=201.0))
+
+
+def test_red_cast_ratios_match_configured_imbalance(regolith_scene):
+    """With the CE-4 imbalance on, raw TCAM colour frames of neutral regolith have mean R/G and R/B
+    equal to the configured response ratios (1/0.72, 1/0.50) within 2 %; balanced is grey."""
+    small = tcam(position_enu=(0.0, 0.0, -5935.0 + 2.6)).replace(width_px=320, height_px=240, cx_px=159.5,
+                                                                 cy_px=119.5)
+    for resp in (CE4_COLOUR_RESPONSE, (1.0, 1.0, 1.0)):
+        sensor = Sensor(colour_response_rgb=resp, dark_current_e_s=0.0, prnu_frac=0.0)
+        fr = render(regolith_scene, small, sun_dir_enu=sun_from(40, 100), sensor=sensor,
+                    rng=np.random.default_rng(3))
+        assert fr.dn.shape == (240, 320, 3) and fr.dn_raw.shape == (240, 320)
+        m = fr.dn[20:-20, 20:-20].reshape(-1, 3).astype(float).mean(axis=0)
+        assert m[1] > 20  # well exposed
+        assert m[0] / m[1] == pytest.approx(resp[0] / resp[1], rel=0.02)
+        assert m[0] / m[2] == pytest.approx(resp[0] / resp[2], rel=0.02)
+
+
+def test_same_scene_and_seed_give_identical_images(regolith_scene, tmp_path):
+    """Determinism: same scene + seed -> byte-identical PNG and sidecar; another seed differs."""
+    cam = lcam(position_enu=(0.0, 0.0, -5935.0 + 300.0)).replace(width_px=128, height_px=128, cx_px=64.0,
+                                                                 cy_px=64.0)
+    paths = []
+    for k, seed in enumerate((11, 11, 12)):
+        fr = render(regolith_scene, cam, sun_dir_enu=sun_from(25, 80), sensor=Sensor(),
+                    rng=np.random.default_rng(seed), time_utc="2019-01-03T02:26:00Z")
+        paths.append(write_frame(fr, tmp_path / f"f{k}.png"))
+    b = [p.read_bytes() for p in paths]
+    assert b[0] == b[1]
+    assert b[0] != b[2]
+    assert (tmp_path / "f0.json").read_bytes() == (tmp_path / "f1.json").read_bytes()
+    import json
+
+    meta = json.loads((tmp_path / "f0.json").read_text())
+    assert meta["camera"]["name"] == "LCAM" and meta["time_utc"] == "2019-01-03T02:26:00Z"
+    assert meta["exposure_s"] > 0 and meta["sensor"]["bit_depth"] == 8
