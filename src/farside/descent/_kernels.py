@@ -266,6 +266,208 @@ def _hold(p, s, tz_vel, hold_z, tz):
 
 
 @njit(cache=True)
+def truth_agl(s, p, heights):
+    """Truth height of the footpads above the terrain under the vehicle."""
+    R = p[K_R_MOON]
+    gxt, gyt = _ground_xy(s[S_RX], s[S_RY], s[S_RZ], R)
+    ter = terrain_height(heights, p[K_TERR_RES], p[K_TERR_X0], p[K_TERR_Y0], p[K_TERR_OUT], gxt, gyt)
+    return _altitude(s[S_RX], s[S_RY], s[S_RZ], R) - ter
+
+
+@njit(cache=True)
+def fsw_step(s, p, agl, nz):
+    """Flight software for one cycle: sensor updates of the navigation estimate, phase logic,
+    guidance, throttle and rate-limited thrust pointing (sets ``s[S_F]`` and the thrust axis).
+
+    Returns 0 to continue, ``STOP_COARSE``/``STOP_FINE`` when hazard detection must run, or
+    ``STOP_TOUCHDOWN`` when the truth says the legs are on the ground.
+    """
+    dt = p[K_DT]
+    R = p[K_R_MOON]
+    gm = p[K_GM]
+    phase = int(s[S_PHASE])
+    t = s[S_T]
+    if agl <= 0.0:
+        s[S_PHASE] = P_DONE
+        return STOP_TOUCHDOWN
+    # ---- navigation: altimeter and velocimeter updates -----------------------------------
+    alt_hat = _altitude(s[S_RHX], s[S_RHY], s[S_RHZ], R)
+    if agl < p[K_ALT_MAX_RANGE]:
+        sig = p[K_ALT_SIGMA_REL] * agl
+        if sig < p[K_ALT_SIGMA_MIN]:
+            sig = p[K_ALT_SIGMA_MIN]
+        h_meas = agl * (1.0 + p[K_ALT_BIAS_REL]) + sig * nz[3]
+        err = (s[S_H_REF] + h_meas) - alt_hat
+        cz = s[S_RHZ] + R
+        rr = math.sqrt(s[S_RHX] ** 2 + s[S_RHY] ** 2 + cz * cz)
+        ex, ey, ez = s[S_RHX] / rr, s[S_RHY] / rr, cz / rr
+        kp = p[K_K_ALT]
+        kv = p[K_K_ALT_V]
+        s[S_RHX] += kp * err * ex
+        s[S_RHY] += kp * err * ey
+        s[S_RHZ] += kp * err * ez
+        s[S_VHX] += kv * err * ex
+        s[S_VHY] += kv * err * ey
+        s[S_VHZ] += kv * err * ez
+    if agl < p[K_VEL_MAX_ALT]:
+        kv = p[K_K_VEL]
+        sv = p[K_VEL_SIGMA]
+        s[S_VHX] += kv * (s[S_VX] + p[K_VEL_BIAS_X] + sv * nz[4] - s[S_VHX])
+        s[S_VHY] += kv * (s[S_VY] + p[K_VEL_BIAS_Y] + sv * nz[5] - s[S_VHY])
+        s[S_VHZ] += kv * (s[S_VZ] + p[K_VEL_BIAS_Z] + sv * nz[6] - s[S_VHZ])
+    alt_hat = _altitude(s[S_RHX], s[S_RHY], s[S_RHZ], R)
+    agl_hat = alt_hat - s[S_H_REF]
+    # ---- guidance (estimate only) ----------------------------------------------------------
+    tp = t - s[S_T_PHASE]
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    thrust_on = True
+    if phase == P_BRAKE:
+        if s[S_T_GO] <= 0.0:
+            # time-to-go fixed at ignition: the plan's thrust starts at the braking throttle
+            T = _brake_solve_T(p, s, p[K_BRAKE_THROTTLE] * p[K_F_MAX] / s[S_MH], 300.0)
+            if T < 0.0:
+                T = _brake_solve_T(p, s, p[K_F_MAX] / s[S_MH], 300.0)
+            if T < 0.0:
+                T = 600.0
+        else:
+            T = s[S_T_GO] - dt
+        s[S_T_GO] = T
+        if T <= p[K_BRAKE_T_END]:
+            phase = P_ADJUST
+            s[S_PHASE] = phase
+            s[S_T_PHASE] = t
+            tp = 0.0
+        else:
+            ax, ay, az = _brake_accel(p, s, T)
+    if phase == P_ADJUST:
+        # quick adjustment: null horizontal velocity, settle the descent rate, pitch up
+        gx, gy, gz = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
+        ax = -0.25 * s[S_VHX] - gx
+        ay = -0.25 * s[S_VHY] - gy
+        az = 0.25 * (p[K_ADJUST_VR] - s[S_VHZ]) - gz
+        if tp >= p[K_ADJUST_T]:
+            phase = P_APPROACH
+            s[S_PHASE] = phase
+            s[S_T_PHASE] = t
+            tp = 0.0
+    if phase == P_APPROACH:
+        if s[S_COARSE_DONE] == 0.0 and agl_hat <= p[K_COARSE_H]:
+            s[S_COARSE_DONE] = 1.0
+            return STOP_COARSE
+        T = p[K_APPROACH_T] - tp
+        if T <= 1.0:
+            phase = P_HOVER
+            s[S_PHASE] = phase
+            s[S_T_PHASE] = t
+            tp = 0.0
+        else:
+            ax, ay, az = _egd(p, s, s[S_AIM_X], s[S_AIM_Y], s[S_H_REF] + p[K_HOVER_H], 0.0, 0.0, 0.0, T)
+    if phase == P_HOVER:
+        if s[S_FINE_DONE] == 0.0 and tp >= p[K_HOVER_T] - 0.5 * dt:
+            s[S_FINE_DONE] = 1.0
+            return STOP_FINE
+        if tp >= p[K_HOVER_T] - 0.5 * dt:
+            phase = P_AVOID
+            s[S_PHASE] = phase
+            s[S_T_PHASE] = t
+            tp = 0.0
+        else:
+            ax, ay, az = _hold(p, s, 0.0, True, s[S_H_REF] + p[K_HOVER_H])
+    if phase == P_AVOID:
+        T = p[K_AVOID_T] - tp
+        if T <= 1.0:
+            phase = P_SLOW
+            s[S_PHASE] = phase
+            s[S_T_PHASE] = t
+            tp = 0.0
+        else:
+            ax, ay, az = _egd(p, s, s[S_AIM_X], s[S_AIM_Y], s[S_H_REF] + p[K_AVOID_H_END],
+                              0.0, 0.0, -p[K_SLOW_V], T)
+    if phase == P_SLOW:
+        if agl_hat <= p[K_CUTOFF_H]:
+            phase = P_FREEFALL
+            s[S_PHASE] = phase
+            s[S_T_PHASE] = t
+            s[S_T_CUTOFF] = t
+            s[S_H_CUTOFF] = agl
+        else:
+            ax, ay, az = _hold(p, s, -p[K_SLOW_V], False, 0.0)
+    if phase == P_FREEFALL:
+        thrust_on = False
+    # ---- thrust magnitude and rate-limited pointing ---------------------------------------
+    if thrust_on:
+        a = math.sqrt(ax * ax + ay * ay + az * az)
+        cx, cy, cz = ax / a, ay / a, az / a
+        bx, by, bz = s[S_BX], s[S_BY], s[S_BZ]
+        cang = bx * cx + by * cy + bz * cz
+        if cang > 1.0:
+            cang = 1.0
+        if cang < -1.0:
+            cang = -1.0
+        ang = math.acos(cang)
+        maxang = p[K_OMEGA_MAX] * dt
+        if ang <= maxang:
+            bx, by, bz = cx, cy, cz
+        else:
+            # rotate b toward c by maxang in the plane (b, c)
+            px, py, pz = cx - cang * bx, cy - cang * by, cz - cang * bz
+            pn = math.sqrt(px * px + py * py + pz * pz)
+            px, py, pz = px / pn, py / pn, pz / pn
+            cm, sm = math.cos(maxang), math.sin(maxang)
+            bx, by, bz = cm * bx + sm * px, cm * by + sm * py, cm * bz + sm * pz
+        bn = math.sqrt(bx * bx + by * by + bz * bz)
+        bx, by, bz = bx / bn, by / bn, bz / bn
+        s[S_BX], s[S_BY], s[S_BZ] = bx, by, bz
+        # throttle to the command's component along the (lagging) thrust axis
+        F = s[S_MH] * (ax * bx + ay * by + az * bz)
+        if F > p[K_F_MAX]:
+            F = p[K_F_MAX]
+        if F < p[K_F_MIN]:
+            F = p[K_F_MIN]
+    else:
+        F = 0.0
+    s[S_F] = F
+    return 0
+
+
+@njit(cache=True)
+def imu_nav_step(s, p, m_old, nz):
+    """IMU measurement over the step just integrated (truth state already advanced) and the
+    strapdown propagation of the navigation estimate."""
+    dt = p[K_DT]
+    R = p[K_R_MOON]
+    gm = p[K_GM]
+    t = s[S_T]
+    F = s[S_F]
+    F_true = F * p[K_THRUST_SCALE]
+    y6 = s[S_M]
+    # ---- IMU: measured specific force over the step (truth + bias + noise) ---------------
+    fx = F_true * s[S_BX] / (0.5 * (m_old + y6))
+    fy = F_true * s[S_BY] / (0.5 * (m_old + y6))
+    fz = F_true * s[S_BZ] / (0.5 * (m_old + y6))
+    sa = p[K_ACC_SIGMA]
+    fx += p[K_ACC_BIAS_X] + sa * nz[0]
+    fy += p[K_ACC_BIAS_Y] + sa * nz[1]
+    fz += p[K_ACC_BIAS_Z] + sa * nz[2]
+    # ---- navigation propagation (strapdown, trapezoidal gravity) ------------------------
+    gx0, gy0, gz0 = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
+    axh = fx + gx0
+    ayh = fy + gy0
+    azh = fz + gz0
+    s[S_RHX] += s[S_VHX] * dt + 0.5 * axh * dt * dt
+    s[S_RHY] += s[S_VHY] * dt + 0.5 * ayh * dt * dt
+    s[S_RHZ] += s[S_VHZ] * dt + 0.5 * azh * dt * dt
+    gx1, gy1, gz1 = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
+    s[S_VHX] += (fx + 0.5 * (gx0 + gx1)) * dt
+    s[S_VHY] += (fy + 0.5 * (gy0 + gy1)) * dt
+    s[S_VHZ] += (fz + 0.5 * (gz0 + gz1)) * dt
+    s[S_MH] -= F * dt / p[K_VE]
+    s[S_T] = t + dt
+
+
+@njit(cache=True)
 def run_segment(s, p, heights, noise, rec, i_rec, max_steps):
     """Advance the closed loop from state ``s`` (modified in place).
 
@@ -282,23 +484,13 @@ def run_segment(s, p, heights, noise, rec, i_rec, max_steps):
     dt = p[K_DT]
     R = p[K_R_MOON]
     gm = p[K_GM]
-    res = p[K_TERR_RES]
-    x0 = p[K_TERR_X0]
-    y0 = p[K_TERR_Y0]
-    h_out = p[K_TERR_OUT]
     while True:
         if i_rec >= max_steps:
             return STOP_MAXSTEPS, i_rec
-        phase = int(s[S_PHASE])
-        t = s[S_T]
-        # ---- truth-derived sensor quantities ----------------------------------------------------
-        gxt, gyt = _ground_xy(s[S_RX], s[S_RY], s[S_RZ], R)
-        ter = terrain_height(heights, res, x0, y0, h_out, gxt, gyt)
-        agl = _altitude(s[S_RX], s[S_RY], s[S_RZ], R) - ter
-        # ---- record ---------------------------------------------------------------------------
+        agl = truth_agl(s, p, heights)
         row = rec[i_rec]
-        row[C_T] = t
-        row[C_PHASE] = phase
+        row[C_T] = s[S_T]
+        row[C_PHASE] = s[S_PHASE]
         row[C_RX] = s[S_RX]
         row[C_RY] = s[S_RY]
         row[C_RZ] = s[S_RZ]
@@ -319,184 +511,19 @@ def run_segment(s, p, heights, noise, rec, i_rec, max_steps):
         row[C_AGL] = agl
         nz = noise[i_rec]
         i_rec += 1
-        # ---- touchdown ------------------------------------------------------------------------
-        if agl <= 0.0:
-            s[S_PHASE] = P_DONE
-            return STOP_TOUCHDOWN, i_rec
-        # ---- navigation: altimeter and velocimeter updates -----------------------------------
-        alt_hat = _altitude(s[S_RHX], s[S_RHY], s[S_RHZ], R)
-        if agl < p[K_ALT_MAX_RANGE]:
-            sig = p[K_ALT_SIGMA_REL] * agl
-            if sig < p[K_ALT_SIGMA_MIN]:
-                sig = p[K_ALT_SIGMA_MIN]
-            h_meas = agl * (1.0 + p[K_ALT_BIAS_REL]) + sig * nz[3]
-            err = (s[S_H_REF] + h_meas) - alt_hat
-            cz = s[S_RHZ] + R
-            rr = math.sqrt(s[S_RHX] ** 2 + s[S_RHY] ** 2 + cz * cz)
-            ex, ey, ez = s[S_RHX] / rr, s[S_RHY] / rr, cz / rr
-            kp = p[K_K_ALT]
-            kv = p[K_K_ALT_V]
-            s[S_RHX] += kp * err * ex
-            s[S_RHY] += kp * err * ey
-            s[S_RHZ] += kp * err * ez
-            s[S_VHX] += kv * err * ex
-            s[S_VHY] += kv * err * ey
-            s[S_VHZ] += kv * err * ez
-        if agl < p[K_VEL_MAX_ALT]:
-            kv = p[K_K_VEL]
-            sv = p[K_VEL_SIGMA]
-            s[S_VHX] += kv * (s[S_VX] + p[K_VEL_BIAS_X] + sv * nz[4] - s[S_VHX])
-            s[S_VHY] += kv * (s[S_VY] + p[K_VEL_BIAS_Y] + sv * nz[5] - s[S_VHY])
-            s[S_VHZ] += kv * (s[S_VZ] + p[K_VEL_BIAS_Z] + sv * nz[6] - s[S_VHZ])
-        alt_hat = _altitude(s[S_RHX], s[S_RHY], s[S_RHZ], R)
-        agl_hat = alt_hat - s[S_H_REF]
-        # ---- guidance (estimate only) ----------------------------------------------------------
-        tp = t - s[S_T_PHASE]
-        ax = 0.0
-        ay = 0.0
-        az = 0.0
-        thrust_on = True
-        if phase == P_BRAKE:
-            if s[S_T_GO] <= 0.0:
-                # time-to-go fixed at ignition: the plan's thrust starts at the braking throttle
-                T = _brake_solve_T(p, s, p[K_BRAKE_THROTTLE] * p[K_F_MAX] / s[S_MH], 300.0)
-                if T < 0.0:
-                    T = _brake_solve_T(p, s, p[K_F_MAX] / s[S_MH], 300.0)
-                if T < 0.0:
-                    T = 600.0
-            else:
-                T = s[S_T_GO] - dt
-            s[S_T_GO] = T
-            if T <= p[K_BRAKE_T_END]:
-                phase = P_ADJUST
-                s[S_PHASE] = phase
-                s[S_T_PHASE] = t
-                tp = 0.0
-            else:
-                ax, ay, az = _brake_accel(p, s, T)
-        if phase == P_ADJUST:
-            # quick adjustment: null horizontal velocity, settle the descent rate, pitch up
-            gx, gy, gz = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
-            ax = -0.25 * s[S_VHX] - gx
-            ay = -0.25 * s[S_VHY] - gy
-            az = 0.25 * (p[K_ADJUST_VR] - s[S_VHZ]) - gz
-            if tp >= p[K_ADJUST_T]:
-                phase = P_APPROACH
-                s[S_PHASE] = phase
-                s[S_T_PHASE] = t
-                tp = 0.0
-        if phase == P_APPROACH:
-            if s[S_COARSE_DONE] == 0.0 and agl_hat <= p[K_COARSE_H]:
-                s[S_COARSE_DONE] = 1.0
-                return STOP_COARSE, i_rec - 1
-            T = p[K_APPROACH_T] - tp
-            if T <= 1.0:
-                phase = P_HOVER
-                s[S_PHASE] = phase
-                s[S_T_PHASE] = t
-                tp = 0.0
-            else:
-                ax, ay, az = _egd(p, s, s[S_AIM_X], s[S_AIM_Y], s[S_H_REF] + p[K_HOVER_H], 0.0, 0.0, 0.0, T)
-        if phase == P_HOVER:
-            if s[S_FINE_DONE] == 0.0 and tp >= p[K_HOVER_T] - 0.5 * dt:
-                s[S_FINE_DONE] = 1.0
-                return STOP_FINE, i_rec - 1
-            if tp >= p[K_HOVER_T] - 0.5 * dt:
-                phase = P_AVOID
-                s[S_PHASE] = phase
-                s[S_T_PHASE] = t
-                tp = 0.0
-            else:
-                ax, ay, az = _hold(p, s, 0.0, True, s[S_H_REF] + p[K_HOVER_H])
-        if phase == P_AVOID:
-            T = p[K_AVOID_T] - tp
-            if T <= 1.0:
-                phase = P_SLOW
-                s[S_PHASE] = phase
-                s[S_T_PHASE] = t
-                tp = 0.0
-            else:
-                ax, ay, az = _egd(p, s, s[S_AIM_X], s[S_AIM_Y], s[S_H_REF] + p[K_AVOID_H_END],
-                                  0.0, 0.0, -p[K_SLOW_V], T)
-        if phase == P_SLOW:
-            if agl_hat <= p[K_CUTOFF_H]:
-                phase = P_FREEFALL
-                s[S_PHASE] = phase
-                s[S_T_PHASE] = t
-                s[S_T_CUTOFF] = t
-                s[S_H_CUTOFF] = agl
-            else:
-                ax, ay, az = _hold(p, s, -p[K_SLOW_V], False, 0.0)
-        if phase == P_FREEFALL:
-            thrust_on = False
-        # ---- thrust magnitude and rate-limited pointing ---------------------------------------
-        if thrust_on:
-            a = math.sqrt(ax * ax + ay * ay + az * az)
-            cx, cy, cz = ax / a, ay / a, az / a
-            bx, by, bz = s[S_BX], s[S_BY], s[S_BZ]
-            cang = bx * cx + by * cy + bz * cz
-            if cang > 1.0:
-                cang = 1.0
-            if cang < -1.0:
-                cang = -1.0
-            ang = math.acos(cang)
-            maxang = p[K_OMEGA_MAX] * dt
-            if ang <= maxang:
-                bx, by, bz = cx, cy, cz
-            else:
-                # rotate b toward c by maxang in the plane (b, c)
-                px, py, pz = cx - cang * bx, cy - cang * by, cz - cang * bz
-                pn = math.sqrt(px * px + py * py + pz * pz)
-                px, py, pz = px / pn, py / pn, pz / pn
-                cm, sm = math.cos(maxang), math.sin(maxang)
-                bx, by, bz = cm * bx + sm * px, cm * by + sm * py, cm * bz + sm * pz
-            bn = math.sqrt(bx * bx + by * by + bz * bz)
-            bx, by, bz = bx / bn, by / bn, bz / bn
-            s[S_BX], s[S_BY], s[S_BZ] = bx, by, bz
-            # throttle to the command's component along the (lagging) thrust axis
-            F = s[S_MH] * (ax * bx + ay * by + az * bz)
-            if F > p[K_F_MAX]:
-                F = p[K_F_MAX]
-            if F < p[K_F_MIN]:
-                F = p[K_F_MIN]
-        else:
-            F = 0.0
-        s[S_F] = F
-        F_true = F * p[K_THRUST_SCALE]
-        ve_true = p[K_VE] * p[K_VE_SCALE]
-        # ---- truth dynamics ---------------------------------------------------------------------
-        y[0] = s[S_RX]
-        y[1] = s[S_RY]
-        y[2] = s[S_RZ]
-        y[3] = s[S_VX]
-        y[4] = s[S_VY]
-        y[5] = s[S_VZ]
-        y[6] = s[S_M]
-        rk4_step(y, dt, s[S_BX], s[S_BY], s[S_BZ], F_true, ve_true, R, gm, k1, k2, k3, k4, tmp)
-        # ---- IMU: measured specific force over the step (truth + bias + noise) ---------------
-        fx = F_true * s[S_BX] / (0.5 * (s[S_M] + y[6]))
-        fy = F_true * s[S_BY] / (0.5 * (s[S_M] + y[6]))
-        fz = F_true * s[S_BZ] / (0.5 * (s[S_M] + y[6]))
-        sa = p[K_ACC_SIGMA]
-        fx += p[K_ACC_BIAS_X] + sa * nz[0]
-        fy += p[K_ACC_BIAS_Y] + sa * nz[1]
-        fz += p[K_ACC_BIAS_Z] + sa * nz[2]
+        code = fsw_step(s, p, agl, nz)
+        if code == STOP_TOUCHDOWN:
+            return code, i_rec
+        if code != 0:
+            return code, i_rec - 1
+        for i in range(7):
+            y[i] = s[S_RX + i]
+        rk4_step(y, dt, s[S_BX], s[S_BY], s[S_BZ], s[S_F] * p[K_THRUST_SCALE], p[K_VE] * p[K_VE_SCALE], R, gm,
+                 k1, k2, k3, k4, tmp)
+        m_old = s[S_M]
         for i in range(7):
             s[S_RX + i] = y[i]
-        # ---- navigation propagation (strapdown, trapezoidal gravity) ------------------------
-        gx0, gy0, gz0 = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
-        axh = fx + gx0
-        ayh = fy + gy0
-        azh = fz + gz0
-        s[S_RHX] += s[S_VHX] * dt + 0.5 * axh * dt * dt
-        s[S_RHY] += s[S_VHY] * dt + 0.5 * ayh * dt * dt
-        s[S_RHZ] += s[S_VHZ] * dt + 0.5 * azh * dt * dt
-        gx1, gy1, gz1 = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], R, gm)
-        s[S_VHX] += (fx + 0.5 * (gx0 + gx1)) * dt
-        s[S_VHY] += (fy + 0.5 * (gy0 + gy1)) * dt
-        s[S_VHZ] += (fz + 0.5 * (gz0 + gz1)) * dt
-        s[S_MH] -= F * dt / p[K_VE]
-        s[S_T] = t + dt
+        imu_nav_step(s, p, m_old, nz)
 
 
 # ---- fine hazard detection: simulated 3-D imager scan and slope/protrusion maps -------------------
