@@ -15,11 +15,13 @@ def default_stages() -> list[Stage]:
     from farside.mission.stages.descent import DescentStage
     from farside.mission.stages.downlink import DownlinkStage
     from farside.mission.stages.relay import RelayStage
+    from farside.mission.stages.render import CamerasStage
     from farside.mission.stages.site import SiteStage
 
     return [
         SiteStage(),
         RelayStage(),
         DescentStage(),
+        CamerasStage(),
         DownlinkStage(),  # keep last: it drains every product queued by the stages before it
     ]

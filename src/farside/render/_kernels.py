@@ -577,9 +577,23 @@ def _disk_fraction(margin, radius):
     return 1.0 - (math.acos(d) - d * math.sqrt(1.0 - d * d)) / math.pi
 
 
+@njit(cache=True, inline="always")
+def _vertex_grad(h, r, c, res):
+    """Central-difference height gradient (dz/dx, dz/dy) at vertex (r, c), one-sided at edges."""
+    nr = h.shape[0]
+    nc = h.shape[1]
+    c0 = c - 1 if c > 0 else c
+    c1 = c + 1 if c < nc - 1 else c
+    r0 = r - 1 if r > 0 else r
+    r1 = r + 1 if r < nr - 1 else r
+    gx = (h[r, c1] - h[r, c0]) / ((c1 - c0) * res)
+    gy = -(h[r1, c] - h[r0, c]) / ((r1 - r0) * res)
+    return gx, gy
+
+
 @njit(cache=True, parallel=True)
 def shade(h, x0, y0, res, t_img, u_img, v_img, d_img, sun, margin, shadow_mode, sun_radius,
-          model, pp, full, rad, inc, emi, pha, lit, nrm, pts):
+          model, pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts):
     """Per-pixel normal, angles, cast shadow and photometry. ``shadow_mode``: 0 none, 1 hard,
     2 penumbra. Writes ``rad`` (bidirectional reflectance x mu0-weighted, 1/sr) and the
     ground-truth layers when ``full``."""
@@ -635,6 +649,18 @@ def shade(h, x0, y0, res, t_img, u_img, v_img, d_img, sun, margin, shadow_mode, 
                 w11 = a
                 if shadow_mode > 0:
                     m = w00 * margin[r, c] + w10 * margin[r + 1, c] + w11 * margin[r + 1, c + 1]
+            if smooth:
+                # barycentric blend of the triangle's vertex gradients (Phong-style normals)
+                gx00, gy00 = _vertex_grad(h, r, c, res)
+                gx11, gy11 = _vertex_grad(h, r + 1, c + 1, res)
+                if a >= b:
+                    gxo, gyo = _vertex_grad(h, r, c + 1, res)
+                    gx = (1.0 - a) * gx00 + (a - b) * gxo + b * gx11
+                    gy = (1.0 - a) * gy00 + (a - b) * gyo + b * gy11
+                else:
+                    gxo, gyo = _vertex_grad(h, r + 1, c, res)
+                    gx = (1.0 - b) * gx00 + (b - a) * gxo + a * gx11
+                    gy = (1.0 - b) * gy00 + (b - a) * gyo + a * gy11
             nn = math.sqrt(gx * gx + gy * gy + 1.0)
             nx = -gx / nn
             ny = -gy / nn

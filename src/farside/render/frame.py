@@ -36,7 +36,7 @@ class Frame:
     points_enu : (H, W, 3) float64
         Surface point of each pixel, site ENU metres.
     normal_enu : (H, W, 3) float32
-        Unit surface normal (facet of the triangulated DEM).
+        Unit shading normal (see ``normals`` of :func:`render`).
     incidence_rad, emission_rad, phase_rad : (H, W) float32
         Photometric angles.
     lit_fraction : (H, W) float32
@@ -96,7 +96,7 @@ class Frame:
 
 
 def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="hapke", shadows: str = "hard",
-           layers: str = "all", sensor: Sensor | None = None, exposure_s: float | None = None,
+           normals: str = "smooth", layers: str = "all", sensor: Sensor | None = None, exposure_s: float | None = None,
            rng: np.random.Generator | None = None, time_utc: str | None = None,
            max_range_m: float = 1.0e7) -> Frame:
     """Render one view of the terrain.
@@ -114,6 +114,10 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     shadows : 'hard' | 'penumbra' | 'none'
         Cast shadows from the terrain (including DEM-resolved rocks); 'penumbra' integrates the
         0.533 deg solar disk.
+    normals : 'smooth' | 'face'
+        Shading normals: 'face' = the facet of the triangulated DEM (what a mesh renderer with
+        flat shading computes); 'smooth' = vertex normals from central differences, blended
+        barycentrically. Geometry (hits, shadows) is the triangle mesh either way.
     layers : 'all' | 'minimal'
         'minimal' skips points, normals and angles (faster; radiance, range and lit fraction
         are always produced).
@@ -132,6 +136,8 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     model = resolve_photometry(photometry)
     if shadows not in _SHADOWS:
         raise invalid("shadows", shadows, "'hard', 'penumbra' or 'none'")
+    if normals not in ("smooth", "face"):
+        raise invalid("normals", normals, "'smooth' or 'face'")
     if layers not in ("all", "minimal"):
         raise invalid("layers", layers, "'all' or 'minimal'")
     if sensor is not None and not isinstance(rng, np.random.Generator):
@@ -178,7 +184,7 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         nrm = np.empty((1, 1, 3), np.float32)
         pts = np.empty((1, 1, 3), np.float64)
     K.shade(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, t_img, u_img, v_img, d_img, sun, margin,
-            mode, SUN_RADIUS_RAD, model.model_id, model.packed(), full, rad, inc, emi, pha, lit, nrm, pts)
+            mode, SUN_RADIUS_RAD, model.model_id, model.packed(), full, normals == "smooth", rad, inc, emi, pha, lit, nrm, pts)
 
     bands = ["r", "g", "b"] if camera.colour == "rggb" else ["pan"]
     irr = {b: solar_band_irradiance(b)[0] for b in bands}
