@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True, help="output folder")
     g.set_defaults(func=_cmd_terrain_generate)
+
+    from farside.cli.render_cmd import add_render_parser
+
+    add_render_parser(sub)
     return p
 
 
