@@ -598,10 +598,14 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
 
     Beam (i, j) points at the nominal ground offset ((j - c) * spacing, -(i - c) * spacing) at the
     sensor's nominal range; the ray is intersected with the truth surface (terrain + rocks) by
-    fixed-point iteration; Gaussian range noise ``sigma * noise[i, j]`` is added; the returned grid
-    is the measured point's height relative to the sensor, row 0 = north.
+    fixed-point iteration; Gaussian range noise ``sigma * noise[i, j]`` is added. Each measured
+    point (range x beam direction) is resampled into the nearest cell of the regular grid (mean of
+    the points in a cell; empty cells take the mean of measured neighbours, else NaN = unknown).
+    Returns the elevation map relative to the sensor, row 0 = north.
     """
     out = np.empty((n, n))
+    acc = np.zeros((n, n))
+    cnt = np.zeros((n, n))
     c = 0.5 * (n - 1)
     cell = 1.0
     half = 0.5 * n * spacing * 1.2 + 2.0
@@ -618,13 +622,38 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
             dn = math.sqrt(gx * gx + gy * gy + h_nom * h_nom)
             dx, dy, dz = gx / dn, gy / dn, -h_nom / dn
             t = dn
-            for _ in range(2):
+            for _ in range(8):  # fixed point; contracts by ~ tan(off-nadir) x surface slope per pass
                 px = lx + t * dx
                 py = ly + t * dy
                 zs = _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, px, py)
-                t = (zs - lz) / dz
+                t_new = (zs - lz) / dz
+                if abs(t_new - t) < 0.005:
+                    t = t_new
+                    break
+                t = t_new
             rng_m = t + sigma * noise[i, j]
-            out[i, j] = rng_m * dz
+            # measured point (sensor-relative): splat into the nearest cell of the regular grid
+            mx = rng_m * dx
+            my = rng_m * dy
+            jj = int(math.floor(mx / spacing + c + 0.5))
+            ii = int(math.floor(c - my / spacing + 0.5))
+            if 0 <= ii < n and 0 <= jj < n:
+                acc[ii, jj] += rng_m * dz
+                cnt[ii, jj] += 1.0
+    # cells no beam landed in (behind relief): mean of the measured 8-neighbours, else unknown (NaN)
+    for i in range(n):
+        for j in range(n):
+            if cnt[i, j] > 0:
+                out[i, j] = acc[i, j] / cnt[i, j]
+            else:
+                sm = 0.0
+                k = 0
+                for a in range(max(i - 1, 0), min(i + 2, n)):
+                    for b in range(max(j - 1, 0), min(j + 2, n)):
+                        if cnt[a, b] > 0:
+                            sm += acc[a, b] / cnt[a, b]
+                            k += 1
+                out[i, j] = sm / k if k > 0 else np.nan
     return out
 
 
@@ -633,17 +662,24 @@ def slope_protrusion(z, spacing, k):
     """Least-squares plane over a (2k+1)^2 window at every interior cell of ``z``.
 
     Returns slope (deg) of the plane and the cell's protrusion above it (m); border cells whose
-    window leaves the grid are NaN. Window sums come from integral images (O(n^2)).
+    window leaves the grid, and windows holding unknown (NaN) cells, are NaN. Window sums come from integral images (O(n^2)).
     """
     n0, n1 = z.shape
     S = np.zeros((n0 + 1, n1 + 1))
     Su = np.zeros((n0 + 1, n1 + 1))
     Sv = np.zeros((n0 + 1, n1 + 1))
+    Sn = np.zeros((n0 + 1, n1 + 1))   # count of unknown (NaN) cells
     for i in range(n0):
         for j in range(n1):
-            S[i + 1, j + 1] = S[i, j + 1] + S[i + 1, j] - S[i, j] + z[i, j]
-            Su[i + 1, j + 1] = Su[i, j + 1] + Su[i + 1, j] - Su[i, j] + z[i, j] * j
-            Sv[i + 1, j + 1] = Sv[i, j + 1] + Sv[i + 1, j] - Sv[i, j] + z[i, j] * i
+            zz = z[i, j]
+            bad = 0.0
+            if not np.isfinite(zz):
+                zz = 0.0
+                bad = 1.0
+            S[i + 1, j + 1] = S[i, j + 1] + S[i + 1, j] - S[i, j] + zz
+            Su[i + 1, j + 1] = Su[i, j + 1] + Su[i + 1, j] - Su[i, j] + zz * j
+            Sv[i + 1, j + 1] = Sv[i, j + 1] + Sv[i + 1, j] - Sv[i, j] + zz * i
+            Sn[i + 1, j + 1] = Sn[i, j + 1] + Sn[i + 1, j] - Sn[i, j] + bad
     w = 2 * k + 1
     npts = w * w
     # sum over the window of (u - uc)^2 for u in -k..k, times w
@@ -657,6 +693,8 @@ def slope_protrusion(z, spacing, k):
         for j in range(k, n1 - k):
             a0, a1 = i - k, i + k + 1
             b0, b1 = j - k, j + k + 1
+            if Sn[a1, b1] - Sn[a0, b1] - Sn[a1, b0] + Sn[a0, b0] > 0.5 or not np.isfinite(z[i, j]):
+                continue  # a window with unknown cells stays NaN (hazard)
             sz = S[a1, b1] - S[a0, b1] - S[a1, b0] + S[a0, b0]
             szu = Su[a1, b1] - Su[a0, b1] - Su[a1, b0] + Su[a0, b0] - j * sz
             szv = Sv[a1, b1] - Sv[a0, b1] - Sv[a1, b0] + Sv[a0, b0] - i * sz
@@ -717,3 +755,51 @@ def select_cells(clear, x0, y0, sp, xp, yp, safe_r, dmax, w):
     if bi_ok >= 0:
         return bi_ok, bj_ok, True
     return bi_any, bj_any, False
+
+
+@njit(cache=True)
+def pad_slope(z, spacing, r_pad):
+    """Slope (deg) of the plane through four footpads on a circle of ``r_pad`` around each cell.
+
+    The worse of two yaws (pads at 45 + 90k deg, and at 0 + 90k deg) is kept, since the footpads'
+    azimuths are known only to the flight software's yaw control. Pad heights are bilinear in
+    ``z``; cells whose pads leave the grid or touch unknown (NaN) cells are NaN.
+    """
+    n0, n1 = z.shape
+    out = np.full((n0, n1), np.nan)
+    m = int(math.ceil(r_pad / spacing)) + 1
+    for i in range(m, n0 - m):
+        for j in range(m, n1 - m):
+            worst = 0.0
+            bad = False
+            for yaw in range(2):
+                sx = 0.0
+                sy = 0.0
+                sxx = 0.0
+                syy = 0.0
+                for k in range(4):
+                    a = math.radians(45.0 * (1 - yaw) + 90.0 * k)
+                    px = r_pad * math.sin(a)        # east
+                    py = r_pad * math.cos(a)        # north
+                    fc = j + px / spacing
+                    fr = i - py / spacing
+                    c0 = int(math.floor(fc))
+                    r0 = int(math.floor(fr))
+                    wc = fc - c0
+                    wr = fr - r0
+                    h = ((1 - wr) * ((1 - wc) * z[r0, c0] + wc * z[r0, c0 + 1])
+                         + wr * ((1 - wc) * z[r0 + 1, c0] + wc * z[r0 + 1, c0 + 1]))
+                    if not np.isfinite(h):
+                        bad = True
+                    sx += px * h
+                    sy += py * h
+                    sxx += px * px
+                    syy += py * py
+                gx = sx / sxx
+                gy = sy / syy
+                sl = math.degrees(math.atan(math.sqrt(gx * gx + gy * gy)))
+                if sl > worst:
+                    worst = sl
+            if not bad:
+                out[i, j] = worst
+    return out

@@ -45,6 +45,8 @@ class HazardMap:
     slope_deg: np.ndarray | None = None
     protrusion_m: np.ndarray | None = None
     image: np.ndarray | None = None
+    obstacle: np.ndarray | None = None      # fine map: protrusion hazards (the rest of ``hazard`` is slope)
+    slope_credit_m: float = 0.0             # fine map: clearance credit of slope-only hazards
 
     def xy(self, i, j):
         """ENU (x, y) of cell centres (i = row, j = column)."""
@@ -57,8 +59,19 @@ class HazardMap:
 
     @functools.cached_property
     def clearance_m(self) -> np.ndarray:
-        """Distance from each cell centre to the nearest hazard cell centre, metres (cached)."""
-        return ndimage.distance_transform_edt(~self.hazard) * self.spacing_m
+        """Distance from each cell centre to the nearest hazard cell centre, metres (cached).
+
+        On a fine map, slope hazards (whose footprint window already spans the footpads) count
+        ``slope_credit_m`` farther away than protrusions (which must clear the whole body):
+        ``min(d_slope + credit, d_obstacle)``.
+        """
+        d = ndimage.distance_transform_edt(~self.hazard) * self.spacing_m
+        if self.obstacle is None:
+            return d
+        slope_only = self.hazard & ~self.obstacle
+        ds = ndimage.distance_transform_edt(~slope_only) * self.spacing_m
+        do = ndimage.distance_transform_edt(~self.obstacle) * self.spacing_m if self.obstacle.any() else np.inf
+        return np.minimum(ds + self.slope_credit_m, do)
 
 
 def select_safe_point(hmap: HazardMap, x_plan: float, y_plan: float, *, safe_radius_m: float,
@@ -77,16 +90,27 @@ def fine_hazard_map(z_rel: np.ndarray, spacing_m: float, *, settings: HdaSetting
     """Slope, protrusion and hazard maps from a 3-D imager elevation grid centred on the nadir.
 
     ``z_rel`` (n, n) heights relative to the sensor, row 0 = north; ``footprint_m`` is the slope
-    baseline (footpad diameter). Cells whose window leaves the scan are unknown (hazard).
+    baseline (footpad diameter). A cell is a slope hazard if the plane over its footprint window, or
+    the plane through the four footpads placed around it (worse of two yaws), is steeper than
+    ``max_slope_deg`` (the window already spans the footpads, so a touchdown point
+    needs only ``slope_margin_m`` from such cells), an obstacle if it protrudes more than
+    ``max_obstacle_m`` from that plane (it must clear the whole body: ``safe_radius_m``). Cells
+    whose window leaves the scan are unknown (hazard).
     """
     n = z_rel.shape[0]
     k = max(1, int(round(0.5 * footprint_m / spacing_m)))
-    slope, prot = K.slope_protrusion(np.ascontiguousarray(z_rel, dtype=np.float64), float(spacing_m), k)
+    z = np.ascontiguousarray(z_rel, dtype=np.float64)
+    slope_w, prot = K.slope_protrusion(z, float(spacing_m), k)
+    slope_p = K.pad_slope(z, float(spacing_m), 0.5 * footprint_m)
+    slope = np.fmax(slope_w, slope_p)
+    slope[np.isnan(slope_w) | np.isnan(slope_p)] = np.nan
     with np.errstate(invalid="ignore"):
-        hazard = ~((slope <= settings.max_slope_deg) & (np.abs(prot) <= settings.max_obstacle_m))
+        obstacle = np.abs(prot) > settings.max_obstacle_m
+        hazard = ~(slope <= settings.max_slope_deg) | obstacle     # NaN border: unknown = hazard
     half = 0.5 * n * spacing_m
     return HazardMap(hazard=hazard, spacing_m=float(spacing_m), x0_m=-half, y0_m=half,
-                     slope_deg=slope.astype(np.float32), protrusion_m=prot.astype(np.float32))
+                     slope_deg=slope.astype(np.float32), protrusion_m=prot.astype(np.float32), obstacle=obstacle,
+                     slope_credit_m=max(0.0, settings.safe_radius_m - settings.slope_margin_m))
 
 
 def coarse_hazard_map(image: np.ndarray, spacing_m: float, x0_m: float, y0_m: float, *,

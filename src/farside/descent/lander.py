@@ -78,7 +78,7 @@ class Sensors:
     alt_bias_rel_sigma: float = 5.0e-4
     alt_max_range_m: float = 30_000.0       # rangefinder on before ignition (REFERENCE.md 2.4)
     vel_noise_sigma_mps: float = 0.05
-    vel_bias_sigma_mps: float = 0.01
+    vel_bias_sigma_mps: float = 0.003       # laser Doppler velocimeter, near-zero speed
     vel_max_height_m: float = 3_000.0       # velocimeter used below 3 km, assumption
     gain_alt: float = 0.02                  # complementary-filter gains per 0.1 s step
     gain_alt_v: float = 0.002
@@ -118,14 +118,15 @@ class HdaSettings:
 
     max_slope_deg: float = 7.0              # 1 deg below the 8 deg touchdown limit (estimation margin)
     max_obstacle_m: float = 0.20            # REFERENCE.md 2.4
-    safe_radius_m: float = 3.0              # hazard-free radius around the touchdown point
-    fine_divert_max_m: float = 35.0         # reachable in the 100 m -> 30 m avoidance phase
+    safe_radius_m: float = 3.0              # obstacle-free radius: footpads (2 m) + 1 m margin
+    slope_margin_m: float = 3.0             # distance from slope-hazard cells (as for obstacles)
+    fine_divert_max_m: float = 45.0         # reachable in the 100 m -> 30 m avoidance phase (36 s)
     fine_divert_weight: float = 0.05        # clearance metres traded per metre of divert
     coarse_divert_max_m: float = 300.0      # approach re-targeting range from ~2 km
     coarse_safe_radius_m: float = 10.0      # clearance from coarse hazards (craters, shadows, tilts)
     coarse_divert_weight: float = 0.05
-    lidar_samples: int = 160                # 3-D imager: 160 x 160 samples
-    lidar_fov_deg: float = 40.0             # -> 72.8 m footprint and 0.45 m spacing at 100 m
+    lidar_samples: int = 200                # 3-D imager: 200 x 200 samples
+    lidar_fov_deg: float = 50.0             # -> 93.3 m footprint and 0.47 m spacing at 100 m
     lidar_range_sigma_m: float = 0.03
     lidar_pointing_sigma_deg: float = 0.05  # knowledge error of the scan direction
     lcam_pointing_sigma_deg: float = 0.1
@@ -187,10 +188,11 @@ ASSUMPTIONS: dict[str, str] = {
     "approach_azimuth_deg": "ground track heading south (180 deg) over the site",
     "touchdown limits": "vertical <= 4 m/s, horizontal <= 1 m/s, attitude <= 5 deg, slope <= 8 deg, "
                         "obstacle under the body <= 0.30 m (REFERENCE.md 2.2: design limits UNCONFIRMED)",
-    "hda thresholds": "slope 8 deg, obstacle 0.20 m (sourced, 2.4), safe radius 3 m, fine divert <= 35 m, "
+    "hda thresholds": "slope 7 deg (1 deg margin), obstacle 0.20 m (sourced, 2.4), obstacle-free radius 3 m, "
+                      "slope-hazard margin 3 m, fine divert <= 45 m, "
                       "coarse divert <= 300 m with 10 m clearance",
-    "3-D imager": "160 x 160 samples over a 40 deg field (0.45 m at 100 m), range noise 0.03 m",
-    "sensors": "IMU bias 30 ug, altimeter 0.1 % noise, velocimeter 0.05 m/s below 3 km, "
+    "3-D imager": "200 x 200 samples over a 50 deg field (0.47 m at 100 m), range noise 0.03 m",
+    "sensors": "IMU bias 30 ug, altimeter 0.1 % noise, velocimeter 0.05 m/s noise and 3 mm/s bias below 3 km, "
                "initial knowledge 100 m horizontal / 50 m vertical (1 sigma)",
     "geometry": "footpad circle radius 2.0 m, centre of mass 1.6 m above the pads, slew 5 deg/s",
     "frame": "Moon rotation (<= 3.3 m/s at 45 deg S) neglected: the site frame is treated as inertial",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -216,9 +216,44 @@ def _refine_touchdown(rec: np.ndarray, n: int, heights, terrain, h_out: float):
     return out, t
 
 
+def _run_segment_scipy(s, p, heights, noise, rec, i_rec, max_steps):
+    """Python twin of ``_kernels.run_segment`` with the truth dynamics integrated by solve_ivp."""
+    from scipy.integrate import solve_ivp
+
+    R, gm, dt = p[K.K_R_MOON], p[K.K_GM], p[K.K_DT]
+
+    def rhs(_t, y, bx, by, bz, F, ve):
+        c = np.array([y[0], y[1], y[2] + R])
+        g = -gm / np.linalg.norm(c) ** 3 * c
+        return [y[3], y[4], y[5], g[0] + F * bx / y[6], g[1] + F * by / y[6], g[2] + F * bz / y[6], -F / ve]
+
+    cols = (K.S_T, K.S_PHASE, K.S_RX, K.S_RY, K.S_RZ, K.S_VX, K.S_VY, K.S_VZ, K.S_M, K.S_F, K.S_BX, K.S_BY, K.S_BZ,
+            K.S_RHX, K.S_RHY, K.S_RHZ, K.S_VHX, K.S_VHY, K.S_VHZ)
+    while True:
+        if i_rec >= max_steps:
+            return K.STOP_MAXSTEPS, i_rec
+        agl = K.truth_agl(s, p, heights)
+        rec[i_rec, :K.C_AGL] = s[list(cols)]
+        rec[i_rec, K.C_AGL] = agl
+        nz = noise[i_rec]
+        i_rec += 1
+        code = K.fsw_step(s, p, agl, nz)
+        if code == K.STOP_TOUCHDOWN:
+            return code, i_rec
+        if code != 0:
+            return code, i_rec - 1
+        y0 = s[K.S_RX:K.S_M + 1].copy()
+        sol = solve_ivp(rhs, (0.0, dt), y0, method="RK45", rtol=1e-9, atol=1e-6,
+                        args=(s[K.S_BX], s[K.S_BY], s[K.S_BZ], s[K.S_F] * p[K.K_THRUST_SCALE], p[K.K_VE] * p[K.K_VE_SCALE]))
+        m_old = s[K.S_M]
+        s[K.S_RX:K.S_M + 1] = sol.y[:, -1]
+        K.imu_nav_step(s, p, m_old, nz)
+
+
 def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersions | None = None,
                      rng: np.random.Generator, hda: bool = True, frames: Callable | None = None,
-                     hazards: SiteHazards | None = None, ignition_s: float = 0.0) -> DescentResult:
+                     hazards: SiteHazards | None = None, ignition_s: float = 0.0,
+                     integrator: str = "numba") -> DescentResult:
     """Fly one closed-loop descent onto ``site`` (a ``farside.terrain.Site`` or ``Terrain``).
 
     Parameters
@@ -241,6 +276,11 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
         The per-site coarse hazard map (build once with ``prepare_hazards``). None: no coarse map.
     ignition_s : float
         Mission time of ignition (seconds since the scenario epoch), copied into the result.
+    integrator : 'numba' | 'scipy'
+        'numba' (default): the compiled loop with fixed-step RK4 at the 0.1 s control cycle.
+        'scipy': the same flight software and sensors, the truth dynamics integrated by
+        ``scipy.integrate.solve_ivp`` (RK45, rtol 1e-9, atol 1e-6) over each control cycle from a
+        Python loop: a reference for the integration error and the benchmark's peer (~100x slower).
     """
     if not isinstance(rng, np.random.Generator):
         raise invalid("rng", type(rng).__name__, "a numpy.random.Generator", ScenarioError)
@@ -250,6 +290,9 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
         raise invalid("dispersions", type(dispersions).__name__, "None or a farside.descent.Dispersions")
     if not math.isfinite(ignition_s):
         raise invalid("ignition_s", ignition_s, "a finite number of seconds")
+    if integrator not in ("numba", "scipy"):
+        raise invalid("integrator", integrator, "'numba' or 'scipy'")
+    stepper = K.run_segment if integrator == "numba" else _run_segment_scipy
     if hazards is None:
         hazards = prepare_hazards(site)
     elif not isinstance(hazards, SiteHazards):
@@ -282,10 +325,11 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
     nav_pos_err = sens[7:10] * np.asarray(se.init_pos_sigma_m)
     nav_vel_err = sens[10:13] * se.init_vel_sigma_mps
     pointing = rng.standard_normal(4)
-    n_lidar = hs.lidar_samples
-    lidar_noise = rng.standard_normal((n_lidar, n_lidar))
     max_steps = int(round(1000.0 / lander.dt_s))
-    noise = rng.standard_normal((max_steps, K.N_NOISE))
+    noise = rng.standard_normal((max_steps, K.N_NOISE), dtype=np.float32)
+    n_lidar = hs.lidar_samples
+    # drawn last, and only when used: flights with and without HDA share every other draw
+    lidar_noise = rng.standard_normal((n_lidar, n_lidar), dtype=np.float32) if hda else None
 
     p = _params(lander, h_site, terrain, thrust_scale, ve_scale, acc_bias, alt_bias_rel, vel_bias, hda)
     r0, v0 = initial_state(lander)
@@ -316,10 +360,11 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
     fine_choice = None
     fine_origin = None
     fine_found = None
+    fine_relaxed = False
     fine_divert = 0.0
     hover_alt = math.nan
     while True:
-        reason, i_rec = K.run_segment(s, p, heights, noise, rec, i_rec, max_steps)
+        reason, i_rec = stepper(s, p, heights, noise, rec, i_rec, max_steps)
         if reason == K.STOP_TOUCHDOWN:
             break
         if reason == K.STOP_MAXSTEPS:
@@ -358,6 +403,15 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
             fx, fy, fine_found, _ = select_safe_point(fine_map, plan_rel[0], plan_rel[1],
                                                       safe_radius_m=hs.safe_radius_m, divert_max_m=hs.fine_divert_max_m,
                                                       divert_weight=hs.fine_divert_weight)
+            if not fine_found:
+                # fallback: the touchdown slope limit itself (no estimation margin)
+                relaxed = replace(hs, max_slope_deg=max(hs.max_slope_deg, lander.limits.max_slope_deg))
+                fine_map = fine_hazard_map(z_rel, spacing, settings=relaxed, footprint_m=2.0 * lander.footpad_radius_m)
+                fx, fy, fine_found, _ = select_safe_point(fine_map, plan_rel[0], plan_rel[1],
+                                                          safe_radius_m=relaxed.safe_radius_m,
+                                                          divert_max_m=hs.fine_divert_max_m,
+                                                          divert_weight=hs.fine_divert_weight)
+                fine_relaxed = True
             perr = math.radians(hs.lidar_pointing_sigma_deg) * hover_alt * pointing[2:4]
             fine_choice = (fx, fy)
             fine_origin = (float(rt[0]), float(rt[1]))
@@ -391,7 +445,7 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
               "delivery_pos_m": d_pos.tolist(), "delivery_vel_mps": d_vel.tolist(),
               "acc_bias_mps2": acc_bias.tolist(), "alt_bias_rel": alt_bias_rel, "vel_bias_mps": vel_bias.tolist(),
               "nav_pos_err_m": nav_pos_err.tolist(), "nav_vel_err_mps": nav_vel_err.tolist(),
-              "site_reference_height_m": h_site, "approach_azimuth_deg": lander.profile.approach_azimuth_deg}
+              "site_reference_height_m": h_site, "fine_hda_relaxed": fine_relaxed, "approach_azimuth_deg": lander.profile.approach_azimuth_deg}
     result = DescentResult(
         trajectory=traj, phase_start_s=phase_start, touchdown=check, ignition_s=float(ignition_s),
         duration_s=duration, touchdown_x_m=tdx, touchdown_y_m=tdy, touchdown_lat_deg=lat, touchdown_lon_deg=lon,
