@@ -113,21 +113,25 @@ def main() -> None:
         cams = [lcam(position_enu=(3.0 * k, 2.0 * k, z0 + alt), cx_px=511.5, cy_px=511.5) for k in range(n_frames)]
         # farside, Lambert (the comparison case)
         times = []
+        cpu = []
         for cam in cams:
-            t = time.perf_counter()
-            fr = render(scene, cam, sun_dir_enu=sun, photometry=Lambert(ALBEDO), shadows="hard", normals="face",
-                        layers="minimal")
+            t, c = time.perf_counter(), time.process_time()
+            render(scene, cam, sun_dir_enu=sun, photometry=Lambert(ALBEDO), shadows="hard", normals="face",
+                   layers="minimal")
             times.append(time.perf_counter() - t)
-        first_fs, steady_fs = times[0], float(np.mean(times[1:]))
+            cpu.append(time.process_time() - c)
+        first_fs, steady_fs, cpu_fs = times[0], float(np.mean(times[1:])), float(np.mean(cpu[1:]))
         ref_frame = render(scene, cams[0], sun_dir_enu=sun, photometry=Lambert(ALBEDO), shadows="hard",
                            normals="face", layers="all")
         # farside, Hapke + penumbra (the production setting; no peer)
         ht = []
+        hcpu = []
         for cam in cams[1:]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             render(scene, cam, sun_dir_enu=sun, photometry=Hapke(), shadows="penumbra", normals="smooth",
                    layers="minimal")
             ht.append(time.perf_counter() - t)
+            hcpu.append(time.process_time() - c)
         # Mitsuba: mesh of the visible region + shadow margin toward the sun
         pts = ref_frame.points_enu[np.isfinite(ref_frame.range_m)]
         relief = float(ter.heights.max() - ter.heights.min())
@@ -146,14 +150,17 @@ def main() -> None:
         t_build = time.perf_counter() - t
         ntri = 2 * (r1 - r0) * (c1 - c0)
         mt = []
+        mcpu = []
         img = None
         for k in range(3):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             im = np.array(mi.render(msc, seed=k))
             mt.append(time.perf_counter() - t)
+            mcpu.append(time.process_time() - c)
             if img is None:
                 img = im[..., 0]
-        steady_mi = float(np.mean(mt[1:])) if len(mt) > 1 else mt[0]
+        steady_mi = float(np.mean(mt[1:]))
+        cpu_mi = float(np.mean(mcpu[1:]))
         # compare with farside frame 0 (radiance per unit irradiance: r = albedo mu0 / pi)
         fs = ref_frame.reflectance.astype(np.float64)
         both = (fs > 1e-4) & (img > 1e-4)
@@ -165,13 +172,18 @@ def main() -> None:
         rows.append((f"LCAM {alt:g} m, Lambert + hard shadows: frames/s (steady)", f"{1 / steady_fs:.2f}",
                      f"{1 / steady_mi:.2f}", f"{steady_mi / steady_fs:.1f}x",
                      f"median |dL|/L = {100 * np.median(rel):.3f} %; lit/shadow differ {100 * mismatch:.2f} % px"))
+        rows.append((f"LCAM {alt:g} m, Lambert: CPU seconds per frame (all threads)", f"{cpu_fs:.3f}", f"{cpu_mi:.3f}",
+                     f"{cpu_mi / cpu_fs:.1f}x", "load-independent cost"))
         rows.append((f"LCAM {alt:g} m: first frame (farside: + margin map) / Mitsuba scene build",
                      f"{first_fs:.2f} s", f"{t_build:.1f} s + JIT {mt[0]:.1f} s", "-",
                      f"Mitsuba mesh {ntri / 1e6:.1f} M triangles (farside: full DEM, 33.5 M)"))
         rows.append((f"LCAM {alt:g} m, Hapke + penumbra + smooth normals: frames/s", f"{1 / np.mean(ht):.2f}", "-", "-",
-                     "production setting"))
+                     f"production setting; CPU {np.mean(hcpu):.3f} s/frame"))
     w = [max(len(r[i]) for r in rows + [("case", "farside", "peer (Mitsuba 3)", "ratio", "quality")]) for i in range(5)]
     hdr = ("case", "farside", "peer (Mitsuba 3)", "ratio", "quality")
+    import numba
+
+    print(f"numba threads: {numba.get_num_threads()}; os.cpu_count: {__import__('os').cpu_count()}")
     print(" | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
     print("-+-".join("-" * x for x in w))
     for r in rows:

@@ -25,7 +25,7 @@ _MAX_STEPS = 200000
 # --------------------------------------------------------------------------------------------
 # max-mip pyramid
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def build_cell_max(h):
     """Level 0 of the pyramid: per cell (rows-1, cols-1) the maximum of its four corners."""
     nr, nc = h.shape[0] - 1, h.shape[1] - 1
@@ -43,7 +43,7 @@ def build_cell_max(h):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def downsample_max(a):
     nr = (a.shape[0] + 1) // 2
     nc = (a.shape[1] + 1) // 2
@@ -76,7 +76,7 @@ def build_pyramid(h: np.ndarray):
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _cell(p, d, s):
     """Index of the size-``s`` cell holding coordinate ``p``, nudged 1e-9 cells along ``d`` so a
     point on a boundary belongs to the cell the ray enters."""
@@ -87,7 +87,7 @@ def _cell(p, d, s):
     return int(math.floor(p / s))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _exit_t(p, d, cell, s):
     """Ray parameter at which coordinate p + d t leaves cell [cell*s, (cell+1)*s)."""
     if d > 0.0:
@@ -97,7 +97,7 @@ def _exit_t(p, d, cell, s):
     return _BIG
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _plane_z(h, r, c, a, b):
     h00 = h[r, c]
     h11 = h[r + 1, c + 1]
@@ -108,7 +108,7 @@ def _plane_z(h, r, c, a, b):
     return h00 + b * (h10 - h00) + a * (h11 - h10)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _cell_hit(h, r, c, u, v, z, du, dv, dz, t0, t1):
     """First t in [t0, t1] where the ray meets the two triangles of cell (r, c); -1 if none."""
     a0 = u + du * t0 - c
@@ -159,7 +159,7 @@ def _cell_hit(h, r, c, u, v, z, du, dv, dz, t0, t1):
     return -1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
     """Ray (grid coords u, v; z metres; direction per metre of path) against the heightfield.
 
@@ -211,61 +211,86 @@ def cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
     else:
         eps = 1e-7
         level = 0
+    # reciprocal directions (inf where a component is zero: that axis never bounds the cell)
+    idu = 1.0 / du if du != 0.0 else np.inf
+    idv = 1.0 / dv if dv != 0.0 else np.inf
+    nu = 1e-9 if du > 0.0 else (-1e-9 if du < 0.0 else 0.0)
+    nv = 1e-9 if dv > 0.0 else (-1e-9 if dv < 0.0 else 0.0)
     t = t0
+    cu = 0
+    cv = 0
+    locate = True
     for _ in range(_MAX_STEPS):
         if t > t1:
             return -1.0
         s = float(1 << level)
-        cu = _cell(u + du * t, du, s)
-        cv = _cell(v + dv * t, dv, s)
         ncl = mcols[level]
-        nrl = mrows[level]
-        if cu < 0:
-            cu = 0
-        elif cu >= ncl:
-            cu = ncl - 1
-        if cv < 0:
-            cv = 0
-        elif cv >= nrl:
-            cv = nrl - 1
-        te = min(_exit_t(u, du, cu, s), _exit_t(v, dv, cv, s))
-        if dmax == 0.0:
-            te = t1
+        if locate:
+            inv_s = 1.0 / s
+            cu = int(math.floor((u + du * t + nu) * inv_s))
+            cv = int(math.floor((v + dv * t + nv) * inv_s))
+            nrl = mrows[level]
+            if cu < 0:
+                cu = 0
+            elif cu >= ncl:
+                cu = ncl - 1
+            if cv < 0:
+                cv = 0
+            elif cv >= nrl:
+                cv = nrl - 1
+            locate = False
+        if du > 0.0:
+            tu = ((cu + 1) * s - u) * idu
+        elif du < 0.0:
+            tu = (cu * s - u) * idu
+        else:
+            tu = np.inf
+        if dv > 0.0:
+            tv = ((cv + 1) * s - v) * idv
+        elif dv < 0.0:
+            tv = (cv * s - v) * idv
+        else:
+            tv = np.inf
+        step_u = tu < tv
+        te = tu if step_u else tv
         if te > t1:
             te = t1
-        za = z + dz * t
         zb = z + dz * te
-        zlow = za if za < zb else zb
-        if zlow > mip[offs[level] + cv * ncl + cu]:
-            t = te if te > t else t + eps
-            if te >= t1:
-                return -1.0
-            # climb while the step crossed the parent cell's boundary
-            while level < nlev - 1:
-                s2 = 2.0 * s
-                if _cell(u + du * t, du, s2) == (cu >> 1) and _cell(v + dv * t, dv, s2) == (cv >> 1):
-                    break
-                level += 1
-                cu >>= 1
-                cv >>= 1
-                s = s2
-            continue
-        if level > 0:
-            level -= 1
-            continue
-        th = _cell_hit(h, cv, cu, u, v, z, du, dv, dz, t, te)
-        if th >= 0.0:
-            return th
+        if dz > 0.0:
+            zb = z + dz * t
+        if zb <= mip[offs[level] + cv * ncl + cu]:
+            if level > 0:
+                level -= 1
+                locate = True
+                continue
+            th = _cell_hit(h, cv, cu, u, v, z, du, dv, dz, t, te)
+            if th >= 0.0:
+                return th
+        # the ray passes above this cell: step to the neighbour, climbing while it leaves parents
         if te >= t1:
             return -1.0
         t = te if te > t else t + eps
+        pcu = cu
+        pcv = cv
+        if step_u:
+            cu += 1 if du > 0.0 else -1
+        else:
+            cv += 1 if dv > 0.0 else -1
+        if cu < 0 or cv < 0 or cu >= ncl or cv >= mrows[level]:
+            return -1.0
+        while level < nlev - 1 and ((cu >> 1) != (pcu >> 1) or (cv >> 1) != (pcv >> 1)):
+            level += 1
+            cu >>= 1
+            cv >>= 1
+            pcu >>= 1
+            pcv >>= 1
     return -1.0
 
 
 # --------------------------------------------------------------------------------------------
 # camera rays
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _undistort(xd, yd, k1, k2):
     x = xd
     y = yd
@@ -279,54 +304,90 @@ def _undistort(xd, yd, k1, k2):
     return x, y
 
 
-@njit(cache=True, parallel=True)
-def cast_camera(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
-                width, height, fx, fy, cx, cy, k1, k2, ortho, gsd,
-                pos, rot, tmax, t_out, u_out, v_out, d_out):
-    """Cast one ray per pixel; writes range t (m, NaN = sky), hit (u, v) and ENU direction."""
+@njit(cache=True, inline="always", error_model="numpy")
+def _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
+    """Origin and unit direction (ENU) of the ray through the centre of pixel (row i, col j)."""
+    if ortho:
+        xc = (j - cx) * gsd
+        yc = (i - cy) * gsd
+        ox = pos[0] + rot[0, 0] * xc + rot[0, 1] * yc
+        oy = pos[1] + rot[1, 0] * xc + rot[1, 1] * yc
+        oz = pos[2] + rot[2, 0] * xc + rot[2, 1] * yc
+        return ox, oy, oz, rot[0, 2], rot[1, 2], rot[2, 2]
+    xn, yn = _undistort((j - cx) / fx, (i - cy) / fy, k1, k2)
+    nn = math.sqrt(xn * xn + yn * yn + 1.0)
+    xn /= nn
+    yn /= nn
+    zn = 1.0 / nn
+    dx = rot[0, 0] * xn + rot[0, 1] * yn + rot[0, 2] * zn
+    dy = rot[1, 0] * xn + rot[1, 1] * yn + rot[1, 2] * zn
+    dz = rot[2, 0] * xn + rot[2, 1] * yn + rot[2, 2] * zn
+    return pos[0], pos[1], pos[2], dx, dy, dz
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _tiles_done(done, tile, u, v, nr, nc):
+    c = min(max(int(math.floor(u)), 0), nc - 2)
+    r = min(max(int(math.floor(v)), 0), nr - 2)
+    r0 = r // tile
+    r1 = (r + 1) // tile
+    c0 = c // tile
+    c1 = (c + 1) // tile
+    return done[r0, c0] and done[r0, c1] and done[r1, c0] and done[r1, c1]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
+                width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, tmax,
+                sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
+                t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
+    """Cast and shade every pixel. Pixels whose sun-margin tiles are not computed yet are left
+    ``pending`` (with their hit u, v) for :func:`shade_pending`."""
+    nr = h.shape[0]
+    nc = h.shape[1]
     for i in prange(height):
         for j in range(width):
-            if ortho:
-                xc = (j - cx) * gsd
-                yc = (i - cy) * gsd
-                ox = pos[0] + rot[0, 0] * xc + rot[0, 1] * yc
-                oy = pos[1] + rot[1, 0] * xc + rot[1, 1] * yc
-                oz = pos[2] + rot[2, 0] * xc + rot[2, 1] * yc
-                dx = rot[0, 2]
-                dy = rot[1, 2]
-                dz = rot[2, 2]
-            else:
-                xn, yn = _undistort((j - cx) / fx, (i - cy) / fy, k1, k2)
-                nn = math.sqrt(xn * xn + yn * yn + 1.0)
-                xn /= nn
-                yn /= nn
-                zn = 1.0 / nn
-                ox = pos[0]
-                oy = pos[1]
-                oz = pos[2]
-                dx = rot[0, 0] * xn + rot[0, 1] * yn + rot[0, 2] * zn
-                dy = rot[1, 0] * xn + rot[1, 1] * yn + rot[1, 2] * zn
-                dz = rot[2, 0] * xn + rot[2, 1] * yn + rot[2, 2] * zn
+            ox, oy, oz, dx, dy, dz = _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
             gu = (ox - x0) / res - 0.5
             gv = (y0 - oy) / res - 0.5
             t = cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, gu, gv, oz, dx / res, -dy / res, dz, tmax)
-            d_out[i, j, 0] = dx
-            d_out[i, j, 1] = dy
-            d_out[i, j, 2] = dz
+            pending[i, j] = 0
             if t < 0.0:
                 t_out[i, j] = np.nan
                 u_out[i, j] = np.nan
                 v_out[i, j] = np.nan
-            else:
-                t_out[i, j] = t
-                u_out[i, j] = gu + dx / res * t
-                v_out[i, j] = gv - dy / res * t
+                _sky_px(i, j, full, rad, inc, emi, pha, lit, nrm, pts)
+                continue
+            u = gu + dx / res * t
+            v = gv - dy / res * t
+            t_out[i, j] = t
+            u_out[i, j] = u
+            v_out[i, j] = v
+            if shadow_mode > 0 and not _tiles_done(done, tile, u, v, nr, nc):
+                pending[i, j] = 1
+                continue
+            _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius, model, pp,
+                      full, smooth, rad, inc, emi, pha, lit, nrm, pts)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def shade_pending(h, x0, y0, res, width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
+                  sun, margin, shadow_mode, sun_radius, model, pp, full, smooth,
+                  u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
+    for i in prange(height):
+        for j in range(width):
+            if pending[i, j] == 0:
+                continue
+            ox, oy, oz, dx, dy, dz = _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
+            _shade_px(h, x0, y0, res, i, j, u_out[i, j], v_out[i, j], dx, dy, dz, sun, margin, shadow_mode,
+                      sun_radius, model, pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts)
+            pending[i, j] = 0
 
 
 # --------------------------------------------------------------------------------------------
 # sun horizon margin map (per DEM vertex), computed tile by tile on demand
 # --------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def horizon_margin(h, mip, offs, mrows, mcols, zmax, r, c, cu_dir, cv_dir, res, tan_lo, tan_hi):
     """Largest elevation tangent of the terrain seen from vertex (r, c) toward the sun azimuth.
 
@@ -415,7 +476,7 @@ def horizon_margin(h, mip, offs, mrows, mcols, zmax, r, c, cu_dir, cv_dir, res, 
     return best
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def fill_margin_tiles(h, mip, offs, mrows, mcols, zmax, tiles_r, tiles_c, tile, cu_dir, cv_dir,
                       res, sun_elev, clip, margin):
     """Fill ``margin`` (sun elevation minus terrain horizon toward the sun, radians, clipped to
@@ -445,7 +506,7 @@ def fill_margin_tiles(h, mip, offs, mrows, mcols, zmax, tiles_r, tiles_c, tile, 
 # --------------------------------------------------------------------------------------------
 # photometry (scalar, numba)
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _h_function(x, w):
     """Hapke (2002) approximation of Chandrasekhar's H-function (Hapke 2012 eq. 8.56)."""
     if x <= 0.0:
@@ -455,7 +516,7 @@ def _h_function(x, w):
     return 1.0 / (1.0 - w * x * (r0 + (1.0 - 2.0 * r0 * x) / 2.0 * math.log((1.0 + x) / x)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def hapke_r(mu0, mu, cosg, w, b, c, bs0, hs, bc0, hc, tan_theta):
     """Hapke bidirectional reflectance r(i, e, g) [1/sr] as used by Sato et al. (2014).
 
@@ -470,12 +531,13 @@ def hapke_r(mu0, mu, cosg, w, b, c, bs0, hs, bc0, hc, tan_theta):
         cosg = 1.0
     elif cosg < -1.0:
         cosg = -1.0
-    g = math.acos(cosg)
     # phase function (double HG: (1+c)/2 weights the backward lobe)
     b2 = b * b
-    p = (0.5 * (1.0 + c) * (1.0 - b2) / (1.0 - 2.0 * b * cosg + b2) ** 1.5
-         + 0.5 * (1.0 - c) * (1.0 - b2) / (1.0 + 2.0 * b * cosg + b2) ** 1.5)
-    tg2 = math.tan(0.5 * g)
+    qb = 1.0 - 2.0 * b * cosg + b2
+    qf = 1.0 + 2.0 * b * cosg + b2
+    p = (0.5 * (1.0 + c) * (1.0 - b2) / (qb * math.sqrt(qb))
+         + 0.5 * (1.0 - c) * (1.0 - b2) / (qf * math.sqrt(qf)))
+    tg2 = math.sqrt((1.0 - cosg) / (1.0 + cosg)) if cosg > -1.0 else 1e300   # tan(g / 2)
     bsh = 1.0 / (1.0 + tg2 / hs) if hs > 0.0 else 0.0
     if bc0 != 0.0 and hc > 0.0:
         zeta = tg2 / hc
@@ -491,10 +553,8 @@ def hapke_r(mu0, mu, cosg, w, b, c, bs0, hs, bc0, hc, tan_theta):
     if tan_theta > 0.0:
         mu0c = min(mu0, 1.0)
         muc = min(mu, 1.0)
-        i = math.acos(mu0c)
-        e = math.acos(muc)
-        si = math.sin(i)
-        se = math.sin(e)
+        si = math.sqrt(max(0.0, 1.0 - mu0c * mu0c))
+        se = math.sqrt(max(0.0, 1.0 - muc * muc))
         if si < 1e-9 or se < 1e-9:
             cpsi = 1.0
         else:
@@ -502,20 +562,20 @@ def hapke_r(mu0, mu, cosg, w, b, c, bs0, hs, bc0, hc, tan_theta):
             cpsi = min(max(cpsi, -1.0), 1.0)
         psi = math.acos(cpsi)
         chi = 1.0 / math.sqrt(1.0 + math.pi * tan_theta * tan_theta)
-        ti = math.tan(i) if i > 1e-9 else 1e-9
-        te = math.tan(e) if e > 1e-9 else 1e-9
+        ti = max(si / mu0c, 1e-9)
+        te = max(se / muc, 1e-9)
         e1i = math.exp(-2.0 / (math.pi * tan_theta * ti))
         e2i = math.exp(-1.0 / (math.pi * tan_theta * tan_theta * ti * ti))
         e1e = math.exp(-2.0 / (math.pi * tan_theta * te))
         e2e = math.exp(-1.0 / (math.pi * tan_theta * tan_theta * te * te))
         eta_i = chi * (mu0c + si * tan_theta * e2i / (2.0 - e1i))
         eta_e = chi * (muc + se * tan_theta * e2e / (2.0 - e1e))
-        s2 = math.sin(0.5 * psi) ** 2
-        if psi >= math.pi - 1e-12:
+        s2 = 0.5 * (1.0 - cpsi)                      # sin^2(psi / 2)
+        if cpsi <= -1.0 + 1e-15:
             f = 0.0
         else:
-            f = math.exp(-2.0 * math.tan(0.5 * psi))
-        if i <= e:
+            f = math.exp(-2.0 * math.sqrt((1.0 - cpsi) / (1.0 + cpsi)))
+        if mu0c >= muc:                              # i <= e
             den = 2.0 - e1e - (psi / math.pi) * e1i
             mu0e = chi * (mu0c + si * tan_theta * (cpsi * e2e + s2 * e2i) / den)
             mue = chi * (muc + se * tan_theta * (e2e - s2 * e2i) / den)
@@ -530,7 +590,7 @@ def hapke_r(mu0, mu, cosg, w, b, c, bs0, hs, bc0, hc, tan_theta):
             * (1.0 + bc0 * bcb) * sfac)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lunar_lambert_r(mu0, mu, cosg, albedo, l1, l2, l3):
     """McEwen (1991) Lunar-Lambert bidirectional reflectance [1/sr]:
     I/F = A [2 L(g) mu0 / (mu0 + mu) + (1 - L(g)) mu0], L(g) = 1 + l1 g + l2 g^2 + l3 g^3 (g in deg)."""
@@ -542,7 +602,7 @@ def lunar_lambert_r(mu0, mu, cosg, albedo, l1, l2, l3):
     return albedo * (2.0 * lg * mu0 / (mu0 + mu) + (1.0 - lg) * mu0) / math.pi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _photometry(model, mu0, mu, cosg, pp):
     if model == 0:
         return hapke_r(mu0, mu, cosg, pp[0], pp[1], pp[2], pp[3], pp[4], pp[5], pp[6], pp[7])
@@ -554,7 +614,7 @@ def _photometry(model, mu0, mu, cosg, pp):
     return pp[0] * mu0 / math.pi
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def photometry_grid(model, mu0, mu, cosg, pp):
     out = np.empty(mu0.shape[0])
     for k in prange(mu0.shape[0]):
@@ -565,7 +625,7 @@ def photometry_grid(model, mu0, mu, cosg, pp):
 # --------------------------------------------------------------------------------------------
 # shading
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _disk_fraction(margin, radius):
     """Visible fraction of a solar disk of angular radius ``radius`` whose centre is ``margin``
     above a straight horizon."""
@@ -577,7 +637,7 @@ def _disk_fraction(margin, radius):
     return 1.0 - (math.acos(d) - d * math.sqrt(1.0 - d * d)) / math.pi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _vertex_grad(h, r, c, res):
     """Central-difference height gradient (dz/dx, dz/dy) at vertex (r, c), one-sided at edges."""
     nr = h.shape[0]
@@ -591,109 +651,92 @@ def _vertex_grad(h, r, c, res):
     return gx, gy
 
 
-@njit(cache=True, parallel=True)
-def shade(h, x0, y0, res, t_img, u_img, v_img, d_img, sun, margin, shadow_mode, sun_radius,
-          model, pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts):
-    """Per-pixel normal, angles, cast shadow and photometry. ``shadow_mode``: 0 none, 1 hard,
-    2 penumbra. Writes ``rad`` (bidirectional reflectance x mu0-weighted, 1/sr) and the
-    ground-truth layers when ``full``."""
+@njit(cache=True, inline="always", error_model="numpy")
+def _sky_px(i, j, full, rad, inc, emi, pha, lit, nrm, pts):
+    rad[i, j] = 0.0
+    lit[i, j] = np.nan
+    if full:
+        inc[i, j] = np.nan
+        emi[i, j] = np.nan
+        pha[i, j] = np.nan
+        for k in range(3):
+            nrm[i, j, k] = np.nan
+            pts[i, j, k] = np.nan
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius,
+              model, pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts):
+    """Normal, angles, cast shadow and photometry of the hit at grid (u, v) seen along (dx, dy, dz).
+    ``shadow_mode``: 0 none, 1 hard, 2 penumbra. ``rad`` gets r [1/sr] times the sunlit fraction."""
     nr = h.shape[0]
     nc = h.shape[1]
-    height = t_img.shape[0]
-    width = t_img.shape[1]
-    for i in prange(height):
-        for j in range(width):
-            t = t_img[i, j]
-            if not (t == t):
-                rad[i, j] = 0.0
-                lit[i, j] = np.nan if full else 0.0
-                if full:
-                    inc[i, j] = np.nan
-                    emi[i, j] = np.nan
-                    pha[i, j] = np.nan
-                    for k in range(3):
-                        nrm[i, j, k] = np.nan
-                        pts[i, j, k] = np.nan
-                continue
-            u = u_img[i, j]
-            v = v_img[i, j]
-            c = int(math.floor(u))
-            r = int(math.floor(v))
-            if c < 0:
-                c = 0
-            elif c > nc - 2:
-                c = nc - 2
-            if r < 0:
-                r = 0
-            elif r > nr - 2:
-                r = nr - 2
-            a = min(max(u - c, 0.0), 1.0)
-            b = min(max(v - r, 0.0), 1.0)
-            h00 = h[r, c]
-            h11 = h[r + 1, c + 1]
-            if a >= b:
-                h01 = h[r, c + 1]
-                gx = (h01 - h00) / res
-                gy = -(h11 - h01) / res
-                w00 = 1.0 - a
-                w01 = a - b
-                w11 = b
-                if shadow_mode > 0:
-                    m = w00 * margin[r, c] + w01 * margin[r, c + 1] + w11 * margin[r + 1, c + 1]
-            else:
-                h10 = h[r + 1, c]
-                gx = (h11 - h10) / res
-                gy = -(h10 - h00) / res
-                w00 = 1.0 - b
-                w10 = b - a
-                w11 = a
-                if shadow_mode > 0:
-                    m = w00 * margin[r, c] + w10 * margin[r + 1, c] + w11 * margin[r + 1, c + 1]
-            if smooth:
-                # barycentric blend of the triangle's vertex gradients (Phong-style normals)
-                gx00, gy00 = _vertex_grad(h, r, c, res)
-                gx11, gy11 = _vertex_grad(h, r + 1, c + 1, res)
-                if a >= b:
-                    gxo, gyo = _vertex_grad(h, r, c + 1, res)
-                    gx = (1.0 - a) * gx00 + (a - b) * gxo + b * gx11
-                    gy = (1.0 - a) * gy00 + (a - b) * gyo + b * gy11
-                else:
-                    gxo, gyo = _vertex_grad(h, r + 1, c, res)
-                    gx = (1.0 - b) * gx00 + (b - a) * gxo + a * gx11
-                    gy = (1.0 - b) * gy00 + (b - a) * gyo + a * gy11
-            nn = math.sqrt(gx * gx + gy * gy + 1.0)
-            nx = -gx / nn
-            ny = -gy / nn
-            nz = 1.0 / nn
-            dx = d_img[i, j, 0]
-            dy = d_img[i, j, 1]
-            dz = d_img[i, j, 2]
-            mu0 = nx * sun[0] + ny * sun[1] + nz * sun[2]
-            mu = -(nx * dx + ny * dy + nz * dz)
-            cosg = -(sun[0] * dx + sun[1] * dy + sun[2] * dz)
-            if shadow_mode == 0:
-                f = 1.0
-            elif shadow_mode == 1:
-                f = 1.0 if m > 0.0 else 0.0
-            else:
-                f = _disk_fraction(m, sun_radius)
-            val = 0.0
-            if f > 0.0 and mu0 > 0.0 and mu > 0.0:
-                val = f * _photometry(model, mu0, mu, cosg, pp)
-            rad[i, j] = val
-            lit[i, j] = f
-            if full:
-                inc[i, j] = math.acos(min(max(mu0, -1.0), 1.0))
-                emi[i, j] = math.acos(min(max(mu, -1.0), 1.0))
-                pha[i, j] = math.acos(min(max(cosg, -1.0), 1.0))
-                nrm[i, j, 0] = nx
-                nrm[i, j, 1] = ny
-                nrm[i, j, 2] = nz
-                pts[i, j, 0] = x0 + (u + 0.5) * res
-                pts[i, j, 1] = y0 - (v + 0.5) * res
-                zz = 0.0
-                if a >= b:
-                    zz = h00 + a * (h[r, c + 1] - h00) + b * (h11 - h[r, c + 1])
-                else:
-                    zz = h00 + b * (h[r + 1, c] - h00) + a * (h11 - h[r + 1, c])
-                pts[i, j, 2] = zz
+    c = int(math.floor(u))
+    r = int(math.floor(v))
+    if c < 0:
+        c = 0
+    elif c > nc - 2:
+        c = nc - 2
+    if r < 0:
+        r = 0
+    elif r > nr - 2:
+        r = nr - 2
+    a = min(max(u - c, 0.0), 1.0)
+    b = min(max(v - r, 0.0), 1.0)
+    h00 = h[r, c]
+    h11 = h[r + 1, c + 1]
+    m = 0.0
+    if a >= b:
+        hx = h[r, c + 1]
+        gx = (hx - h00) / res
+        gy = -(h11 - hx) / res
+        zz = h00 + a * (hx - h00) + b * (h11 - hx)
+        if shadow_mode > 0:
+            m = (1.0 - a) * margin[r, c] + (a - b) * margin[r, c + 1] + b * margin[r + 1, c + 1]
+    else:
+        hx = h[r + 1, c]
+        gx = (h11 - hx) / res
+        gy = -(hx - h00) / res
+        zz = h00 + b * (hx - h00) + a * (h11 - hx)
+        if shadow_mode > 0:
+            m = (1.0 - b) * margin[r, c] + (b - a) * margin[r + 1, c] + a * margin[r + 1, c + 1]
+    if smooth:
+        # barycentric blend of the triangle's vertex gradients (Phong-style normals)
+        gx00, gy00 = _vertex_grad(h, r, c, res)
+        gx11, gy11 = _vertex_grad(h, r + 1, c + 1, res)
+        if a >= b:
+            gxo, gyo = _vertex_grad(h, r, c + 1, res)
+            gx = (1.0 - a) * gx00 + (a - b) * gxo + b * gx11
+            gy = (1.0 - a) * gy00 + (a - b) * gyo + b * gy11
+        else:
+            gxo, gyo = _vertex_grad(h, r + 1, c, res)
+            gx = (1.0 - b) * gx00 + (b - a) * gxo + a * gx11
+            gy = (1.0 - b) * gy00 + (b - a) * gyo + a * gy11
+    nn = math.sqrt(gx * gx + gy * gy + 1.0)
+    nx = -gx / nn
+    ny = -gy / nn
+    nz = 1.0 / nn
+    mu0 = nx * sun[0] + ny * sun[1] + nz * sun[2]
+    mu = -(nx * dx + ny * dy + nz * dz)
+    cosg = -(sun[0] * dx + sun[1] * dy + sun[2] * dz)
+    if shadow_mode == 0:
+        f = 1.0
+    elif shadow_mode == 1:
+        f = 1.0 if m > 0.0 else 0.0
+    else:
+        f = _disk_fraction(m, sun_radius)
+    val = 0.0
+    if f > 0.0 and mu0 > 0.0 and mu > 0.0:
+        val = f * _photometry(model, mu0, mu, cosg, pp)
+    rad[i, j] = val
+    lit[i, j] = f
+    if full:
+        inc[i, j] = math.acos(min(max(mu0, -1.0), 1.0))
+        emi[i, j] = math.acos(min(max(mu, -1.0), 1.0))
+        pha[i, j] = math.acos(min(max(cosg, -1.0), 1.0))
+        nrm[i, j, 0] = nx
+        nrm[i, j, 1] = ny
+        nrm[i, j, 2] = nz
+        pts[i, j, 0] = x0 + (u + 0.5) * res
+        pts[i, j, 1] = y0 - (v + 0.5) * res
+        pts[i, j, 2] = zz

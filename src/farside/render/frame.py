@@ -95,6 +95,58 @@ class Frame:
         }
 
 
+def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
+    """Height bounds of the terrain that this frame's rays can meet (a tighter slab than the whole
+    DEM's, so rays start lower and at a finer pyramid level).
+
+    The rays through the image border, intersected with the planes z = zmin and z = zmax of the
+    DEM, bound the region where any pixel's ray crosses the DEM's height range (the frustum is
+    convex). Falls back to the DEM's bounds when the camera is inside the slab or a border ray
+    does not descend.
+    """
+    zmin, zmax = scene.zmin, scene.zmax
+    pos = camera.position_enu
+    w, h = camera.width_px, camera.height_px
+    k = np.linspace(-0.5, 1.0, 17)
+    cols = np.concatenate([k * 0 - 0.5, k * 0 + w - 0.5, (k + 0.5) / 1.5 * w - 0.5, (k + 0.5) / 1.5 * w - 0.5])
+    rows = np.concatenate([(k + 0.5) / 1.5 * h - 0.5, (k + 0.5) / 1.5 * h - 0.5, k * 0 - 0.5, k * 0 + h - 0.5])
+    rot = camera.rotation_enu_from_cam
+    if camera.projection == "orthographic":
+        orig = pos + np.outer((cols - camera.cx_px) * camera.gsd_m, rot[:, 0]) + \
+            np.outer((rows - camera.cy_px) * camera.gsd_m, rot[:, 1])
+        d = np.tile(rot[:, 2], (cols.size, 1))
+    else:
+        xd = (cols - camera.cx_px) / camera.fx_px
+        yd = (rows - camera.cy_px) / camera.fy_px
+        x, y = xd.copy(), yd.copy()
+        if camera.k1 != 0.0 or camera.k2 != 0.0:
+            for _ in range(20):
+                r2 = x * x + y * y
+                f = 1.0 + camera.k1 * r2 + camera.k2 * r2 * r2
+                x, y = xd / f, yd / f
+        d = np.stack([x, y, np.ones_like(x)], axis=1) @ rot.T
+        orig = np.tile(pos, (cols.size, 1))
+    if np.any(orig[:, 2] <= zmax) or np.any(d[:, 2] >= -1e-6):
+        return zmin, zmax
+    pts = []
+    for zp in (zmin, zmax):
+        t = (zp - orig[:, 2]) / d[:, 2]
+        pts.append(orig[:, :2] + t[:, None] * d[:, :2])
+    pts = np.concatenate(pts)
+    if camera.projection != "orthographic":
+        pts = np.vstack([pts, pos[None, :2]])
+    row, col = scene.terrain.xy_to_ij(pts[:, 0], pts[:, 1])
+    nr, nc = scene.heights.shape
+    r0 = int(np.clip(np.floor(row.min()) - 2, 0, nr - 1))
+    r1 = int(np.clip(np.ceil(row.max()) + 3, 0, nr - 1))
+    c0 = int(np.clip(np.floor(col.min()) - 2, 0, nc - 1))
+    c1 = int(np.clip(np.ceil(col.max()) + 3, 0, nc - 1))
+    if r1 <= r0 or c1 <= c0:
+        return zmin, zmax
+    sub = scene.terrain.heights[r0:r1 + 1, c0:c1 + 1]
+    return float(sub.min()), float(sub.max())
+
+
 def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="hapke", shadows: str = "hard",
            normals: str = "smooth", layers: str = "all", sensor: Sensor | None = None, exposure_s: float | None = None,
            rng: np.random.Generator | None = None, time_utc: str | None = None,
@@ -147,30 +199,17 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         raise invalid("max_range_m", max_range_m, "a finite distance > 0")
 
     hgt, wid = camera.height_px, camera.width_px
+    mode = _SHADOWS[shadows]
+    clip = max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD)
+    if mode > 0:
+        margin, done, tile = scene._shadow_arrays(sun, clip)
+    else:
+        margin, done, tile = np.zeros((2, 2), np.float32), np.ones((1, 1), np.bool_), 1 << 30
+    full = layers == "all"
     t_img = np.empty((hgt, wid), np.float32)
     u_img = np.empty((hgt, wid), np.float64)
     v_img = np.empty((hgt, wid), np.float64)
-    d_img = np.empty((hgt, wid, 3), np.float32)
-    K.cast_camera(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, scene.zmin,
-                  scene.zmax, scene.x0_m, scene.y0_m, scene.resolution_m, wid, hgt, camera.fx_px, camera.fy_px,
-                  camera.cx_px, camera.cy_px, camera.k1, camera.k2, camera.projection == "orthographic",
-                  camera.gsd_m, camera.position_enu, camera.rotation_enu_from_cam, tmax,
-                  t_img, u_img, v_img, d_img)
-
-    mode = _SHADOWS[shadows]
-    if mode > 0:
-        hit = np.isfinite(u_img)
-        # the 64 x 64-vertex tiles holding hit cells (Scene.margin_map also adds their neighbours)
-        key = np.unique((np.floor(v_img[hit]).astype(np.int64) // 64) * 1_000_003
-                        + np.floor(u_img[hit]).astype(np.int64) // 64)
-        rows = (key // 1_000_003) * 64
-        cols = (key % 1_000_003) * 64
-        clip = max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD)
-        margin = scene.margin_map(sun, rows=rows, cols=cols, clip_rad=clip)
-    else:
-        margin = np.zeros((2, 2), np.float32)
-
-    full = layers == "all"
+    pending = np.empty((hgt, wid), np.uint8)
     rad = np.empty((hgt, wid), np.float32)
     lit = np.empty((hgt, wid), np.float32)
     if full:
@@ -183,8 +222,24 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         inc = emi = pha = np.empty((1, 1), np.float32)
         nrm = np.empty((1, 1, 3), np.float32)
         pts = np.empty((1, 1, 3), np.float64)
-    K.shade(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, t_img, u_img, v_img, d_img, sun, margin,
-            mode, SUN_RADIUS_RAD, model.model_id, model.packed(), full, normals == "smooth", rad, inc, emi, pha, lit, nrm, pts)
+    cam_args = (wid, hgt, camera.fx_px, camera.fy_px, camera.cx_px, camera.cy_px, camera.k1, camera.k2,
+                camera.projection == "orthographic", camera.gsd_m, camera.position_enu, camera.rotation_enu_from_cam)
+    shade_args = (sun, margin, mode, SUN_RADIUS_RAD, model.model_id, model.packed(), full, normals == "smooth")
+    out_args = (rad, inc, emi, pha, lit, nrm, pts)
+    zlo, zhi = _frame_z_bounds(scene, camera)
+    K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo, zhi,
+                  scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done, tile,
+                  *shade_args[2:], t_img, u_img, v_img, pending, *out_args)
+    if mode > 0:
+        pend = pending.view(bool)
+        if pend.any():
+            # fill the 64 x 64-vertex tiles of the pending hits (Scene.margin_map adds neighbours), then shade
+            key = np.unique((np.floor(v_img[pend]).astype(np.int64) // tile) * 1_000_003
+                            + np.floor(u_img[pend]).astype(np.int64) // tile)
+            margin = scene.margin_map(sun, rows=(key // 1_000_003) * tile, cols=(key % 1_000_003) * tile,
+                                      clip_rad=clip)
+            K.shade_pending(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, sun, margin,
+                            *shade_args[2:], u_img, v_img, pending, *out_args)
 
     bands = ["r", "g", "b"] if camera.colour == "rggb" else ["pan"]
     irr = {b: solar_band_irradiance(b)[0] for b in bands}

@@ -91,6 +91,12 @@ class Scene:
         self._margin = np.zeros((nr, nc), np.float32)
         self._done = np.zeros(((nr + _TILE - 1) // _TILE, (nc + _TILE - 1) // _TILE), bool)
 
+    def _shadow_arrays(self, sun: np.ndarray, clip: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """(margin map, per-tile done flags, tile size) for ``sun``, reset if the Sun moved."""
+        with self._lock:
+            self._prepare_sun(sun, clip)
+            return self._margin, self._done, _TILE
+
     def margin_map(self, sun_dir_enu, *, rows=None, cols=None, clip_rad: float = math.radians(1.0)) -> np.ndarray:
         """Sun elevation minus horizon elevation toward the Sun at each vertex (radians).
 
