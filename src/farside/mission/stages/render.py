@@ -36,7 +36,7 @@ class CamerasConfig(BaseModel):
     colour_imbalance: bool = Field(True, description="CE-4 red cast in raw colour frames")
     tcam_pan_deg: float | None = Field(None, ge=0.0, lt=360.0,
                                        description="TCAM azimuth; default: 150 deg from the Sun's azimuth")
-    tcam_tilt_deg: float = Field(-8.0, ge=-80.0, le=30.0)
+    tcam_tilt_deg: float = Field(-5.0, ge=-80.0, le=30.0)
 
 
 class CamerasStage(Stage):
