@@ -616,21 +616,23 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
     z_nadir = _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, lx, ly)
     h_nom = lz - z_nadir
     for i in range(n):
+        ratio = 1.0     # converged range / nominal range of the previous beam (relief continuity)
         for j in range(n):
             gx = (j - c) * spacing
             gy = -(i - c) * spacing
             dn = math.sqrt(gx * gx + gy * gy + h_nom * h_nom)
             dx, dy, dz = gx / dn, gy / dn, -h_nom / dn
-            t = dn
+            t = dn * ratio
             for _ in range(8):  # fixed point; contracts by ~ tan(off-nadir) x surface slope per pass
                 px = lx + t * dx
                 py = ly + t * dy
                 zs = _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, px, py)
                 t_new = (zs - lz) / dz
-                if abs(t_new - t) < 0.005:
+                if abs(t_new - t) < 0.01:
                     t = t_new
                     break
                 t = t_new
+            ratio = t / dn
             rng_m = t + sigma * noise[i, j]
             # measured point (sensor-relative): splat into the nearest cell of the regular grid
             mx = rng_m * dx
@@ -758,18 +760,39 @@ def select_cells(clear, x0, y0, sp, xp, yp, safe_r, dmax, w):
 
 
 @njit(cache=True)
-def pad_slope(z, spacing, r_pad):
+def pad_slope(z, spacing, r_pad, skip):
     """Slope (deg) of the plane through four footpads on a circle of ``r_pad`` around each cell.
 
     The worse of two yaws (pads at 45 + 90k deg, and at 0 + 90k deg) is kept, since the footpads'
     azimuths are known only to the flight software's yaw control. Pad heights are bilinear in
-    ``z``; cells whose pads leave the grid or touch unknown (NaN) cells are NaN.
+    ``z``; cells whose pads leave the grid or touch unknown (NaN) cells, and cells where ``skip``
+    is True (already hazardous), are NaN.
     """
     n0, n1 = z.shape
     out = np.full((n0, n1), np.nan)
     m = int(math.ceil(r_pad / spacing)) + 1
+    # pad offsets (east, north) for the two yaws, and their bilinear cell offsets and weights
+    pxs = np.empty((2, 4))
+    pys = np.empty((2, 4))
+    dc = np.empty((2, 4), dtype=np.int64)
+    dr = np.empty((2, 4), dtype=np.int64)
+    wcs = np.empty((2, 4))
+    wrs = np.empty((2, 4))
+    for yaw in range(2):
+        for k in range(4):
+            a = math.radians(45.0 * (1 - yaw) + 90.0 * k)
+            pxs[yaw, k] = r_pad * math.sin(a)
+            pys[yaw, k] = r_pad * math.cos(a)
+            fc = pxs[yaw, k] / spacing
+            fr = -pys[yaw, k] / spacing
+            dc[yaw, k] = int(math.floor(fc))
+            dr[yaw, k] = int(math.floor(fr))
+            wcs[yaw, k] = fc - math.floor(fc)
+            wrs[yaw, k] = fr - math.floor(fr)
     for i in range(m, n0 - m):
         for j in range(m, n1 - m):
+            if skip[i, j]:
+                continue
             worst = 0.0
             bad = False
             for yaw in range(2):
@@ -778,15 +801,12 @@ def pad_slope(z, spacing, r_pad):
                 sxx = 0.0
                 syy = 0.0
                 for k in range(4):
-                    a = math.radians(45.0 * (1 - yaw) + 90.0 * k)
-                    px = r_pad * math.sin(a)        # east
-                    py = r_pad * math.cos(a)        # north
-                    fc = j + px / spacing
-                    fr = i - py / spacing
-                    c0 = int(math.floor(fc))
-                    r0 = int(math.floor(fr))
-                    wc = fc - c0
-                    wr = fr - r0
+                    px = pxs[yaw, k]
+                    py = pys[yaw, k]
+                    r0 = i + dr[yaw, k]
+                    c0 = j + dc[yaw, k]
+                    wc = wcs[yaw, k]
+                    wr = wrs[yaw, k]
                     h = ((1 - wr) * ((1 - wc) * z[r0, c0] + wc * z[r0, c0 + 1])
                          + wr * ((1 - wc) * z[r0 + 1, c0] + wc * z[r0 + 1, c0 + 1]))
                     if not np.isfinite(h):

@@ -66,7 +66,7 @@ class HazardMap:
         ``min(d_slope + credit, d_obstacle)``.
         """
         d = ndimage.distance_transform_edt(~self.hazard) * self.spacing_m
-        if self.obstacle is None:
+        if self.obstacle is None or self.slope_credit_m <= 0.0:
             return d
         slope_only = self.hazard & ~self.obstacle
         ds = ndimage.distance_transform_edt(~slope_only) * self.spacing_m
@@ -101,9 +101,11 @@ def fine_hazard_map(z_rel: np.ndarray, spacing_m: float, *, settings: HdaSetting
     k = max(1, int(round(0.5 * footprint_m / spacing_m)))
     z = np.ascontiguousarray(z_rel, dtype=np.float64)
     slope_w, prot = K.slope_protrusion(z, float(spacing_m), k)
-    slope_p = K.pad_slope(z, float(spacing_m), 0.5 * footprint_m)
+    with np.errstate(invalid="ignore"):
+        known_bad = ~(slope_w <= settings.max_slope_deg)             # NaN or too steep already
+    slope_p = K.pad_slope(z, float(spacing_m), 0.5 * footprint_m, known_bad)
     slope = np.fmax(slope_w, slope_p)
-    slope[np.isnan(slope_w) | np.isnan(slope_p)] = np.nan
+    slope[np.isnan(slope_p) & ~known_bad] = np.nan                  # pads off the scan: unknown
     with np.errstate(invalid="ignore"):
         obstacle = np.abs(prot) > settings.max_obstacle_m
         hazard = ~(slope <= settings.max_slope_deg) | obstacle     # NaN border: unknown = hazard
