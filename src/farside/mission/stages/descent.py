@@ -275,11 +275,13 @@ def _profile_figure(res):
     t = tr[:, 0]
     agl = tr[:, 19]
     v = np.linalg.norm(tr[:, 5:8], axis=1)
+    centre = tr[:, 2:5] + np.array([0.0, 0.0, C.MOON_RADIUS_M])     # from the Moon's centre
+    v_up = np.sum(tr[:, 5:8] * centre, axis=1) / np.linalg.norm(centre, axis=1)
     fig, ax = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
     ax[0, 0].plot(t, agl / 1000.0)
     ax[0, 0].set_ylabel("height above ground (km)")
     ax[0, 1].plot(t, v, label="speed")
-    ax[0, 1].plot(t, -tr[:, 7], label="descent rate")
+    ax[0, 1].plot(t, -v_up, label="descent rate (radial)")
     ax[0, 1].set_yscale("symlog", linthresh=1.0)
     ax[0, 1].set_ylabel("m/s")
     ax[0, 1].legend()
