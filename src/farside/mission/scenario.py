@@ -38,7 +38,8 @@ class SiteConfig(BaseModel):
                                description="regional elevation above R=1737.4 km (CE-4: -5935 m, Liu et al. 2019)")
     size_px: int = Field(4096, ge=16, le=MAX_SITE_PX, description="site DEM edge, pixels")
     resolution_m: float = Field(0.5, gt=0.0, le=1000.0, description="DEM pixel size, metres")
-    quick_size_px: int = Field(1024, ge=16, le=MAX_SITE_PX, description="edge used with --quick")
+    quick_size_px: int = Field(2048, ge=16, le=MAX_SITE_PX,
+                               description="edge used with --quick (2 km at 1 m: the LCAM view from 2 km fits)")
     quick_resolution_m: float = Field(1.0, gt=0.0, le=1000.0, description="pixel size used with --quick")
     age_gyr: float = Field(3.25, gt=0.0, le=4.5,
                            description="surface age, Gyr (CE-4 floor basalts 3.15-3.35 Ga, REFERENCE.md 1.3: midpoint)")
