@@ -62,7 +62,7 @@ STOP_MAXSTEPS = 4
 N_NOISE = 7
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def terrain_height(heights, res, x0, y0, h_out, x, y):
     """Bilinear height at ENU (x, y); ``h_out`` outside the raster (the far braking track)."""
     rows, cols = heights.shape
@@ -86,7 +86,7 @@ def terrain_height(heights, res, x0, y0, h_out, x, y):
             + fr * ((1 - fc) * heights[r0 + 1, c0] + fc * heights[r0 + 1, c0 + 1]))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gravity(rx, ry, rz, R, gm):
     cx = rx
     cy = ry
@@ -96,13 +96,13 @@ def _gravity(rx, ry, rz, R, gm):
     return k * cx, k * cy, k * cz
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _altitude(rx, ry, rz, R):
     cz = rz + R
     return math.sqrt(rx * rx + ry * ry + cz * cz) - R
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ground_xy(rx, ry, rz, R):
     """ENU (x, y) of the sub-vehicle point on the reference sphere."""
     cz = rz + R
@@ -110,7 +110,7 @@ def _ground_xy(rx, ry, rz, R):
     return rx * R / rr, ry * R / rr
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _deriv(y, out, bx, by, bz, F, ve, R, gm):
     gx, gy, gz = _gravity(y[0], y[1], y[2], R, gm)
     m = y[6]
@@ -123,7 +123,7 @@ def _deriv(y, out, bx, by, bz, F, ve, R, gm):
     out[6] = -F / ve
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def rk4_step(y, dt, bx, by, bz, F, ve, R, gm, k1, k2, k3, k4, tmp):
     """One RK4 step of translational motion with mass depletion (thrust held over the step)."""
     n = 7
@@ -141,7 +141,7 @@ def rk4_step(y, dt, bx, by, bz, F, ve, R, gm, k1, k2, k3, k4, tmp):
         y[i] = y[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _brake_accel(p, s, T):
     """Explicit (linear-acceleration) guidance in the local vertical / downrange / crossrange frame.
 
@@ -232,7 +232,7 @@ def _brake_solve_T(p, s, a_avail, T_guess):
     return 0.5 * (lo + hi)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _egd(p, s, tx, ty, tz, tvx, tvy, tvz, T):
     """Flat-frame explicit guidance: thrust acceleration reaching (target, target velocity) in T."""
     gx, gy, gz = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], p[K_R_MOON], p[K_GM])
@@ -243,7 +243,7 @@ def _egd(p, s, tx, ty, tz, tvx, tvy, tvz, T):
     return ax, ay, az
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hold(p, s, tz_vel, hold_z, tz):
     """Position hold over the aim point (horizontal PD) with vertical velocity or height tracking."""
     gx, gy, gz = _gravity(s[S_RHX], s[S_RHY], s[S_RHZ], p[K_R_MOON], p[K_GM])
@@ -265,7 +265,7 @@ def _hold(p, s, tz_vel, hold_z, tz):
     return ax, ay, az
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def truth_agl(s, p, heights):
     """Truth height of the footpads above the terrain under the vehicle."""
     R = p[K_R_MOON]
@@ -432,7 +432,7 @@ def fsw_step(s, p, agl, nz):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def imu_nav_step(s, p, m_old, nz):
     """IMU measurement over the step just integrated (truth state already advanced) and the
     strapdown propagation of the navigation estimate."""
@@ -528,7 +528,7 @@ def run_segment(s, p, heights, noise, rec, i_rec, max_steps):
 
 # ---- fine hazard detection: simulated 3-D imager scan and slope/protrusion maps -------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _truth_surface(heights, res, x0, y0, h_out, rocks, x, y):
     z = terrain_height(heights, res, x0, y0, h_out, x, y)
     best = 0.0
@@ -570,7 +570,7 @@ def _bin_rocks(rocks, bx0, by0, cell, nb):
     return counts, idx
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, x, y):
     z = terrain_height(heights, res, x0, y0, h_out, x, y)
     i = int(math.floor((y - by0) / cell))
