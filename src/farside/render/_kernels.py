@@ -379,7 +379,7 @@ def shade_pending(h, x0, y0, res, width, height, fx, fy, cx, cy, k1, k2, ortho, 
             if pending[i, j] == 0:
                 continue
             ox, oy, oz, dx, dy, dz = _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
-            _shade_px(h, x0, y0, res, i, j, u_out[i, j], v_out[i, j], dx, dy, dz, sun, margin, shadow_mode,
+            _shade_px_noinline(h, x0, y0, res, i, j, u_out[i, j], v_out[i, j], dx, dy, dz, sun, margin, shadow_mode,
                       sun_radius, model, pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts)
             pending[i, j] = 0
 
@@ -740,3 +740,7 @@ def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, 
         pts[i, j, 0] = x0 + (u + 0.5) * res
         pts[i, j, 1] = y0 - (v + 0.5) * res
         pts[i, j, 2] = zz
+
+
+# the first frame's pending pixels are few: a called (not inlined) copy keeps compile time down
+_shade_px_noinline = njit(cache=True, error_model="numpy")(_shade_px.py_func)
