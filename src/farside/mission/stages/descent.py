@@ -10,7 +10,7 @@ Products (``products/descent/``):
   chosen points;
 * ``frames/lcam_NNNNN.png`` + ``.json`` sidecars — LCAM frames at the real cadence (9.83 frames/s
   over 545 s from 02:20:09 UTC, 5,358 frames); ``--quick`` renders every ``quick_frame_stride``-th
-  frame (default 100: 54 frames). Frames stream to disk one at a time;
+  frame (default 250: 22 frames, about 15 s). Frames stream to disk one at a time;
 * ``descent.mp4`` — H.264 video of the rendered frames.
 
 State: ``descent`` (the :class:`farside.descent.DescentResult`), ``touchdown_enu`` (x, y, z),
@@ -41,7 +41,7 @@ class DescentConfig(BaseModel):
     ignition_offset_s: float = Field(-660.0, ge=-86400.0, le=86400.0)
     frames: bool = True
     frame_stride: int = Field(1, ge=1, le=100000)
-    quick_frame_stride: int = Field(100, ge=1, le=100000)
+    quick_frame_stride: int = Field(250, ge=1, le=100000)
     video: bool = True
 
 
