@@ -178,11 +178,17 @@ class DescentStage(Stage):
         q = ctx.state.get("downlink")
         if q is None:
             return
+        frame_bits = 0.0
         for p in ctx.products:
             if p.get("stage") != self.name:
                 continue
+            if "/frames/" in p["path"]:
+                frame_bits += 8.0 * p["bytes"]     # the LCAM sequence goes down as one product
+                continue
             prio = 2 if p["path"].endswith(("summary.json", "hda.json")) else 6
             q.enqueue(p["path"].removeprefix("products/"), 8.0 * p["bytes"], td_s, source="lander", priority=prio)
+        if frame_bits > 0:
+            q.enqueue(f"descent/frames ({n_frames} LCAM frames)", frame_bits, td_s, source="lander", priority=7)
 
     # ------------------------------------------------------------------------------------------
     def _report(self, ctx, res, ign_utc, td_utc, assumptions, n_frames) -> None:
