@@ -145,3 +145,31 @@ def test_lidar_scan_registers_heights_at_their_ground_position():
     i, j = np.unravel_index(np.nanargmax(hm.protrusion_m), z.shape)
     assert np.hypot(cx[i, j] - 20.0, cy[i, j] + 30.0) < 0.7
     assert hm.protrusion_m[i, j] > 0.3
+
+
+def test_touchdown_verdict_is_monotonic_in_speed_and_slope():
+    """Property: a faster or steeper touchdown is never safer (hypothesis over the limits' range)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    planes = {s: _plane(s) for s in (0.0, 3.0, 6.0, 9.0)}
+    none = np.zeros((0, 4))
+
+    @settings(max_examples=40, deadline=None)
+    @given(vz=st.floats(0.0, 6.0), vh=st.floats(0.0, 2.0), dv=st.floats(0.0, 2.0),
+           s_lo=st.sampled_from([0.0, 3.0, 6.0]), att=st.floats(0.0, 8.0))
+    def check(vz, vh, dv, s_lo, att):
+        a = check_touchdown(planes[s_lo], none, 0.0, 0.0, vertical_speed_mps=vz, horizontal_speed_mps=vh,
+                            attitude_deg=att, lander=CE4_LANDER)
+        b = check_touchdown(planes[s_lo + 3.0], none, 0.0, 0.0, vertical_speed_mps=vz + dv,
+                            horizontal_speed_mps=vh + dv, attitude_deg=att, lander=CE4_LANDER)
+        assert set(a.failed) <= set(b.failed)
+
+    check()
+
+
+def test_frames_callback_sees_every_step():
+    seen = []
+    r = simulate_descent(_plane(0.0, n=2400), rng=np.random.default_rng(1), hda=False,
+                         frames=lambda t, row: seen.append(t))
+    assert len(seen) == len(r.trajectory) and seen[0] == 0.0 and seen[-1] == r.duration_s
