@@ -143,8 +143,9 @@ def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
     c1 = int(np.clip(np.ceil(col.max()) + 3, 0, nc - 1))
     if r1 <= r0 or c1 <= c0:
         return zmin, zmax
-    sub = scene.terrain.heights[r0:r1 + 1, c0:c1 + 1]
-    return float(sub.min()), float(sub.max())
+    b = 8  # Scene block size
+    return (float(scene.block_min[r0 // b:r1 // b + 1, c0 // b:c1 // b + 1].min()),
+            float(scene.block_max[r0 // b:r1 // b + 1, c0 // b:c1 // b + 1].max()))
 
 
 def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="hapke", shadows: str = "hard",

@@ -27,6 +27,7 @@ __all__ = ["Scene", "SUN_RADIUS_RAD"]
 SUN_RADIUS_RAD = math.radians(0.533 / 2)
 
 _TILE = 64
+_BLOCK = 8
 
 
 def _unit_sun(sun_dir_enu) -> np.ndarray:
@@ -65,6 +66,13 @@ class Scene:
         self.zmax = float(h.max())
         self.zmin = float(h.min())
         self.mip, self.mip_offs, self.mip_rows, self.mip_cols = K.build_pyramid(self.heights)
+        # min/max over 8 x 8-vertex blocks: per-frame height bounds of the visible region
+        nr, nc = h.shape
+        pr, pc = -nr % _BLOCK, -nc % _BLOCK
+        hp = np.pad(h, ((0, pr), (0, pc)), mode="edge").reshape((nr + pr) // _BLOCK, _BLOCK, (nc + pc) // _BLOCK,
+                                                                 _BLOCK)
+        self.block_min = hp.min(axis=(1, 3))
+        self.block_max = hp.max(axis=(1, 3))
         self.sun_reuse_tol_rad = tol
         self._sun: np.ndarray | None = None
         self._clip = 0.0
