@@ -14,7 +14,6 @@ largest clearance within reach is taken and ``found_safe`` is False.
 
 from __future__ import annotations
 
-import math
 import functools
 from dataclasses import dataclass
 

@@ -196,7 +196,7 @@ def initial_state(lander: Lander) -> tuple[np.ndarray, np.ndarray]:
     return r, v
 
 
-def _refine_touchdown(rec: np.ndarray, n: int, heights, terrain, h_out: float):
+def _refine_touchdown(rec: np.ndarray, n: int):
     """Ballistic interpolation between the last airborne sample and the first on the ground."""
     a, b = rec[n - 2], rec[n - 1]
     g = MOON_GM_M3_S2 / (MOON_RADIUS_M + a[K.C_RZ]) ** 2
@@ -270,8 +270,9 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
     hda : bool
         Coarse and fine hazard avoidance on (True) or off (the lander lands where it was aimed).
     frames : callable or None
-        Called once per LCAM frame after the flight as ``frames(t_s, row)`` with the trajectory
-        row (see ``TRAJECTORY_COLUMNS``); the descent stage renders and streams frames from it.
+        Called after the flight as ``frames(t_s, row)`` for every 0.1 s trajectory row (see
+        ``TRAJECTORY_COLUMNS``), e.g. to render camera frames on the fly; the descent stage uses
+        :func:`farside.descent.lcam_poses` at the LCAM cadence instead.
     hazards : SiteHazards or None
         The per-site coarse hazard map (build once with ``prepare_hazards``). None: no coarse map.
     ignition_s : float
@@ -420,7 +421,7 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
             s[K.S_AIM_Y] = rh[1] + fy + perr[1]
 
     rec = rec[:i_rec]
-    td, _ = _refine_touchdown(rec, i_rec, heights, terrain, h_site)
+    td, _ = _refine_touchdown(rec, i_rec)
     traj = np.vstack([rec[:-1], td[None, :]])
     phases = traj[:, K.C_PHASE].astype(int)
     phase_start = {}
