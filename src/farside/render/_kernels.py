@@ -340,34 +340,91 @@ def _tiles_done(done, tile, u, v, nr, nc):
 def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, tmax,
                 sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
+                bmin, bmax, bsize, ptile,
                 t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
-    """Cast and shade every pixel. Pixels whose sun-margin tiles are not computed yet are left
-    ``pending`` (with their hit u, v) for :func:`shade_pending`."""
+    """Cast and shade every pixel, in ``ptile`` x ``ptile`` pixel tiles. Each tile's rays start
+    from the height bounds of the terrain under the tile's frustum (block min/max ``bmin``,
+    ``bmax`` over ``bsize`` x ``bsize`` vertices), a much thinner slab than the frame's
+    [zmin, zmax]. Pixels whose sun-margin tiles are not computed yet are left ``pending`` (with
+    their hit u, v) for :func:`shade_pending`."""
     nr = h.shape[0]
     nc = h.shape[1]
-    for i in prange(height):
-        for j in range(width):
-            ox, oy, oz, dx, dy, dz = _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
-            gu = (ox - x0) / res - 0.5
-            gv = (y0 - oy) / res - 0.5
-            t = cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, gu, gv, oz, dx / res, -dy / res, dz, tmax)
-            pending[i, j] = 0
-            if t < 0.0:
-                t_out[i, j] = np.nan
-                u_out[i, j] = np.nan
-                v_out[i, j] = np.nan
-                _sky_px(i, j, full, rad, inc, emi, pha, lit, nrm, pts)
-                continue
-            u = gu + dx / res * t
-            v = gv - dy / res * t
-            t_out[i, j] = t
-            u_out[i, j] = u
-            v_out[i, j] = v
-            if shadow_mode > 0 and not _tiles_done(done, tile, u, v, nr, nc):
-                pending[i, j] = 1
-                continue
-            _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius, model, pp,
-                      full, smooth, rad, inc, emi, pha, lit, nrm, pts)
+    ntr = (height + ptile - 1) // ptile
+    ntc = (width + ptile - 1) // ptile
+    for ti in prange(ntr):
+        for tj in range(ntc):
+            i0 = ti * ptile
+            j0 = tj * ptile
+            i1 = min(i0 + ptile, height) - 1
+            j1 = min(j0 + ptile, width) - 1
+            zlo, zhi = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
+                                    x0, y0, res, nr, nc, zmin, zmax, bmin, bmax, bsize)
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    ox, oy, oz, dx, dy, dz = _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
+                    gu = (ox - x0) / res - 0.5
+                    gv = (y0 - oy) / res - 0.5
+                    t = cast_ray(h, mip, offs, mrows, mcols, zlo, zhi, gu, gv, oz, dx / res, -dy / res, dz, tmax)
+                    pending[i, j] = 0
+                    if t < 0.0:
+                        t_out[i, j] = np.nan
+                        u_out[i, j] = np.nan
+                        v_out[i, j] = np.nan
+                        _sky_px(i, j, full, rad, inc, emi, pha, lit, nrm, pts)
+                        continue
+                    u = gu + dx / res * t
+                    v = gv - dy / res * t
+                    t_out[i, j] = t
+                    u_out[i, j] = u
+                    v_out[i, j] = v
+                    if shadow_mode > 0 and not _tiles_done(done, tile, u, v, nr, nc):
+                        pending[i, j] = 1
+                        continue
+                    _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius, model,
+                              pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts)
+
+
+@njit(cache=True, error_model="numpy")
+def _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, x0, y0, res, nr, nc,
+                 zmin, zmax, bmin, bmax, bsize):
+    """Height bounds of the terrain the rays of pixel tile [i0..i1] x [j0..j1] can meet: the
+    tile's corner rays (through the outer pixel corners) cut the planes z = zmin and z = zmax;
+    the bounding box of those points, widened by a block for distortion, holds every hit. Falls
+    back to (zmin, zmax) when the camera is inside the slab or a corner ray does not descend."""
+    if pos[2] <= zmax and not ortho:
+        return zmin, zmax
+    umin = 1e300
+    umax = -1e300
+    vmin = 1e300
+    vmax = -1e300
+    for k in range(4):
+        ii = i0 - 0.5 if k < 2 else i1 + 0.5
+        jj = j0 - 0.5 if (k % 2) == 0 else j1 + 0.5
+        ox, oy, oz, dx, dy, dz = _pixel_ray(ii, jj, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
+        if dz >= -1e-9 or oz <= zmax:
+            return zmin, zmax
+        for zp in (zmin, zmax):
+            t = (zp - oz) / dz
+            gu = (ox + dx * t - x0) / res - 0.5
+            gv = (y0 - (oy + dy * t)) / res - 0.5
+            umin = min(umin, gu)
+            umax = max(umax, gu)
+            vmin = min(vmin, gv)
+            vmax = max(vmax, gv)
+    margin = bsize + 1.0 if (k1 != 0.0 or k2 != 0.0) else 1.0
+    c0 = int(max(0.0, math.floor(umin - margin)))
+    c1 = int(min(nc - 1.0, math.ceil(umax + margin)))
+    r0 = int(max(0.0, math.floor(vmin - margin)))
+    r1 = int(min(nr - 1.0, math.ceil(vmax + margin)))
+    if c1 < c0 or r1 < r0:
+        return zmin, zmax      # the tile sees past the DEM: nothing to narrow
+    lo = 1e300
+    hi = -1e300
+    for br in range(r0 // bsize, r1 // bsize + 1):
+        for bc in range(c0 // bsize, c1 // bsize + 1):
+            lo = min(lo, bmin[br, bc])
+            hi = max(hi, bmax[br, bc])
+    return max(lo, zmin), min(hi, zmax)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")

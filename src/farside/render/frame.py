@@ -230,7 +230,7 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     zlo, zhi = _frame_z_bounds(scene, camera)
     K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo, zhi,
                   scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done, tile,
-                  *shade_args[2:], t_img, u_img, v_img, pending, *out_args)
+                  *shade_args[2:], scene.block_min, scene.block_max, 8, 8, t_img, u_img, v_img, pending, *out_args)
     if mode > 0:
         pend = pending.view(bool)
         if pend.any():
