@@ -173,3 +173,15 @@ def test_frames_callback_sees_every_step():
     r = simulate_descent(_plane(0.0, n=2400), rng=np.random.default_rng(1), hda=False,
                          frames=lambda t, row: seen.append(t))
     assert len(seen) == len(r.trajectory) and seen[0] == 0.0 and seen[-1] == r.duration_s
+
+
+def test_distance_transform_matches_scipy():
+    """The numba exact EDT used for HDA clearance equals scipy.ndimage.distance_transform_edt."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    for p in (0.002, 0.05, 0.5, 0.95):
+        m = rng.random((97, 131)) < p
+        m[5, 7] = True
+        assert np.array_equal(K.edt(m), ndimage.distance_transform_edt(~m))
+    assert np.isinf(K.edt(np.zeros((4, 4), bool))).all()

@@ -823,3 +823,68 @@ def pad_slope(z, spacing, r_pad, skip):
             if not bad:
                 out[i, j] = worst
     return out
+
+
+@njit(cache=True, inline="always")
+def _edt_1d(f, n, d, v, z):
+    """Felzenszwalb & Huttenlocher (2012) 1-D squared distance transform of sampled function f."""
+    k = 0
+    v[0] = 0
+    z[0] = -1e300
+    z[1] = 1e300
+    for q in range(1, n):
+        if f[q] >= 1e299:
+            continue
+        while True:
+            p = v[k]
+            if f[p] >= 1e299:
+                # the previous parabola is at infinity: replace it
+                s = -1e300
+            else:
+                s = ((f[q] + q * q) - (f[p] + p * p)) / (2.0 * q - 2.0 * p)
+            if s <= z[k] and k > 0:
+                k -= 1
+                continue
+            if f[p] >= 1e299:
+                v[k] = q
+                z[k] = -1e300
+                z[k + 1] = 1e300
+            else:
+                k += 1
+                v[k] = q
+                z[k] = s
+                z[k + 1] = 1e300
+            break
+    k = 0
+    for q in range(n):
+        while z[k + 1] < q:
+            k += 1
+        p = v[k]
+        d[q] = (q - p) * (q - p) + f[p] if f[p] < 1e299 else 1e300
+
+
+@njit(cache=True)
+def edt(mask):
+    """Exact Euclidean distance (in cells) from every cell to the nearest True cell of ``mask``
+    (separable squared transform of Felzenszwalb & Huttenlocher 2012); inf if there is none."""
+    n0, n1 = mask.shape
+    g = np.empty((n0, n1))
+    nmax = max(n0, n1)
+    f = np.empty(nmax)
+    d = np.empty(nmax)
+    v = np.empty(nmax, dtype=np.int64)
+    z = np.empty(nmax + 1)
+    for j in range(n1):
+        for i in range(n0):
+            f[i] = 0.0 if mask[i, j] else 1e300
+        _edt_1d(f, n0, d, v, z)
+        for i in range(n0):
+            g[i, j] = d[i]
+    out = np.empty((n0, n1))
+    for i in range(n0):
+        for j in range(n1):
+            f[j] = g[i, j]
+        _edt_1d(f, n1, d, v, z)
+        for j in range(n1):
+            out[i, j] = math.sqrt(d[j]) if d[j] < 1e299 else np.inf
+    return out

@@ -58,18 +58,18 @@ class HazardMap:
 
     @functools.cached_property
     def clearance_m(self) -> np.ndarray:
-        """Distance from each cell centre to the nearest hazard cell centre, metres (cached).
+        """Distance from each cell centre to the nearest hazard cell centre, metres (cached; exact
+        Euclidean transform, inf when there is no hazard).
 
         On a fine map, slope hazards (whose footprint window already spans the footpads) count
         ``slope_credit_m`` farther away than protrusions (which must clear the whole body):
         ``min(d_slope + credit, d_obstacle)``.
         """
-        d = ndimage.distance_transform_edt(~self.hazard) * self.spacing_m
+        d = K.edt(self.hazard) * self.spacing_m
         if self.obstacle is None or self.slope_credit_m <= 0.0:
             return d
-        slope_only = self.hazard & ~self.obstacle
-        ds = ndimage.distance_transform_edt(~slope_only) * self.spacing_m
-        do = ndimage.distance_transform_edt(~self.obstacle) * self.spacing_m if self.obstacle.any() else np.inf
+        ds = K.edt(self.hazard & ~self.obstacle) * self.spacing_m
+        do = K.edt(self.obstacle) * self.spacing_m
         return np.minimum(ds + self.slope_credit_m, do)
 
 
