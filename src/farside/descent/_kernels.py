@@ -763,22 +763,23 @@ def select_cells(clear, x0, y0, sp, xp, yp, safe_r, dmax, w):
 def pad_slope(z, spacing, r_pad, skip):
     """Slope (deg) of the plane through four footpads on a circle of ``r_pad`` around each cell.
 
-    The worse of two yaws (pads at 45 + 90k deg, and at 0 + 90k deg) is kept, since the footpads'
-    azimuths are known only to the flight software's yaw control. Pad heights are bilinear in
+    Pads at azimuths 45 + 90k deg: the yaw the attitude control holds (and the touchdown check
+    uses). Pad heights are bilinear in
     ``z``; cells whose pads leave the grid or touch unknown (NaN) cells, and cells where ``skip``
     is True (already hazardous), are NaN.
     """
     n0, n1 = z.shape
     out = np.full((n0, n1), np.nan)
     m = int(math.ceil(r_pad / spacing)) + 1
-    # pad offsets (east, north) for the two yaws, and their bilinear cell offsets and weights
-    pxs = np.empty((2, 4))
-    pys = np.empty((2, 4))
-    dc = np.empty((2, 4), dtype=np.int64)
-    dr = np.empty((2, 4), dtype=np.int64)
-    wcs = np.empty((2, 4))
-    wrs = np.empty((2, 4))
-    for yaw in range(2):
+    # pad offsets (east, north) and their bilinear cell offsets and weights
+    nyaw = 1
+    pxs = np.empty((nyaw, 4))
+    pys = np.empty((nyaw, 4))
+    dc = np.empty((nyaw, 4), dtype=np.int64)
+    dr = np.empty((nyaw, 4), dtype=np.int64)
+    wcs = np.empty((nyaw, 4))
+    wrs = np.empty((nyaw, 4))
+    for yaw in range(nyaw):
         for k in range(4):
             a = math.radians(45.0 * (1 - yaw) + 90.0 * k)
             pxs[yaw, k] = r_pad * math.sin(a)
@@ -795,7 +796,7 @@ def pad_slope(z, spacing, r_pad, skip):
                 continue
             worst = 0.0
             bad = False
-            for yaw in range(2):
+            for yaw in range(nyaw):
                 sx = 0.0
                 sy = 0.0
                 sxx = 0.0

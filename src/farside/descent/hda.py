@@ -90,7 +90,7 @@ def fine_hazard_map(z_rel: np.ndarray, spacing_m: float, *, settings: HdaSetting
 
     ``z_rel`` (n, n) heights relative to the sensor, row 0 = north; ``footprint_m`` is the slope
     baseline (footpad diameter). A cell is a slope hazard if the plane over its footprint window, or
-    the plane through the four footpads placed around it (worse of two yaws), is steeper than
+    the plane through the four footpads placed around it (at the held yaw), is steeper than
     ``max_slope_deg`` (the window already spans the footpads, so a touchdown point
     needs only ``slope_margin_m`` from such cells), an obstacle if it protrudes more than
     ``max_obstacle_m`` from that plane (it must clear the whole body: ``safe_radius_m``). Cells
