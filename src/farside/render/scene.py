@@ -59,7 +59,7 @@ class Scene:
         if not (math.isfinite(tol) and 0.0 <= tol < 0.1):
             raise invalid("sun_reuse_tol_rad", sun_reuse_tol_rad, "a finite angle in [0, 0.1) rad")
         self.terrain = terrain
-        self.heights = np.ascontiguousarray(h, dtype=np.float64)
+        self.heights = np.ascontiguousarray(h, dtype=np.float32)   # shared with the Terrain, no copy
         self.resolution_m = terrain.resolution_m
         self.x0_m = terrain.x0_m
         self.y0_m = terrain.y0_m
