@@ -163,10 +163,18 @@ class Sensor:
         return k * self.qe * self.colour_response_rgb[idx] * ref / rates[band]
 
     def prnu(self, shape) -> np.ndarray:
-        if self.prnu_frac == 0.0:
-            return np.ones(shape)
-        g = np.random.default_rng(self.prnu_seed).standard_normal(shape)
-        return 1.0 + self.prnu_frac * g
+        """The detector's fixed gain pattern (read-only, cached per seed, amplitude and shape)."""
+        return _prnu_map(self.prnu_seed, self.prnu_frac, tuple(int(x) for x in shape))
+
+
+@functools.lru_cache(maxsize=8)
+def _prnu_map(seed: int, frac: float, shape: tuple) -> np.ndarray:
+    if frac == 0.0:
+        out = np.ones(shape)
+    else:
+        out = 1.0 + frac * np.random.default_rng(seed).standard_normal(shape)
+    out.setflags(write=False)
+    return out
 
 
 def mosaic_rggb(rgb: np.ndarray) -> np.ndarray:
@@ -238,23 +246,26 @@ def expose(radiance: np.ndarray, camera, sensor: Sensor, *, exposure_s: float, r
         rad = rad[..., None]
     if rad.shape[2] != len(bands):
         raise invalid("radiance.shape", radiance.shape, f"(H, W, {len(bands)}) for a {camera.colour} camera")
-    rad = np.where(np.isfinite(rad), np.maximum(rad, 0.0), 0.0)
     shape = rad.shape[:2]
-    rate = np.empty(rad.shape)
-    for k, band in enumerate(bands):
-        rate[..., k] = rad[..., k] * sensor.electrons_per_radiance(camera, band)
     if camera.colour == "rggb":
-        rate2 = mosaic_rggb(rate)
+        gains = np.array([sensor.electrons_per_radiance(camera, b) for b in bands])
+        mean_e = mosaic_rggb(rad * gains)
     else:
-        rate2 = rate[..., 0]
-    mean_e = (rate2 * sensor.prnu(shape) + sensor.dark_current_e_s) * t
-    e = rng.poisson(np.maximum(mean_e, 0.0)).astype(float)
+        mean_e = rad[..., 0] * sensor.electrons_per_radiance(camera, "pan")
+    mean_e *= sensor.prnu(shape)
+    mean_e += sensor.dark_current_e_s
+    mean_e *= t
+    np.nan_to_num(mean_e, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    np.maximum(mean_e, 0.0, out=mean_e)
+    e = rng.poisson(mean_e).astype(float)
     if sensor.read_noise_e > 0:
         e += sensor.read_noise_e * rng.standard_normal(shape)
-    e = np.clip(e, 0.0, sensor.full_well_e)
-    dn = np.clip(np.rint(e / sensor.gain_e_per_dn), 0, sensor.max_dn)
+    np.clip(e, 0.0, sensor.full_well_e, out=e)
+    e *= 1.0 / sensor.gain_e_per_dn
+    np.rint(e, out=e)
+    np.clip(e, 0, sensor.max_dn, out=e)
     dtype = np.uint8 if sensor.bit_depth <= 8 else np.uint16
-    dn = dn.astype(dtype)
+    dn = e.astype(dtype)
     if camera.colour == "rggb":
         return demosaic_rggb(dn), dn
     return dn, None
