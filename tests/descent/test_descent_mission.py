@@ -12,6 +12,7 @@ from farside.constants import CE4_ELEVATION_M, CE4_LAT_DEG, CE4_LON_DEG
 from farside.descent import CE4_LANDER, Dispersions, simulate_descent
 
 
+@pytest.mark.slow  # ~4 s warm, ~20 s on a cold numba cache (first compile of the kernels)
 def test_nominal_chang_e4_descent(ce4_site, ce4_hazards):
     """Nominal CE-4 landing against the published profile (REFERENCE.md 1.1, 2.1, 2.2).
 
