@@ -31,6 +31,7 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
+@pytest.mark.slow  # > 5 s only when it is the first test to compile the render kernels
 def test_render_ortho_and_tcam(dem_path, tmp_path):
     out = tmp_path / "map.png"
     args = _parse(["render", str(dem_path), "--camera", "ortho", "--size-px", "64", "--gsd-m", "2",
