@@ -26,7 +26,8 @@ def test_run_bad_scenario_exits_2_one_line(tmp_path, toml):
     proc = _run(["run", str(sc), "--out", str(tmp_path / "out")], tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("farside: error: ") and "is invalid" in lines[0] or "unknown" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("farside: error: ")
+    assert "is invalid" in lines[0] or "is unknown" in lines[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "products").exists()
 
@@ -65,3 +66,23 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(Boom):
         write_dem(t, tmp_path / "dem.tif")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_render_corrupt_and_non_lunar_dem_exit_2(tmp_path):
+    """A corrupt GeoTIFF and an Earth-CRS GeoTIFF given to the CLI: one line, exit 2, no output file."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    bad = tmp_path / "corrupt.tif"
+    bad.write_bytes(b"II*\x00garbage-not-a-tiff" * 10)
+    earth = tmp_path / "earth.tif"
+    with rasterio.open(earth, "w", driver="GTiff", width=16, height=16, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=from_origin(10, 50, 0.01, 0.01)) as dst:
+        dst.write(np.zeros((16, 16), np.float32), 1)
+    for dem, needle in ((bad, "dem path"), (earth, "dem crs")):
+        out = tmp_path / f"{dem.stem}.png"
+        proc = _run(["render", str(dem), "--out", str(out)], tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("farside: error: ") and needle in lines[0]
+        assert not out.exists() and not list(tmp_path.glob(".*.part*"))
