@@ -142,6 +142,31 @@ def rk4_step(y, dt, bx, by, bz, F, ve, R, gm, k1, k2, k3, k4, tmp):
 
 
 @njit(cache=True, inline="always")
+def _deriv_s(x, y, z, vx, vy, vz, m, bx, by, bz, F, ve, R, gm):
+    """``_deriv`` on scalars (same arithmetic)."""
+    gx, gy, gz = _gravity(x, y, z, R, gm)
+    return vx, vy, vz, gx + F * bx / m, gy + F * by / m, gz + F * bz / m, -F / ve
+
+
+@njit(cache=True, inline="always")
+def _rk4_s(x, y, z, vx, vy, vz, m, dt, bx, by, bz, F, ve, R, gm):
+    """``rk4_step`` on scalars (same arithmetic, bit for bit; no arrays in the hot loop)."""
+    h = 0.5 * dt
+    a1, a2, a3, a4, a5, a6, a7 = _deriv_s(x, y, z, vx, vy, vz, m, bx, by, bz, F, ve, R, gm)
+    b1, b2, b3, b4, b5, b6, b7 = _deriv_s(x + h * a1, y + h * a2, z + h * a3, vx + h * a4, vy + h * a5, vz + h * a6,
+                                          m + h * a7, bx, by, bz, F, ve, R, gm)
+    c1, c2, c3, c4, c5, c6, c7 = _deriv_s(x + h * b1, y + h * b2, z + h * b3, vx + h * b4, vy + h * b5, vz + h * b6,
+                                          m + h * b7, bx, by, bz, F, ve, R, gm)
+    d1, d2, d3, d4, d5, d6, d7 = _deriv_s(x + dt * c1, y + dt * c2, z + dt * c3, vx + dt * c4, vy + dt * c5,
+                                          vz + dt * c6, m + dt * c7, bx, by, bz, F, ve, R, gm)
+    w = dt / 6.0
+    return (x + w * (a1 + 2.0 * b1 + 2.0 * c1 + d1), y + w * (a2 + 2.0 * b2 + 2.0 * c2 + d2),
+            z + w * (a3 + 2.0 * b3 + 2.0 * c3 + d3), vx + w * (a4 + 2.0 * b4 + 2.0 * c4 + d4),
+            vy + w * (a5 + 2.0 * b5 + 2.0 * c5 + d5), vz + w * (a6 + 2.0 * b6 + 2.0 * c6 + d6),
+            m + w * (a7 + 2.0 * b7 + 2.0 * c7 + d7))
+
+
+@njit(cache=True, inline="always")
 def _brake_accel(p, s, T):
     """Explicit (linear-acceleration) guidance in the local vertical / downrange / crossrange frame.
 
@@ -475,12 +500,6 @@ def run_segment(s, p, heights, noise, rec, i_rec, max_steps):
     detection (``STOP_COARSE``), its fine hazard detection (``STOP_FINE``), at touchdown, or when
     the record is full. ``rec[i]`` gets one row per step.
     """
-    y = np.empty(7)
-    k1 = np.empty(7)
-    k2 = np.empty(7)
-    k3 = np.empty(7)
-    k4 = np.empty(7)
-    tmp = np.empty(7)
     dt = p[K_DT]
     R = p[K_R_MOON]
     gm = p[K_GM]
@@ -516,13 +535,10 @@ def run_segment(s, p, heights, noise, rec, i_rec, max_steps):
             return code, i_rec
         if code != 0:
             return code, i_rec - 1
-        for i in range(7):
-            y[i] = s[S_RX + i]
-        rk4_step(y, dt, s[S_BX], s[S_BY], s[S_BZ], s[S_F] * p[K_THRUST_SCALE], p[K_VE] * p[K_VE_SCALE], R, gm,
-                 k1, k2, k3, k4, tmp)
         m_old = s[S_M]
-        for i in range(7):
-            s[S_RX + i] = y[i]
+        (s[S_RX], s[S_RY], s[S_RZ], s[S_VX], s[S_VY], s[S_VZ],
+         s[S_M]) = _rk4_s(s[S_RX], s[S_RY], s[S_RZ], s[S_VX], s[S_VY], s[S_VZ], s[S_M], dt, s[S_BX], s[S_BY], s[S_BZ],
+                          s[S_F] * p[K_THRUST_SCALE], p[K_VE] * p[K_VE_SCALE], R, gm)
         imu_nav_step(s, p, m_old, nz)
 
 
@@ -597,12 +613,17 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
     """Range image of a nadir-looking scanner at truth position (lx, ly, lz), as relative heights.
 
     Beam (i, j) points at the nominal ground offset ((j - c) * spacing, -(i - c) * spacing) at the
-    sensor's nominal range; the ray is intersected with the truth surface (terrain + rocks) by
-    fixed-point iteration; Gaussian range noise ``sigma * noise[i, j]`` is added. Each measured
+    sensor's nominal range ``h``; along the beam a point is ``sensor + u * (offset, -h)``, and the
+    intersection with the truth surface (terrain + rocks) is the fixed point
+    ``u = (lz - surface(u)) / h`` (contracts by ~ tan(off-nadir) x surface slope per pass), iterated
+    to 1 cm in range from a start extrapolated linearly from the two previous rows (the first row:
+    the previous beam), so that beams of a row are independent (the CPU overlaps them) and most
+    converge in one pass. Gaussian range noise ``sigma * noise[i, j]`` is added. Each measured
     point (range x beam direction) is resampled into the nearest cell of the regular grid (mean of
     the points in a cell; empty cells take the mean of measured neighbours, else NaN = unknown).
     Returns the elevation map relative to the sensor, row 0 = north.
     """
+    rows, cols = heights.shape
     out = np.empty((n, n))
     acc = np.zeros((n, n))
     cnt = np.zeros((n, n))
@@ -613,34 +634,82 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
     bx0 = lx - half
     by0 = ly - half
     counts, idx = _bin_rocks(rocks, bx0, by0, cell, nb)
+    # rocks packed in bin order: x, y, 1 / radius^2, height
+    nq = idx.shape[0]
+    rx = np.empty(nq)
+    ry = np.empty(nq)
+    rinv2 = np.empty(nq)
+    rh = np.empty(nq)
+    for q in range(nq):
+        k = idx[q]
+        rad = 0.5 * rocks[k, 2]
+        rx[q] = rocks[k, 0]
+        ry[q] = rocks[k, 1]
+        rinv2[q] = 1.0 / (rad * rad)
+        rh[q] = rocks[k, 3]
+    inv_res = 1.0 / res
+    inv_cell = 1.0 / cell
     z_nadir = _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, lx, ly)
     h_nom = lz - z_nadir
+    inv_h = 1.0 / h_nom
+    u1 = np.ones(n)          # converged u of the previous row, per column
+    u2 = np.ones(n)          # and of the row before it
+    u_prev = 1.0
     for i in range(n):
-        ratio = 1.0     # converged range / nominal range of the previous beam (relief continuity)
+        gy = -(i - c) * spacing
         for j in range(n):
             gx = (j - c) * spacing
-            gy = -(i - c) * spacing
             dn = math.sqrt(gx * gx + gy * gy + h_nom * h_nom)
-            dx, dy, dz = gx / dn, gy / dn, -h_nom / dn
-            t = dn * ratio
-            for _ in range(8):  # fixed point; contracts by ~ tan(off-nadir) x surface slope per pass
-                px = lx + t * dx
-                py = ly + t * dy
-                zs = _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, px, py)
-                t_new = (zs - lz) / dz
-                if abs(t_new - t) < 0.01:
-                    t = t_new
+            if i == 0:
+                u = u_prev
+            elif i == 1:
+                u = u1[j]
+            else:
+                u = 2.0 * u1[j] - u2[j]
+            for _ in range(8):
+                # truth surface at the point: terrain bilinear (``terrain_height`` without the edge
+                # clamps inside the raster) plus the binned rocks; written out here, not called
+                x = lx + u * gx
+                y = ly + u * gy
+                col = (x - x0) * inv_res - 0.5
+                row = (y0 - y) * inv_res - 0.5
+                if 0.0 <= col < cols - 1.000001 and 0.0 <= row < rows - 1.000001:
+                    r0 = int(row)
+                    c0 = int(col)
+                    fr = row - r0
+                    fc = col - c0
+                    zs = ((1 - fr) * ((1 - fc) * heights[r0, c0] + fc * heights[r0, c0 + 1])
+                          + fr * ((1 - fc) * heights[r0 + 1, c0] + fc * heights[r0 + 1, c0 + 1]))
+                else:
+                    zs = terrain_height(heights, res, x0, y0, h_out, x, y)
+                bi = int(math.floor((y - by0) * inv_cell))
+                bj = int(math.floor((x - bx0) * inv_cell))
+                if 0 <= bi < nb and 0 <= bj < nb:
+                    b = bi * nb + bj
+                    best = 0.0
+                    for q in range(counts[b], counts[b + 1]):
+                        ddx = x - rx[q]
+                        ddy = y - ry[q]
+                        d2 = (ddx * ddx + ddy * ddy) * rinv2[q]
+                        if d2 < 1.0:
+                            hz = rh[q] * math.sqrt(1.0 - d2)
+                            if hz > best:
+                                best = hz
+                    zs += best
+                u_new = (lz - zs) * inv_h
+                if abs(u_new - u) * dn < 0.01:
+                    u = u_new
                     break
-                t = t_new
-            ratio = t / dn
-            rng_m = t + sigma * noise[i, j]
-            # measured point (sensor-relative): splat into the nearest cell of the regular grid
-            mx = rng_m * dx
-            my = rng_m * dy
-            jj = int(math.floor(mx / spacing + c + 0.5))
-            ii = int(math.floor(c - my / spacing + 0.5))
+                u = u_new
+            u_prev = u
+            u2[j] = u1[j]
+            u1[j] = u
+            # measured point: range u * dn + noise along the beam, splat into the nearest cell
+            um = u + sigma * noise[i, j] / dn
+            jj = int(math.floor(um * (j - c) + c + 0.5))
+            ii = int(math.floor(um * (i - c) + c + 0.5))
             if 0 <= ii < n and 0 <= jj < n:
-                acc[ii, jj] += rng_m * dz
+                acc[ii, jj] -= um * h_nom
                 cnt[ii, jj] += 1.0
     # cells no beam landed in (behind relief): mean of the measured 8-neighbours, else unknown (NaN)
     for i in range(n):
@@ -657,7 +726,6 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
                             k += 1
                 out[i, j] = sm / k if k > 0 else np.nan
     return out
-
 
 @njit(cache=True)
 def slope_protrusion(z, spacing, k):
@@ -736,11 +804,16 @@ def select_cells(clear, x0, y0, sp, xp, yp, safe_r, dmax, w):
     bi_any = -1
     bj_any = -1
     cap = 2.0 * safe_r
+    d2max = dmax * dmax * (1.0 + 1e-9)      # surely out of reach beyond (skips the square root)
     for i in range(i0, i1):
         y = y0 - (i + 0.5) * sp
+        dy2 = (y - yp) ** 2
         for j in range(j0, j1):
             x = x0 + (j + 0.5) * sp
-            d = math.sqrt((x - xp) ** 2 + (y - yp) ** 2)
+            d2 = (x - xp) ** 2 + dy2
+            if d2 > d2max:
+                continue
+            d = math.sqrt(d2)
             if d > dmax:
                 continue
             c = clear[i, j]
@@ -866,26 +939,249 @@ def _edt_1d(f, n, d, v, z):
 
 @njit(cache=True)
 def edt(mask):
-    """Exact Euclidean distance (in cells) from every cell to the nearest True cell of ``mask``
-    (separable squared transform of Felzenszwalb & Huttenlocher 2012); inf if there is none."""
+    """Exact Euclidean distance (in cells) from every cell to the nearest True cell of ``mask``;
+    inf if there is none. Columns: nearest True cell by a forward and a backward sweep (row by
+    row, cache-friendly); rows: the 1-D squared transform of Felzenszwalb & Huttenlocher (2012)."""
     n0, n1 = mask.shape
+    big = 1e20
     g = np.empty((n0, n1))
-    nmax = max(n0, n1)
-    f = np.empty(nmax)
-    d = np.empty(nmax)
-    v = np.empty(nmax, dtype=np.int64)
-    z = np.empty(nmax + 1)
     for j in range(n1):
-        for i in range(n0):
-            f[i] = 0.0 if mask[i, j] else 1e300
-        _edt_1d(f, n0, d, v, z)
-        for i in range(n0):
-            g[i, j] = d[i]
+        g[0, j] = 0.0 if mask[0, j] else big
+    for i in range(1, n0):
+        for j in range(n1):
+            g[i, j] = 0.0 if mask[i, j] else g[i - 1, j] + 1.0
+    for i in range(n0 - 2, -1, -1):
+        for j in range(n1):
+            d1 = g[i + 1, j] + 1.0
+            if d1 < g[i, j]:
+                g[i, j] = d1
+    f = np.empty(n1)
+    d = np.empty(n1)
+    v = np.empty(n1, dtype=np.int64)
+    zz = np.empty(n1 + 1)
     out = np.empty((n0, n1))
     for i in range(n0):
         for j in range(n1):
-            f[j] = g[i, j]
-        _edt_1d(f, n1, d, v, z)
+            gij = g[i, j]
+            f[j] = gij * gij if gij < 1e19 else 1e300
+        _edt_1d(f, n1, d, v, zz)
         for j in range(n1):
             out[i, j] = math.sqrt(d[j]) if d[j] < 1e299 else np.inf
     return out
+
+
+@njit(cache=True)
+def fine_maps(z, spacing, k, r_pad, tan_max, max_obstacle):
+    """All fine-HDA maps of an elevation grid in one pass (what ``slope_protrusion`` and
+    ``pad_slope`` give, thresholded), without a single arctangent.
+
+    Per interior cell: the least-squares plane over the (2k+1)^2 window (window sums from integral
+    images, as ``slope_protrusion``), the protrusion of the cell above it, and, where that plane is
+    not already too steep, the plane through the four footpads at ``r_pad`` (azimuths 45 + 90 k
+    deg, bilinear pad heights, as ``pad_slope``). Returns ``(slope_tan, protrusion, obstacle,
+    hazard)``: the steeper of the two planes as tan(slope) (the window plane alone where it exceeds
+    ``tan_max``; NaN = unknown: window leaves the grid or holds unknown cells, pads leave the grid or
+    touch unknown cells), the protrusion (float32, NaN = unknown), ``|protrusion| > max_obstacle``,
+    and hazard = unknown or tan(slope) > ``tan_max`` or obstacle.
+    """
+    n0, n1 = z.shape
+    S = np.zeros((n0 + 1, n1 + 1))
+    Su = np.zeros((n0 + 1, n1 + 1))
+    Sv = np.zeros((n0 + 1, n1 + 1))
+    Sn = np.zeros((n0 + 1, n1 + 1))   # count of unknown (NaN) cells
+    for i in range(n0):
+        for j in range(n1):
+            zz = z[i, j]
+            bad = 0.0
+            if not np.isfinite(zz):
+                zz = 0.0
+                bad = 1.0
+            S[i + 1, j + 1] = S[i, j + 1] + S[i + 1, j] - S[i, j] + zz
+            Su[i + 1, j + 1] = Su[i, j + 1] + Su[i + 1, j] - Su[i, j] + zz * j
+            Sv[i + 1, j + 1] = Sv[i, j + 1] + Sv[i + 1, j] - Sv[i, j] + zz * i
+            Sn[i + 1, j + 1] = Sn[i, j + 1] + Sn[i + 1, j] - Sn[i, j] + bad
+    w = 2 * k + 1
+    npts = w * w
+    suu = 0.0
+    for u in range(-k, k + 1):
+        suu += u * u
+    suu *= w
+    # footpads: offsets (east, north), bilinear cell offsets and weights
+    m = int(math.ceil(r_pad / spacing)) + 1
+    pxs = np.empty(4)
+    pys = np.empty(4)
+    dc = np.empty(4, dtype=np.int64)
+    dr = np.empty(4, dtype=np.int64)
+    wcs = np.empty(4)
+    wrs = np.empty(4)
+    for q in range(4):
+        a = math.radians(45.0 + 90.0 * q)
+        pxs[q] = r_pad * math.sin(a)
+        pys[q] = r_pad * math.cos(a)
+        fc = pxs[q] / spacing
+        fr = -pys[q] / spacing
+        dc[q] = int(math.floor(fc))
+        dr[q] = int(math.floor(fr))
+        wcs[q] = fc - math.floor(fc)
+        wrs[q] = fr - math.floor(fr)
+    sxx = 0.0
+    syy = 0.0
+    for q in range(4):
+        sxx += pxs[q] * pxs[q]
+        syy += pys[q] * pys[q]
+    inv_sxx = 1.0 / sxx
+    inv_syy = 1.0 / syy
+    inv_g = 1.0 / (suu * spacing)
+    inv_npts = 1.0 / npts
+    tan2 = tan_max * tan_max
+    slope = np.full((n0, n1), np.nan)
+    prot = np.full((n0, n1), np.nan, dtype=np.float32)
+    obstacle = np.zeros((n0, n1), dtype=np.bool_)
+    hazard = np.ones((n0, n1), dtype=np.bool_)
+    for i in range(k, n0 - k):
+        a0 = i - k
+        a1 = i + k + 1
+        pads_in = m <= i < n0 - m
+        for j in range(k, n1 - k):
+            b0 = j - k
+            b1 = j + k + 1
+            zc = z[i, j]
+            if Sn[a1, b1] - Sn[a0, b1] - Sn[a1, b0] + Sn[a0, b0] > 0.5 or not np.isfinite(zc):
+                continue  # a window with unknown cells: unknown (hazard)
+            sz = S[a1, b1] - S[a0, b1] - S[a1, b0] + S[a0, b0]
+            szu = Su[a1, b1] - Su[a0, b1] - Su[a1, b0] + Su[a0, b0] - j * sz
+            szv = Sv[a1, b1] - Sv[a0, b1] - Sv[a1, b0] + Sv[a0, b0] - i * sz
+            gx = szu * inv_g
+            gy = szv * inv_g
+            g2 = gx * gx + gy * gy
+            p = zc - sz * inv_npts
+            prot[i, j] = p
+            obs = abs(p) > max_obstacle
+            obstacle[i, j] = obs
+            if g2 <= tan2:
+                # footpad plane (the window plane is not already too steep)
+                if not (pads_in and m <= j < n1 - m):
+                    continue  # pads off the grid: unknown
+                sx = 0.0
+                sy = 0.0
+                for q in range(4):
+                    r0 = i + dr[q]
+                    c0 = j + dc[q]
+                    wc = wcs[q]
+                    wr = wrs[q]
+                    h = ((1 - wr) * ((1 - wc) * z[r0, c0] + wc * z[r0, c0 + 1])
+                         + wr * ((1 - wc) * z[r0 + 1, c0] + wc * z[r0 + 1, c0 + 1]))
+                    sx += pxs[q] * h
+                    sy += pys[q] * h
+                if not (np.isfinite(sx) and np.isfinite(sy)):
+                    continue  # a pad on an unknown cell
+                px_ = sx * inv_sxx
+                py_ = sy * inv_syy
+                gp2 = px_ * px_ + py_ * py_
+                if gp2 > g2:
+                    g2 = gp2
+            slope[i, j] = math.sqrt(g2)
+            hazard[i, j] = obs or not (g2 <= tan2)
+    return slope, prot, obstacle, hazard
+
+
+@njit(cache=True)
+def tan_to_deg32(t):
+    """degrees(atan(t)) of a 2-D array as float32 (NaN stays NaN)."""
+    n0, n1 = t.shape
+    out = np.empty((n0, n1), dtype=np.float32)
+    for i in range(n0):
+        for j in range(n1):
+            out[i, j] = math.degrees(math.atan(t[i, j]))
+    return out
+
+
+@njit(cache=True)
+def edt_capped(mask, r):
+    """Euclidean distance (cells) to the nearest True cell of ``mask``, exact where it is at most
+    ``r`` cells, some value above ``r`` elsewhere (enough for a clearance that is only compared
+    with, or capped at, less than ``r`` cells). Column distances by two sweeps, then a brute-force
+    row pass over +-r columns (vectorisable; no divisions)."""
+    n0, n1 = mask.shape
+    far = float(r + 1)
+    g = np.empty((n0, n1))
+    for j in range(n1):
+        g[0, j] = 0.0 if mask[0, j] else far
+    for i in range(1, n0):
+        for j in range(n1):
+            d1 = g[i - 1, j] + 1.0
+            g[i, j] = 0.0 if mask[i, j] else (d1 if d1 < far else far)
+    for i in range(n0 - 2, -1, -1):
+        for j in range(n1):
+            d1 = g[i + 1, j] + 1.0
+            if d1 < g[i, j]:
+                g[i, j] = d1
+    far2 = far * far
+    row2 = np.full(n1 + 2 * r, far2)     # squared column distances of the row, padded by r
+    best = np.empty(n1)
+    out = np.empty((n0, n1))
+    for i in range(n0):
+        for j in range(n1):
+            row2[r + j] = g[i, j] * g[i, j]
+            best[j] = far2
+        for o in range(2 * r + 1):
+            d2 = float((o - r) * (o - r))
+            sh = row2[o:o + n1]          # shifted view: indices from 0, so the loop vectorises
+            for j in range(n1):
+                v = sh[j] + d2
+                best[j] = v if v < best[j] else best[j]
+        for j in range(n1):
+            out[i, j] = math.sqrt(best[j])
+    return out
+
+
+@njit(cache=True)
+def rocks_window(rocks, x, y, pad):
+    """Rows of ``rocks`` (sorted by x) with |x_rock - x| <= pad and |y_rock - y| <= pad."""
+    n = rocks.shape[0]
+    lo = np.searchsorted(rocks[:, 0], x - pad)
+    hi = np.searchsorted(rocks[:, 0], x + pad)
+    keep = np.empty(hi - lo, dtype=np.int64)
+    m = 0
+    for q in range(lo, min(hi, n)):
+        if abs(rocks[q, 1] - y) <= pad:
+            keep[m] = q
+            m += 1
+    out = np.empty((m, 4))
+    for q in range(m):
+        for c in range(4):
+            out[q, c] = rocks[keep[q], c]
+    return out
+
+
+@njit(cache=True)
+def touchdown_surface(heights, res, x0, y0, h_out, rocks, x, y, pad_x, pad_y, bx, by):
+    """Footpad plane and body clearance of a touchdown at (x, y) on the truth surface.
+
+    Pads at offsets (pad_x, pad_y) (symmetric: the least-squares plane through them has
+    gx = sum(px h) / sum(px^2), gy likewise, c = mean h); the body points at offsets (bx, by).
+    Returns (gx, gy, c, highest body point above the plane).
+    """
+    sxh = 0.0
+    syh = 0.0
+    sxx = 0.0
+    syy = 0.0
+    sh = 0.0
+    npad = pad_x.shape[0]
+    for q in range(npad):
+        h = _truth_surface(heights, res, x0, y0, h_out, rocks, x + pad_x[q], y + pad_y[q])
+        sxh += pad_x[q] * h
+        syh += pad_y[q] * h
+        sxx += pad_x[q] * pad_x[q]
+        syy += pad_y[q] * pad_y[q]
+        sh += h
+    gx = sxh / sxx
+    gy = syh / syy
+    c = sh / npad
+    best = -1e300
+    for q in range(bx.shape[0]):
+        z = _truth_surface(heights, res, x0, y0, h_out, rocks, x + bx[q], y + by[q])
+        d = z - (gx * bx[q] + gy * by[q] + c)
+        if d > best:
+            best = d
+    return gx, gy, c, best

@@ -15,6 +15,7 @@ largest clearance within reach is taken and ``found_safe`` is False.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,11 +42,17 @@ class HazardMap:
     spacing_m: float
     x0_m: float
     y0_m: float
-    slope_deg: np.ndarray | None = None
+    slope_tan: np.ndarray | None = None     # fine map: tan(slope), float64 (NaN = unknown)
     protrusion_m: np.ndarray | None = None
     image: np.ndarray | None = None
     obstacle: np.ndarray | None = None      # fine map: protrusion hazards (the rest of ``hazard`` is slope)
     slope_credit_m: float = 0.0             # fine map: clearance credit of slope-only hazards
+
+    @functools.cached_property
+    def slope_deg(self) -> np.ndarray | None:
+        """Fine map: slope in degrees, float32 (computed on first use; the flight software
+        thresholds ``slope_tan``)."""
+        return None if self.slope_tan is None else K.tan_to_deg32(self.slope_tan)
 
     def xy(self, i, j):
         """ENU (x, y) of cell centres (i = row, j = column)."""
@@ -65,18 +72,39 @@ class HazardMap:
         ``slope_credit_m`` farther away than protrusions (which must clear the whole body):
         ``min(d_slope + credit, d_obstacle)``.
         """
-        d = K.edt(self.hazard) * self.spacing_m
         if self.obstacle is None or self.slope_credit_m <= 0.0:
-            return d
+            return K.edt(self.hazard) * self.spacing_m
         ds = K.edt(self.hazard & ~self.obstacle) * self.spacing_m
         do = K.edt(self.obstacle) * self.spacing_m
         return np.minimum(ds + self.slope_credit_m, do)
 
+    def clearance_within(self, cap_m: float) -> np.ndarray:
+        """``clearance_m`` where it is at most ``cap_m``, some larger value elsewhere (cheaper: the
+        transform looks no farther than ``cap_m`` plus two cells); cached per cap."""
+        if "clearance_m" in self.__dict__:
+            return self.clearance_m
+        r = int(math.floor(cap_m / self.spacing_m)) + 2
+        cache = self.__dict__.setdefault("_clearance_within", {})
+        if r not in cache:
+            sp = self.spacing_m
+            if self.obstacle is None or self.slope_credit_m <= 0.0:
+                cache[r] = K.edt_capped(self.hazard, r) * sp
+            else:
+                ds = K.edt_capped(self.hazard & ~self.obstacle, r) * sp
+                do = K.edt_capped(self.obstacle, r) * sp
+                cache[r] = np.minimum(ds + self.slope_credit_m, do)
+        return cache[r]
+
 
 def select_safe_point(hmap: HazardMap, x_plan: float, y_plan: float, *, safe_radius_m: float,
                       divert_max_m: float, divert_weight: float) -> tuple[float, float, bool, float]:
-    """Safest reachable point of ``hmap`` near the planned point: ``(x, y, found_safe, clearance_m)``."""
-    clear = hmap.clearance_m
+    """Safest reachable point of ``hmap`` near the planned point: ``(x, y, found_safe, clearance_m)``.
+
+    The rule compares clearances with ``safe_radius_m`` and caps them at twice that, so the
+    clearance is needed only that far (``HazardMap.clearance_within``); the returned clearance of
+    the chosen cell is exact up to ``2 * safe_radius_m`` and at least that beyond.
+    """
+    clear = hmap.clearance_within(2.0 * safe_radius_m)
     i, j, found = K.select_cells(clear, float(hmap.x0_m), float(hmap.y0_m), float(hmap.spacing_m), float(x_plan),
                                  float(y_plan), float(safe_radius_m), float(divert_max_m), float(divert_weight))
     if i < 0:
@@ -99,18 +127,12 @@ def fine_hazard_map(z_rel: np.ndarray, spacing_m: float, *, settings: HdaSetting
     n = z_rel.shape[0]
     k = max(1, int(round(0.5 * footprint_m / spacing_m)))
     z = np.ascontiguousarray(z_rel, dtype=np.float64)
-    slope_w, prot = K.slope_protrusion(z, float(spacing_m), k)
-    with np.errstate(invalid="ignore"):
-        known_bad = ~(slope_w <= settings.max_slope_deg)             # NaN or too steep already
-    slope_p = K.pad_slope(z, float(spacing_m), 0.5 * footprint_m, known_bad)
-    slope = np.fmax(slope_w, slope_p)
-    slope[np.isnan(slope_p) & ~known_bad] = np.nan                  # pads off the scan: unknown
-    with np.errstate(invalid="ignore"):
-        obstacle = np.abs(prot) > settings.max_obstacle_m
-        hazard = ~(slope <= settings.max_slope_deg) | obstacle     # NaN border: unknown = hazard
+    slope_tan, prot, obstacle, hazard = K.fine_maps(z, float(spacing_m), k, 0.5 * footprint_m,
+                                                    math.tan(math.radians(settings.max_slope_deg)),
+                                                    float(settings.max_obstacle_m))
     half = 0.5 * n * spacing_m
     return HazardMap(hazard=hazard, spacing_m=float(spacing_m), x0_m=-half, y0_m=half,
-                     slope_deg=slope.astype(np.float32), protrusion_m=prot.astype(np.float32), obstacle=obstacle,
+                     slope_tan=slope_tan, protrusion_m=prot, obstacle=obstacle,
                      slope_credit_m=max(0.0, settings.safe_radius_m - settings.slope_margin_m))
 
 
@@ -161,6 +183,10 @@ class SiteHazards:
     coarse: HazardMap | None = None
     lcam_frame: object | None = None
 
+    @functools.cached_property
+    def rocks_max_diameter_m(self) -> float:
+        return float(np.max(self.rocks[:, 2])) if self.rocks.shape[0] else 0.0
+
 
 def site_reference_height(terrain) -> float:
     """The flight software's prior elevation of the landing area: median height within 200 m."""
@@ -183,14 +209,15 @@ def _rocks_not_in_dem(site, terrain) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def rocks_near(rocks: np.ndarray, x: float, y: float, half_m: float) -> np.ndarray:
-    """Rocks (sorted by x) whose discs may reach the square of half-width ``half_m`` around (x, y)."""
+def rocks_near(rocks: np.ndarray, x: float, y: float, half_m: float, *, max_diameter_m: float | None = None) -> np.ndarray:
+    """Rocks (sorted by x) whose discs may reach the square of half-width ``half_m`` around (x, y).
+
+    ``max_diameter_m``: the largest diameter in ``rocks`` if known (``SiteHazards.rocks_max_diameter_m``).
+    """
     if rocks.shape[0] == 0:
         return rocks
-    pad = half_m + 1.0 + float(np.max(rocks[:, 2])) if rocks.shape[0] else half_m
-    lo, hi = np.searchsorted(rocks[:, 0], [x - pad, x + pad])
-    sub = rocks[lo:hi]
-    return np.ascontiguousarray(sub[np.abs(sub[:, 1] - y) <= pad])
+    dmax = float(np.max(rocks[:, 2])) if max_diameter_m is None else float(max_diameter_m)
+    return K.rocks_window(rocks, float(x), float(y), half_m + 1.0 + dmax)
 
 
 def prepare_hazards(site, *, sun_dir_enu=None, lander=None, rng: np.random.Generator | None = None,

@@ -12,6 +12,7 @@ slope plus the attitude error.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -52,6 +53,19 @@ def surface_heights(terrain, rocks: np.ndarray, x, y, *, h_out: float | None = N
     return out.reshape(np.shape(x))
 
 
+@functools.lru_cache(maxsize=8)
+def _offsets(r: float):
+    """Pad offsets (azimuths 45, 135, 225, 315 deg) and the body's 0.1 m grid inside the pad circle."""
+    az = np.radians([45.0, 135.0, 225.0, 315.0])
+    g = np.arange(-r, r + 1e-9, 0.1)
+    gxm, gym = np.meshgrid(g, g)
+    inside = np.hypot(gxm, gym) <= r
+    out = (r * np.sin(az), r * np.cos(az), np.ascontiguousarray(gxm[inside]), np.ascontiguousarray(gym[inside]))
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
 def check_touchdown(terrain, rocks, x_m: float, y_m: float, *, vertical_speed_mps: float,
                     horizontal_speed_mps: float, attitude_deg: float, lander, h_out: float | None = None) -> TouchdownCheck:
     """Judge a touchdown at ENU (x_m, y_m); ``rocks`` is an (n, 4) array x, y, diameter, height
@@ -61,21 +75,14 @@ def check_touchdown(terrain, rocks, x_m: float, y_m: float, *, vertical_speed_mp
     rocks = np.asarray(rocks, dtype=np.float64).reshape(-1, 4)
     if rocks.shape[0]:
         near = np.hypot(rocks[:, 0] - x_m, rocks[:, 1] - y_m) <= r + 1.0 + rocks[:, 2]
-        rocks = rocks[near]
-    az = np.radians([45.0, 135.0, 225.0, 315.0])
-    px = x_m + r * np.sin(az)
-    py = y_m + r * np.cos(az)
-    pz = surface_heights(terrain, rocks, px, py, h_out=h_out)
-    A = np.column_stack([px - x_m, py - y_m, np.ones(4)])
-    (gx, gy, c), *_ = np.linalg.lstsq(A, pz, rcond=None)
+        rocks = np.ascontiguousarray(rocks[near])
+    if h_out is None:
+        h_out = float(np.nanmean(terrain.heights))
+    px, py, bx, by = _offsets(float(r))
+    # least-squares plane through the four pads (symmetric: the normal equations are diagonal)
+    gx, gy, c, obstacle = K.touchdown_surface(terrain.heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m,
+                                              float(h_out), rocks, float(x_m), float(y_m), px, py, bx, by)
     slope = math.degrees(math.atan(math.hypot(gx, gy)))
-    # body footprint: 0.1 m grid inside the pad circle
-    g = np.arange(-r, r + 1e-9, 0.1)
-    gxm, gym = np.meshgrid(g, g)
-    inside = np.hypot(gxm, gym) <= r
-    bx, by = gxm[inside], gym[inside]
-    bz = surface_heights(terrain, rocks, x_m + bx, y_m + by, h_out=h_out)
-    obstacle = float(np.max(bz - (gx * bx + gy * by + c)))
     r_edge = r * math.cos(math.radians(45.0))
     theta_s = math.atan2(r_edge, lander.cg_height_m)
     L = math.hypot(r_edge, lander.cg_height_m)
