@@ -503,31 +503,36 @@ def run_segment(s, p, heights, noise, rec, i_rec, max_steps):
     dt = p[K_DT]
     R = p[K_R_MOON]
     gm = p[K_GM]
+    res = p[K_TERR_RES]
+    tx0 = p[K_TERR_X0]
+    ty0 = p[K_TERR_Y0]
+    h_out = p[K_TERR_OUT]
     while True:
         if i_rec >= max_steps:
             return STOP_MAXSTEPS, i_rec
-        agl = truth_agl(s, p, heights)
-        row = rec[i_rec]
-        row[C_T] = s[S_T]
-        row[C_PHASE] = s[S_PHASE]
-        row[C_RX] = s[S_RX]
-        row[C_RY] = s[S_RY]
-        row[C_RZ] = s[S_RZ]
-        row[C_VX] = s[S_VX]
-        row[C_VY] = s[S_VY]
-        row[C_VZ] = s[S_VZ]
-        row[C_M] = s[S_M]
-        row[C_F] = s[S_F]
-        row[C_BX] = s[S_BX]
-        row[C_BY] = s[S_BY]
-        row[C_BZ] = s[S_BZ]
-        row[C_RHX] = s[S_RHX]
-        row[C_RHY] = s[S_RHY]
-        row[C_RHZ] = s[S_RHZ]
-        row[C_VHX] = s[S_VHX]
-        row[C_VHY] = s[S_VHY]
-        row[C_VHZ] = s[S_VHZ]
-        row[C_AGL] = agl
+        # truth height above the terrain (``truth_agl``, written out: no arrays into inlined calls)
+        gxt, gyt = _ground_xy(s[S_RX], s[S_RY], s[S_RZ], R)
+        agl = _altitude(s[S_RX], s[S_RY], s[S_RZ], R) - terrain_height(heights, res, tx0, ty0, h_out, gxt, gyt)
+        rec[i_rec, C_T] = s[S_T]
+        rec[i_rec, C_PHASE] = s[S_PHASE]
+        rec[i_rec, C_RX] = s[S_RX]
+        rec[i_rec, C_RY] = s[S_RY]
+        rec[i_rec, C_RZ] = s[S_RZ]
+        rec[i_rec, C_VX] = s[S_VX]
+        rec[i_rec, C_VY] = s[S_VY]
+        rec[i_rec, C_VZ] = s[S_VZ]
+        rec[i_rec, C_M] = s[S_M]
+        rec[i_rec, C_F] = s[S_F]
+        rec[i_rec, C_BX] = s[S_BX]
+        rec[i_rec, C_BY] = s[S_BY]
+        rec[i_rec, C_BZ] = s[S_BZ]
+        rec[i_rec, C_RHX] = s[S_RHX]
+        rec[i_rec, C_RHY] = s[S_RHY]
+        rec[i_rec, C_RHZ] = s[S_RHZ]
+        rec[i_rec, C_VHX] = s[S_VHX]
+        rec[i_rec, C_VHY] = s[S_VHY]
+        rec[i_rec, C_VHZ] = s[S_VHZ]
+        rec[i_rec, C_AGL] = agl
         nz = noise[i_rec]
         i_rec += 1
         code = fsw_step(s, p, agl, nz)
@@ -1030,6 +1035,12 @@ def fine_maps(z, spacing, k, r_pad, tan_max, max_obstacle):
         sxx += pxs[q] * pxs[q]
         syy += pys[q] * pys[q]
     inv_sxx = 1.0 / sxx
+    px0, px1, px2, px3 = pxs[0], pxs[1], pxs[2], pxs[3]
+    py0, py1, py2, py3 = pys[0], pys[1], pys[2], pys[3]
+    dr0, dr1, dr2, dr3 = dr[0], dr[1], dr[2], dr[3]
+    dc0, dc1, dc2, dc3 = dc[0], dc[1], dc[2], dc[3]
+    wr0, wr1, wr2, wr3 = wrs[0], wrs[1], wrs[2], wrs[3]
+    wc0, wc1, wc2, wc3 = wcs[0], wcs[1], wcs[2], wcs[3]
     inv_syy = 1.0 / syy
     inv_g = 1.0 / (suu * spacing)
     inv_npts = 1.0 / npts
@@ -1062,17 +1073,17 @@ def fine_maps(z, spacing, k, r_pad, tan_max, max_obstacle):
                 # footpad plane (the window plane is not already too steep)
                 if not (pads_in and m <= j < n1 - m):
                     continue  # pads off the grid: unknown
-                sx = 0.0
-                sy = 0.0
-                for q in range(4):
-                    r0 = i + dr[q]
-                    c0 = j + dc[q]
-                    wc = wcs[q]
-                    wr = wrs[q]
-                    h = ((1 - wr) * ((1 - wc) * z[r0, c0] + wc * z[r0, c0 + 1])
-                         + wr * ((1 - wc) * z[r0 + 1, c0] + wc * z[r0 + 1, c0 + 1]))
-                    sx += pxs[q] * h
-                    sy += pys[q] * h
+                # the four pads, unrolled (scalars stay in registers)
+                h0 = ((1 - wr0) * ((1 - wc0) * z[i + dr0, j + dc0] + wc0 * z[i + dr0, j + dc0 + 1])
+                      + wr0 * ((1 - wc0) * z[i + dr0 + 1, j + dc0] + wc0 * z[i + dr0 + 1, j + dc0 + 1]))
+                h1 = ((1 - wr1) * ((1 - wc1) * z[i + dr1, j + dc1] + wc1 * z[i + dr1, j + dc1 + 1])
+                      + wr1 * ((1 - wc1) * z[i + dr1 + 1, j + dc1] + wc1 * z[i + dr1 + 1, j + dc1 + 1]))
+                h2 = ((1 - wr2) * ((1 - wc2) * z[i + dr2, j + dc2] + wc2 * z[i + dr2, j + dc2 + 1])
+                      + wr2 * ((1 - wc2) * z[i + dr2 + 1, j + dc2] + wc2 * z[i + dr2 + 1, j + dc2 + 1]))
+                h3 = ((1 - wr3) * ((1 - wc3) * z[i + dr3, j + dc3] + wc3 * z[i + dr3, j + dc3 + 1])
+                      + wr3 * ((1 - wc3) * z[i + dr3 + 1, j + dc3] + wc3 * z[i + dr3 + 1, j + dc3 + 1]))
+                sx = px0 * h0 + px1 * h1 + px2 * h2 + px3 * h3
+                sy = py0 * h0 + py1 * h1 + py2 * h2 + py3 * h3
                 if not (np.isfinite(sx) and np.isfinite(sy)):
                     continue  # a pad on an unknown cell
                 px_ = sx * inv_sxx

@@ -421,15 +421,18 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
             s[K.S_AIM_X] = rh[0] + fx + perr[0]
             s[K.S_AIM_Y] = rh[1] + fy + perr[1]
 
-    rec = rec[:i_rec]
     td, _ = _refine_touchdown(rec, i_rec)
-    traj = np.vstack([rec[:-1], td[None, :]])
+    rec[i_rec - 1] = td                              # the last row becomes the touchdown (no copy)
+    traj = rec[:i_rec]
     phases = traj[:, K.C_PHASE].astype(int)
+    firsts = np.concatenate(([0], np.flatnonzero(phases[1:] != phases[:-1]) + 1))
+    first_row = {}
+    for i in firsts.tolist():
+        first_row.setdefault(int(phases[i]), i)
     phase_start = {}
     for k, name in enumerate(PHASE_NAMES[:-1]):
-        idx = np.flatnonzero(phases == k)
-        if idx.size:
-            phase_start[name] = float(traj[idx[0], K.C_T])
+        if k in first_row:
+            phase_start[name] = float(traj[first_row[k], K.C_T])
     duration = float(td[K.C_T])
     phase_start["touchdown"] = duration
     traj[-1, K.C_PHASE] = K.P_DONE
