@@ -813,15 +813,23 @@ def select_cells(clear, x0, y0, sp, xp, yp, safe_r, dmax, w):
     for i in range(i0, i1):
         y = y0 - (i + 0.5) * sp
         dy2 = (y - yp) ** 2
-        for j in range(j0, j1):
+        if dy2 > d2max:
+            continue
+        # columns of the row within reach (a cell wider on each side than the exact chord)
+        hw = math.sqrt(d2max - dy2) / sp + 1.0
+        ja = max(j0, int(math.floor(jc - hw)))
+        jb = min(j1, int(math.ceil(jc + hw)) + 1)
+        for j in range(ja, jb):
             x = x0 + (j + 0.5) * sp
             d2 = (x - xp) ** 2 + dy2
             if d2 > d2max:
                 continue
+            c = clear[i, j]
+            if c < safe_r and c <= best_any:
+                continue                    # neither the best so far nor safe: no distance needed
             d = math.sqrt(d2)
             if d > dmax:
                 continue
-            c = clear[i, j]
             if c > best_any:
                 best_any = c
                 bi_any = i
@@ -990,10 +998,20 @@ def fine_maps(z, spacing, k, r_pad, tan_max, max_obstacle):
     and hazard = unknown or tan(slope) > ``tan_max`` or obstacle.
     """
     n0, n1 = z.shape
-    S = np.zeros((n0 + 1, n1 + 1))
-    Su = np.zeros((n0 + 1, n1 + 1))
-    Sv = np.zeros((n0 + 1, n1 + 1))
-    Sn = np.zeros((n0 + 1, n1 + 1))   # count of unknown (NaN) cells
+    S = np.empty((n0 + 1, n1 + 1))
+    Su = np.empty((n0 + 1, n1 + 1))
+    Sv = np.empty((n0 + 1, n1 + 1))
+    Sn = np.empty((n0 + 1, n1 + 1))   # count of unknown (NaN) cells
+    for j in range(n1 + 1):             # only the first row and column need zeros
+        S[0, j] = 0.0
+        Su[0, j] = 0.0
+        Sv[0, j] = 0.0
+        Sn[0, j] = 0.0
+    for i in range(1, n0 + 1):
+        S[i, 0] = 0.0
+        Su[i, 0] = 0.0
+        Sv[i, 0] = 0.0
+        Sn[i, 0] = 0.0
     for i in range(n0):
         for j in range(n1):
             zz = z[i, j]
