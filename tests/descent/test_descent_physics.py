@@ -185,3 +185,50 @@ def test_distance_transform_matches_scipy():
         m[5, 7] = True
         assert np.array_equal(K.edt(m), ndimage.distance_transform_edt(~m))
     assert np.isinf(K.edt(np.zeros((4, 4), bool))).all()
+
+
+def test_fused_fine_maps_equal_the_reference_kernels():
+    """The one-pass, arctangent-free fine-HDA kernel gives the hazard, slope and protrusion maps of
+    the reference kernels (window plane ``slope_protrusion`` + footpad plane ``pad_slope`` in
+    degrees, thresholded at 7 deg and 0.2 m), unknown (NaN) cells included."""
+    rng = np.random.default_rng(5)
+    n, sp, k = 120, 0.466, 4
+    jj, ii = np.meshgrid(np.arange(n), np.arange(n))
+    z = 0.08 * np.sin(jj / 7.0) * np.cos(ii / 5.0) * 8.0 + 0.05 * rng.standard_normal((n, n)) - 100.0
+    z[40:43, 60:62] += 0.5                         # a rock
+    z[rng.random((n, n)) < 0.002] = np.nan         # a few unknown cells
+    s_w, prot = K.slope_protrusion(z, sp, k)
+    known_bad = ~(s_w <= 7.0)
+    s_p = K.pad_slope(z, sp, 2.0, known_bad)
+    slope = np.fmax(s_w, s_p)
+    slope[np.isnan(s_p) & ~known_bad] = np.nan
+    hazard = ~(slope <= 7.0) | (np.abs(np.nan_to_num(prot)) > 0.2)
+    hm = fine_hazard_map(z, sp, settings=HdaSettings(), footprint_m=4.0)
+    assert 0.05 < hazard.mean() < 0.95
+    assert np.array_equal(hm.hazard, hazard)
+    assert np.array_equal(np.isnan(hm.slope_deg), np.isnan(slope))
+    assert np.nanmax(np.abs(hm.slope_deg - slope)) < 1e-4
+    assert np.array_equal(hm.protrusion_m, prot.astype(np.float32), equal_nan=True)
+
+
+def test_capped_clearance_selects_the_cell_the_exact_clearance_selects():
+    """The selection needs clearances only up to twice the safe radius: the capped transform is
+    exact there and picks the same cell as the exact Euclidean transform."""
+    from farside.descent.hda import HazardMap, select_safe_point
+
+    rng = np.random.default_rng(9)
+    for p in (0.01, 0.1, 0.4):
+        m = rng.random((150, 170)) < p
+        exact = K.edt(m)
+        r = 9
+        capped = K.edt_capped(m, r)
+        near = exact <= r
+        assert np.array_equal(capped[near], exact[near]) and (capped[~near] > r).all()
+        for xp, yp in ((0.0, 0.0), (12.0, -7.0)):
+            a = HazardMap(hazard=m, spacing_m=0.466, x0_m=-35.0, y0_m=35.0)
+            b = HazardMap(hazard=m, spacing_m=0.466, x0_m=-35.0, y0_m=35.0)
+            b.clearance_m  # noqa: B018  (exact transform cached: selection reads it)
+            sa = select_safe_point(a, xp, yp, safe_radius_m=3.0, divert_max_m=45.0, divert_weight=0.05)
+            sb = select_safe_point(b, xp, yp, safe_radius_m=3.0, divert_max_m=45.0, divert_weight=0.05)
+            assert sa[:3] == sb[:3]
+            assert sa[3] == min(sb[3], sa[3]) and (sa[3] == sb[3] or sa[3] >= 6.0)

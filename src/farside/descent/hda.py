@@ -78,6 +78,22 @@ class HazardMap:
         do = K.edt(self.obstacle) * self.spacing_m
         return np.minimum(ds + self.slope_credit_m, do)
 
+    def _squared_clearance_within(self, cap_m: float):
+        """``(q, tab)``: squared clearance in cells (uint16, exact up to ``cap_m`` plus two cells)
+        and ``tab[k] = sqrt(k) * spacing_m``, so that ``tab[q]`` is ``clearance_within(cap_m)``;
+        None where that form does not apply (exact clearance already computed, slope credit,
+        caps beyond 254 cells). Cached per cap."""
+        if "clearance_m" in self.__dict__ or (self.obstacle is not None and self.slope_credit_m > 0.0):
+            return None
+        r = int(math.floor(cap_m / self.spacing_m)) + 2
+        if r > 254:
+            return None
+        cache = self.__dict__.setdefault("_sq_clearance_cache", {})
+        if r not in cache:
+            k = np.arange((r + 1) ** 2 + 1, dtype=np.float64)
+            cache[r] = (K.edt_capped_sq(self.hazard, r), np.sqrt(k) * self.spacing_m)
+        return cache[r]
+
     def clearance_within(self, cap_m: float) -> np.ndarray:
         """``clearance_m`` where it is at most ``cap_m``, some larger value elsewhere (cheaper: the
         transform looks no farther than ``cap_m`` plus two cells); cached per cap."""
@@ -104,13 +120,21 @@ def select_safe_point(hmap: HazardMap, x_plan: float, y_plan: float, *, safe_rad
     clearance is needed only that far (``HazardMap.clearance_within``); the returned clearance of
     the chosen cell is exact up to ``2 * safe_radius_m`` and at least that beyond.
     """
-    clear = hmap.clearance_within(2.0 * safe_radius_m)
-    i, j, found = K.select_cells(clear, float(hmap.x0_m), float(hmap.y0_m), float(hmap.spacing_m), float(x_plan),
-                                 float(y_plan), float(safe_radius_m), float(divert_max_m), float(divert_weight))
+    args = (float(hmap.x0_m), float(hmap.y0_m), float(hmap.spacing_m), float(x_plan), float(y_plan),
+            float(safe_radius_m), float(divert_max_m), float(divert_weight))
+    sq = hmap._squared_clearance_within(2.0 * safe_radius_m)
+    if sq is not None:
+        q, tab = sq
+        i, j, found = K.select_cells_sq(q, tab, *args)
+        c = float(tab[q[i, j]]) if i >= 0 else 0.0
+    else:
+        clear = hmap.clearance_within(2.0 * safe_radius_m)
+        i, j, found = K.select_cells(clear, *args)
+        c = float(clear[i, j]) if i >= 0 else 0.0
     if i < 0:
         return float(x_plan), float(y_plan), False, 0.0
     xs, ys = hmap.xy(i, j)
-    return float(xs), float(ys), bool(found), float(clear[i, j])
+    return float(xs), float(ys), bool(found), c
 
 
 def fine_hazard_map(z_rel: np.ndarray, spacing_m: float, *, settings: HdaSettings, footprint_m: float) -> HazardMap:
