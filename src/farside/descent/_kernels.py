@@ -1285,3 +1285,23 @@ def touchdown_surface(heights, res, x0, y0, h_out, rocks, x, y, pad_x, pad_y, bx
         if d > best:
             best = d
     return gx, gy, c, best
+
+
+@njit(cache=True)
+def phase_first_rows(rec, n, n_phases):
+    """First row of each phase in ``rec[:n]`` (-1 if absent), by bisection on the phase column:
+    the flight software only ever advances the phase, so the column is non-decreasing (and a
+    bisection touches ~13 rows instead of streaming the whole trajectory)."""
+    out = np.full(n_phases, -1, dtype=np.int64)
+    for k in range(n_phases):
+        lo = 0
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if rec[mid, C_PHASE] < k:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < n and rec[lo, C_PHASE] == k:
+            out[k] = lo
+    return out

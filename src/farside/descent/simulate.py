@@ -424,14 +424,10 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
     td, _ = _refine_touchdown(rec, i_rec)
     rec[i_rec - 1] = td                              # the last row becomes the touchdown (no copy)
     traj = rec[:i_rec]
-    phases = traj[:, K.C_PHASE].astype(int)
-    firsts = np.concatenate(([0], np.flatnonzero(phases[1:] != phases[:-1]) + 1))
-    first_row = {}
-    for i in firsts.tolist():
-        first_row.setdefault(int(phases[i]), i)
+    first_row = K.phase_first_rows(traj, i_rec, len(PHASE_NAMES) - 1).tolist()
     phase_start = {}
     for k, name in enumerate(PHASE_NAMES[:-1]):
-        if k in first_row:
+        if first_row[k] >= 0:
             phase_start[name] = float(traj[first_row[k], K.C_T])
     duration = float(td[K.C_T])
     phase_start["touchdown"] = duration
