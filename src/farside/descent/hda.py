@@ -233,7 +233,8 @@ def _rocks_not_in_dem(site, terrain) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def rocks_near(rocks: np.ndarray, x: float, y: float, half_m: float, *, max_diameter_m: float | None = None) -> np.ndarray:
+def rocks_near(rocks: np.ndarray, x: float, y: float, half_m: float, *,
+               max_diameter_m: float | None = None) -> np.ndarray:
     """Rocks (sorted by x) whose discs may reach the square of half-width ``half_m`` around (x, y).
 
     ``max_diameter_m``: the largest diameter in ``rocks`` if known (``SiteHazards.rocks_max_diameter_m``).

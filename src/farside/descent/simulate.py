@@ -396,10 +396,9 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
                 continue
             spacing = 2.0 * lander.profile.hover_height_m * math.tan(math.radians(0.5 * hs.lidar_fov_deg)) / n_lidar
             half = 0.5 * n_lidar * spacing
-            z_rel = K.lidar_scan(heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m, h_site,
-                                 rocks_near(rocks, rt[0], rt[1], 1.2 * half + 2.0,
-                                            max_diameter_m=hazards.rocks_max_diameter_m), rt[0], rt[1], rt[2], n_lidar, spacing,
-                                 lidar_noise, hs.lidar_range_sigma_m)
+            near = rocks_near(rocks, rt[0], rt[1], 1.2 * half + 2.0, max_diameter_m=hazards.rocks_max_diameter_m)
+            z_rel = K.lidar_scan(heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m, h_site, near,
+                                 rt[0], rt[1], rt[2], n_lidar, spacing, lidar_noise, hs.lidar_range_sigma_m)
             fine_map = fine_hazard_map(z_rel, spacing, settings=hs, footprint_m=2.0 * lander.footpad_radius_m)
             plan_rel = np.array([s[K.S_AIM_X], s[K.S_AIM_Y]]) - rh[:2]   # planned point, nadir-relative
             fx, fy, fine_found, _ = select_safe_point(fine_map, plan_rel[0], plan_rel[1],
@@ -437,8 +436,8 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
     axis = td[K.C_BX:K.C_BZ + 1]
     attitude = float(math.degrees(math.acos(min(1.0, abs(axis[2]) / np.linalg.norm(axis)))))
     tdx, tdy = float(td[K.C_RX]), float(td[K.C_RY])
-    check = check_touchdown(terrain, rocks_near(rocks, tdx, tdy, lander.footpad_radius_m + 1.0,
-                                                               max_diameter_m=hazards.rocks_max_diameter_m), tdx, tdy, vertical_speed_mps=abs(vz), horizontal_speed_mps=vh,
+    near = rocks_near(rocks, tdx, tdy, lander.footpad_radius_m + 1.0, max_diameter_m=hazards.rocks_max_diameter_m)
+    check = check_touchdown(terrain, near, tdx, tdy, vertical_speed_mps=abs(vz), horizontal_speed_mps=vh,
                             attitude_deg=attitude, lander=lander, h_out=h_site)
     lat0, lon0 = terrain.anchor_lat_deg, terrain.anchor_lon_deg
     lat = lat0 + math.degrees(tdy / MOON_RADIUS_M)
