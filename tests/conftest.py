@@ -16,3 +16,21 @@ def shared_data(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"real data not available: {p} (../shared/data is absent on this machine)")
     return p
+
+
+#: Measured values that tests report in the pytest output (printed in the terminal summary, so they
+#: show in every run, not only with ``-s``).
+_MEASURED: list[str] = []
+
+
+@pytest.fixture
+def report_measured():
+    """``report_measured("text")`` adds a line to the 'farside measured values' summary."""
+    return _MEASURED.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASURED:
+        terminalreporter.section("farside measured values")
+        for line in _MEASURED:
+            terminalreporter.write_line(line)

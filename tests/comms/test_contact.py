@@ -34,20 +34,20 @@ def test_earth_never_visible_from_ce4_site_over_a_year(placed_year):
     assert el.min() > -60.0
 
 
-def test_relay_visibility_fraction_over_a_year(placed_year):
+def test_relay_visibility_fraction_over_a_year(placed_year, report_measured):
     """Relay visibility from the CE-4 site over a year at 10-minute steps. With the 5 deg mask and
     a flat horizon the relay is always up (computed fraction 1.000, elevation 22-61 deg); with a
     40 deg mask the fraction drops and is reported."""
     t = np.arange(0.0, YEAR_S, 600.0)
     plan = contact_plan(placed_year, t, lat_deg=CE4_LAT_DEG, lon_deg=CE4_LON_DEG, height_m=CE4_ELEVATION_M)
     frac = plan.site_visible.mean()
-    print(f"relay visible from the CE-4 site: {100 * frac:.3f} % of the year; elevation "
-          f"{plan.relay_el_deg.min():.1f}..{plan.relay_el_deg.max():.1f} deg")
+    report_measured(f"relay: visible from the CE-4 site {100 * frac:.3f} % of a year (5 deg mask, flat horizon); "
+                    f"elevation {plan.relay_el_deg.min():.1f}..{plan.relay_el_deg.max():.1f} deg")
     assert frac == 1.0
     assert 15.0 < plan.relay_el_deg.min() and plan.relay_el_deg.max() < 70.0
     plan40 = contact_plan(placed_year, t, lat_deg=CE4_LAT_DEG, lon_deg=CE4_LON_DEG, height_m=CE4_ELEVATION_M, mask_deg=40.0)
     f40 = plan40.site_visible.mean()
-    print(f"with a 40 deg mask: {100 * f40:.2f} %")
+    report_measured(f"relay: visible {100 * f40:.2f} % of the year with a 40 deg mask")
     assert 0.05 < f40 < 0.95
     assert f40 == pytest.approx(np.mean(plan.relay_el_deg > 40.0))
     # ground: the relay is seen by at least one station most of the time, never through the Moon

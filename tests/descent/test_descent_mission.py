@@ -100,7 +100,7 @@ def test_hazard_at_the_aim_point(hazard):
 
 
 @pytest.mark.slow
-def test_dispersed_landings_with_and_without_hda(ce4_site, ce4_hazards):
+def test_dispersed_landings_with_and_without_hda(ce4_site, ce4_hazards, report_measured):
     """200 dispersed landings on the default site, each flown with and without hazard avoidance
     (paired: same dispersions and sensor errors). Requirement: >= 99 % safe with avoidance."""
     n = 200
@@ -121,8 +121,8 @@ def test_dispersed_landings_with_and_without_hda(ce4_site, ce4_hazards):
             fails_off[c] = fails_off.get(c, 0) + 1
         assert 640.0 < on.duration_s < 760.0
     rate_on, rate_off = safe_on / n, safe_off / n
-    print(f"\nsafe-landing rate over {n} dispersed landings: with HDA {rate_on:.1%} (failures {fails_on}), "
-          f"without HDA {rate_off:.1%} (failures {fails_off})")
+    report_measured(f"descent: safe-landing rate over {n} dispersed landings: with HDA {rate_on:.1%} "
+                    f"(failures {fails_on}), without HDA {rate_off:.1%} (failures {fails_off})")
     assert rate_on >= 0.99
     assert rate_off < rate_on
 
