@@ -20,6 +20,8 @@ from numba import njit, prange
 
 _BIG = 1.0e300
 _MAX_STEPS = 200000
+#: rays whose path through the height slab spans fewer cells walk level 0 directly (no pyramid)
+_DDA_SPAN = 16.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,7 +78,7 @@ def build_pyramid(h: np.ndarray):
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _cell(p, d, s):
     """Index of the size-``s`` cell holding coordinate ``p``, nudged 1e-9 cells along ``d`` so a
     point on a boundary belongs to the cell the ray enters."""
@@ -87,7 +89,7 @@ def _cell(p, d, s):
     return int(math.floor(p / s))
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _exit_t(p, d, cell, s):
     """Ray parameter at which coordinate p + d t leaves cell [cell*s, (cell+1)*s)."""
     if d > 0.0:
@@ -97,7 +99,7 @@ def _exit_t(p, d, cell, s):
     return _BIG
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _plane_z(h, r, c, a, b):
     h00 = h[r, c]
     h11 = h[r + 1, c + 1]
@@ -108,112 +110,159 @@ def _plane_z(h, r, c, a, b):
     return h00 + b * (h10 - h00) + a * (h11 - h10)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
+def _seg_hit(h00, h01, h10, h11, z, dz, ts0, ta, tb, ts1, ua, ub):
+    """First t in [ts0, ts1] where the ray meets the plane of one triangle of a cell, the ray's
+    cell coordinates (a, b) being (ta, tb) at ts0 and (ua, ub) at ts1 (a segment that does not
+    cross the diagonal; its triangle is chosen at the midpoint); -1 if none. Written without
+    data-dependent branches (selects only): mispredicted branches, not arithmetic, bound the
+    ray caster's speed."""
+    ra = ta + ua >= tb + ub
+    za = h00 + ta * (h01 - h00) + tb * (h11 - h01)
+    zb = h00 + ua * (h01 - h00) + ub * (h11 - h01)
+    za2 = h00 + tb * (h10 - h00) + ta * (h11 - h10)
+    zb2 = h00 + ub * (h10 - h00) + ua * (h11 - h10)
+    f0 = z + dz * ts0 - (za if ra else za2)
+    f1 = z + dz * ts1 - (zb if ra else zb2)
+    tx = ts0 + (ts1 - ts0) * f0 / (f0 - f1)
+    return ts0 if f0 <= 0.0 else (tx if f1 <= 0.0 else -1.0)
+
+
+@njit(cache=True, error_model="numpy")
 def _cell_hit(h, r, c, u, v, z, du, dv, dz, t0, t1):
-    """First t in [t0, t1] where the ray meets the two triangles of cell (r, c); -1 if none."""
+    """First t in [t0, t1] where the ray meets the two triangles of cell (r, c); -1 if none.
+    The path is split where it crosses the diagonal (``tm = t1`` when it does not)."""
     a0 = u + du * t0 - c
     b0 = v + dv * t0 - r
     a1 = u + du * t1 - c
     b1 = v + dv * t1 - r
+    h00 = h[r, c]
+    h01 = h[r, c + 1]
+    h10 = h[r + 1, c]
+    h11 = h[r + 1, c + 1]
     g0 = a0 - b0
     g1 = a1 - b1
-    # split at the diagonal crossing
-    ts0 = t0
-    ts1 = t1
-    tm = t1
-    two = False
-    if (g0 > 0.0 and g1 < 0.0) or (g0 < 0.0 and g1 > 0.0):
-        tm = t0 + (t1 - t0) * g0 / (g0 - g1)
-        two = True
-    for seg in range(2 if two else 1):
-        if two:
-            if seg == 0:
-                ts0 = t0
-                ts1 = tm
-            else:
-                ts0 = tm
-                ts1 = t1
-        ta = u + du * ts0 - c
-        tb = v + dv * ts0 - r
-        ua = u + du * ts1 - c
-        ub = v + dv * ts1 - r
-        # region chosen at the segment's midpoint
-        am = 0.5 * (ta + ua)
-        bm = 0.5 * (tb + ub)
-        h00 = h[r, c]
-        h11 = h[r + 1, c + 1]
-        if am >= bm:
-            h01 = h[r, c + 1]
-            za = h00 + ta * (h01 - h00) + tb * (h11 - h01)
-            zb = h00 + ua * (h01 - h00) + ub * (h11 - h01)
+    cross = (g0 > 0.0 and g1 < 0.0) or (g0 < 0.0 and g1 > 0.0)
+    sm = g0 / (g0 - g1)
+    tm = t0 + (t1 - t0) * sm if cross else t1
+    am = u + du * tm - c
+    bm = v + dv * tm - r
+    th1 = _seg_hit(h00, h01, h10, h11, z, dz, t0, a0, b0, tm, am, bm)
+    th2 = _seg_hit(h00, h01, h10, h11, z, dz, tm, am, bm, t1, a1, b1)
+    return th1 if th1 >= 0.0 else th2
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _cast_dda(h, u, v, z, du, dv, dz, idu, idv, t0, t1):
+    """First hit of the ray on [t0, t1] (inside the raster box) by walking the level-0 cells it
+    crosses in order (a 2-D DDA); -1.0 if none. For short paths through a thin height slab this
+    is cheaper than the pyramid's descent."""
+    ncl = h.shape[1] - 1
+    nrl = h.shape[0] - 1
+    cu = int(math.floor(u + du * t0 + (1e-9 if du > 0.0 else (-1e-9 if du < 0.0 else 0.0))))
+    cv = int(math.floor(v + dv * t0 + (1e-9 if dv > 0.0 else (-1e-9 if dv < 0.0 else 0.0))))
+    cu = min(max(cu, 0), ncl - 1)
+    cv = min(max(cv, 0), nrl - 1)
+    su = 1 if du > 0.0 else -1
+    sv = 1 if dv > 0.0 else -1
+    bu = 1 if du > 0.0 else 0
+    bv = 1 if dv > 0.0 else 0
+    t = t0
+    for _ in range(_MAX_STEPS):
+        tu = (cu + bu - u) * idu if du != 0.0 else np.inf
+        tv = (cv + bv - v) * idv if dv != 0.0 else np.inf
+        step_u = tu < tv
+        te = tu if step_u else tv
+        if te > t1:
+            te = t1
+        if te < t:
+            te = t
+        th = _cell_hit(h, cv, cu, u, v, z, du, dv, dz, t, te)
+        if th >= 0.0 or te >= t1:
+            return th
+        t = te
+        if step_u:
+            cu += su
+            if cu < 0 or cu >= ncl:
+                return -1.0
         else:
-            h10 = h[r + 1, c]
-            za = h00 + tb * (h10 - h00) + ta * (h11 - h10)
-            zb = h00 + ub * (h10 - h00) + ua * (h11 - h10)
-        f0 = z + dz * ts0 - za
-        f1 = z + dz * ts1 - zb
-        if f0 <= 0.0:
-            return ts0
-        if f1 <= 0.0:
-            return ts0 + (ts1 - ts0) * f0 / (f0 - f1)
+            cv += sv
+            if cv < 0 or cv >= nrl:
+                return -1.0
     return -1.0
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
-    """Ray (grid coords u, v; z metres; direction per metre of path) against the heightfield.
-
-    Returns the ray parameter of the first hit, or -1.0 for sky.
-    """
-    nr = h.shape[0]
-    nc = h.shape[1]
-    t0 = 0.0
-    t1 = tmax
-    # clip to the raster box [0, nc-1] x [0, nr-1]
-    if du != 0.0:
-        ta = (0.0 - u) / du
-        tb = (nc - 1.0 - u) / du
-        t0 = max(t0, min(ta, tb))
-        t1 = min(t1, max(ta, tb))
-    elif u < 0.0 or u > nc - 1.0:
-        return -1.0
-    if dv != 0.0:
-        ta = (0.0 - v) / dv
-        tb = (nr - 1.0 - v) / dv
-        t0 = max(t0, min(ta, tb))
-        t1 = min(t1, max(ta, tb))
-    elif v < 0.0 or v > nr - 1.0:
-        return -1.0
-    # clip to below the global maximum
-    if dz < 0.0:
-        t0 = max(t0, (zmax - z) / dz)
-        t1 = min(t1, (zmin - 1e-3 - z) / dz)   # below the lowest point the ray has hit
-    elif dz > 0.0:
-        if z > zmax:
-            return -1.0
-        t1 = min(t1, (zmax - z) / dz)
-    elif z > zmax:
-        return -1.0
-    if t0 > t1:
-        return -1.0
-    nlev = offs.shape[0]
+def _clip_ray(nr, nc, zmin, zmax, u, v, z, du, dv, dz, tmax):
+    """Clip a ray (grid coords u, v; z metres; direction per metre of path) to the raster box
+    [0, nc-1] x [0, nr-1] and the height slab [zmin, zmax]. Returns (t0, t1, du, dv, idu, idv,
+    dmax) with tiny direction components zeroed and their reciprocals (inf for zero);
+    t0 > t1 when the ray misses the box or slab."""
     dmax = max(abs(du), abs(dv))
     if abs(du) < 1e-12 * dmax:
         du = 0.0
     if abs(dv) < 1e-12 * dmax:
         dv = 0.0
-    if dmax > 0.0:
-        eps = 1e-7 / dmax
-        span = dmax * (t1 - t0) + 2.0
-        level = 0
-        while level < nlev - 1 and (1 << level) < span:
-            level += 1
-    else:
-        eps = 1e-7
-        level = 0
     # reciprocal directions (inf where a component is zero: that axis never bounds the cell)
     idu = 1.0 / du if du != 0.0 else np.inf
     idv = 1.0 / dv if dv != 0.0 else np.inf
+    t0 = 0.0
+    t1 = tmax
+    if du != 0.0:
+        ta = (0.0 - u) * idu
+        tb = (nc - 1.0 - u) * idu
+        t0 = max(t0, min(ta, tb))
+        t1 = min(t1, max(ta, tb))
+    elif u < 0.0 or u > nc - 1.0:
+        t1 = -1.0
+    if dv != 0.0:
+        ta = (0.0 - v) * idv
+        tb = (nr - 1.0 - v) * idv
+        t0 = max(t0, min(ta, tb))
+        t1 = min(t1, max(ta, tb))
+    elif v < 0.0 or v > nr - 1.0:
+        t1 = -1.0
+    if dz < 0.0:
+        idz = 1.0 / dz
+        t0 = max(t0, (zmax - z) * idz)
+        t1 = min(t1, (zmin - 1e-3 - z) * idz)   # below the lowest point the ray has hit
+    elif dz > 0.0:
+        t1 = min(t1, (zmax - z) / dz) if z <= zmax else -1.0
+    elif z > zmax:
+        t1 = -1.0
+    return t0, t1, du, dv, idu, idv, dmax
+
+
+@njit(cache=True, error_model="numpy")
+def cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
+    """Ray (grid coords u, v; z metres; direction per metre of path) against the heightfield.
+
+    Returns the ray parameter of the first hit, or -1.0 for sky.
+    """
+    t0, t1, du, dv, idu, idv, dmax = _clip_ray(h.shape[0], h.shape[1], zmin, zmax, u, v, z, du, dv, dz, tmax)
+    if t0 > t1:
+        return -1.0
+    return _traverse(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _traverse(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1):
+    """First hit of a clipped ray (see :func:`_clip_ray`) on [t0, t1]: a level-0 walk for short
+    paths, else the max-mip pyramid. Returns the ray parameter or -1.0 for sky."""
+    span = dmax * (t1 - t0) + 2.0
+    if span < _DDA_SPAN:
+        return _cast_dda(h, u, v, z, du, dv, dz, idu, idv, t0, t1)
+    return _cast_mip(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1, span)
+
+
+@njit(cache=True, error_model="numpy")
+def _cast_mip(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1, span):
+    """The max-mip pyramid traversal of :func:`_traverse` (long paths through the slab)."""
+    nlev = offs.shape[0]
+    eps = 1e-7 / dmax
+    level = 0
+    while level < nlev - 1 and (1 << level) < span:
+        level += 1
     nu = 1e-9 if du > 0.0 else (-1e-9 if du < 0.0 else 0.0)
     nv = 1e-9 if dv > 0.0 else (-1e-9 if dv < 0.0 else 0.0)
     t = t0
@@ -290,7 +339,7 @@ def cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
 # --------------------------------------------------------------------------------------------
 # camera rays
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _undistort(xd, yd, k1, k2):
     x = xd
     y = yd
@@ -304,7 +353,7 @@ def _undistort(xd, yd, k1, k2):
     return x, y
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
     """Origin and unit direction (ENU) of the ray through the centre of pixel (row i, col j)."""
     if ortho:
@@ -325,33 +374,113 @@ def _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
     return pos[0], pos[1], pos[2], dx, dy, dz
 
 
+@njit(cache=True, error_model="numpy")
+def _ray_consts(fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
+    """Per-frame constants of the pixel rays. Origin ``O0 + j Oj + i Oi`` (rc[0:9]); unnormalised
+    direction ``D0 + j Dj + i Di`` (rc[9:18]) when rc[18] = 1 (no lens distortion: the rays are
+    affine in the pixel indices), else ``D0 + xn Dj + yn Di`` with (xn, yn) the undistorted
+    normalised image coordinates of the pixel from :func:`undistort_table`."""
+    rc = np.zeros(19)
+    if ortho:
+        for k in range(3):
+            rc[k] = pos[k] - rot[k, 0] * (cx * gsd) - rot[k, 1] * (cy * gsd)
+            rc[3 + k] = rot[k, 0] * gsd
+            rc[6 + k] = rot[k, 1] * gsd
+            rc[9 + k] = rot[k, 2]
+        rc[18] = 1.0
+    elif k1 == 0.0 and k2 == 0.0:
+        for k in range(3):
+            rc[k] = pos[k]
+            rc[9 + k] = rot[k, 2] - rot[k, 0] * (cx / fx) - rot[k, 1] * (cy / fy)
+            rc[12 + k] = rot[k, 0] / fx
+            rc[15 + k] = rot[k, 1] / fy
+        rc[18] = 1.0
+    else:
+        for k in range(3):
+            rc[k] = pos[k]
+            rc[9 + k] = rot[k, 2]
+            rc[12 + k] = rot[k, 0]
+            rc[15 + k] = rot[k, 1]
+    return rc
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def undistort_table(width, height, fx, fy, cx, cy, k1, k2):
+    """(height, width, 2) undistorted normalised image coordinates (x, y) of the pixel centres."""
+    out = np.empty((height, width, 2))
+    for i in prange(height):
+        for j in range(width):
+            x, y = _undistort((j - cx) / fx, (i - cy) / fy, k1, k2)
+            out[i, j, 0] = x
+            out[i, j, 1] = y
+    return out
+
+
 @njit(cache=True, inline="always", error_model="numpy")
-def _tiles_done(done, tile, u, v, nr, nc):
+def _ray(i, j, rc, utab):
+    """Origin and unit direction (ENU) of the ray through the centre of pixel (row i, col j)
+    (see :func:`_ray_consts`)."""
+    ox = rc[0] + j * rc[3] + i * rc[6]
+    oy = rc[1] + j * rc[4] + i * rc[7]
+    oz = rc[2] + j * rc[5] + i * rc[8]
+    if rc[18] != 0.0:
+        ex = rc[9] + j * rc[12] + i * rc[15]
+        ey = rc[10] + j * rc[13] + i * rc[16]
+        ez = rc[11] + j * rc[14] + i * rc[17]
+    else:
+        xn = utab[i, j, 0]
+        yn = utab[i, j, 1]
+        ex = rc[9] + xn * rc[12] + yn * rc[15]
+        ey = rc[10] + xn * rc[13] + yn * rc[16]
+        ez = rc[11] + xn * rc[14] + yn * rc[17]
+    inv = 1.0 / math.sqrt(ex * ex + ey * ey + ez * ez)
+    return ox, oy, oz, ex * inv, ey * inv, ez * inv
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _tiles_done(done, tsh, u, v, nr, nc):
+    """True when the margin tiles (2**tsh vertices wide) of all corners of the hit cell are filled."""
     c = min(max(int(math.floor(u)), 0), nc - 2)
     r = min(max(int(math.floor(v)), 0), nr - 2)
-    r0 = r // tile
-    r1 = (r + 1) // tile
-    c0 = c // tile
-    c1 = (c + 1) // tile
+    r0 = r >> tsh
+    r1 = (r + 1) >> tsh
+    c0 = c >> tsh
+    c1 = (c + 1) >> tsh
     return done[r0, c0] and done[r0, c1] and done[r1, c0] and done[r1, c1]
+
+
+# rows of render_pass's per-tile ray buffer
+_GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH = range(14)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
-                width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, tmax,
+                width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab, tmax,
                 sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
                 bmin, bmax, bsize, ptile,
                 t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
     """Cast and shade every pixel, in ``ptile`` x ``ptile`` pixel tiles. Each tile's rays start
     from the height bounds of the terrain under the tile's frustum (block min/max ``bmin``,
     ``bmax`` over ``bsize`` x ``bsize`` vertices), a much thinner slab than the frame's
-    [zmin, zmax]. Pixels whose sun-margin tiles are not computed yet are left ``pending`` (with
-    their hit u, v) for :func:`shade_pending`."""
+    [zmin, zmax]. Pixels whose sun-margin tiles (``tile`` vertices wide, a power of 2) are not
+    computed yet are marked in ``pending`` (which must come zeroed), with their hit u, v in
+    ``u_out``, ``v_out``, for :func:`shade_pending`; returns their number.
+
+    A tile is processed in three passes over its pixels (rays + clipping, traversal, shading)
+    so that each pass is a short loop of independent iterations: the traversal's
+    data-dependent branches then do not stall the arithmetic of the other passes."""
     nr = h.shape[0]
     nc = h.shape[1]
     ntr = (height + ptile - 1) // ptile
     ntc = (width + ptile - 1) // ptile
+    rc = _ray_consts(fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
+    ires = 1.0 / res
+    tsh = 0
+    while (1 << tsh) < tile:
+        tsh += 1
+    npend = np.zeros(ntr, np.int64)
     for ti in prange(ntr):
+        buf = np.empty((14, ptile * ptile))
         for tj in range(ntc):
             i0 = ti * ptile
             j0 = tj * ptile
@@ -359,29 +488,60 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
             j1 = min(j0 + ptile, width) - 1
             zlo, zhi = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
                                     x0, y0, res, nr, nc, zmin, zmax, bmin, bmax, bsize)
+            k = 0
             for i in range(i0, i1 + 1):
                 for j in range(j0, j1 + 1):
-                    ox, oy, oz, dx, dy, dz = _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
-                    gu = (ox - x0) / res - 0.5
-                    gv = (y0 - oy) / res - 0.5
-                    t = cast_ray(h, mip, offs, mrows, mcols, zlo, zhi, gu, gv, oz, dx / res, -dy / res, dz, tmax)
-                    pending[i, j] = 0
+                    ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
+                    gu = (ox - x0) * ires - 0.5
+                    gv = (y0 - oy) * ires - 0.5
+                    t0, t1, du, dv, idu, idv, dmax = _clip_ray(nr, nc, zlo, zhi, gu, gv, oz, dx * ires, -dy * ires,
+                                                               dz, tmax)
+                    buf[_GU, k] = gu
+                    buf[_GV, k] = gv
+                    buf[_OZ, k] = oz
+                    buf[_DU, k] = du
+                    buf[_DV, k] = dv
+                    buf[_DZ, k] = dz
+                    buf[_IU, k] = idu
+                    buf[_IV, k] = idv
+                    buf[_DM, k] = dmax
+                    buf[_T0, k] = t0
+                    buf[_T1, k] = t1
+                    buf[_DX, k] = dx
+                    buf[_DY, k] = dy
+                    k += 1
+            for q in range(k):
+                t0 = buf[_T0, q]
+                t1 = buf[_T1, q]
+                th = -1.0
+                if t0 <= t1:
+                    th = _traverse(h, mip, offs, mrows, mcols, buf[_GU, q], buf[_GV, q], buf[_OZ, q], buf[_DU, q],
+                                   buf[_DV, q], buf[_DZ, q], buf[_IU, q], buf[_IV, q], buf[_DM, q], t0, t1)
+                buf[_TH, q] = th
+            k = 0
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    t = buf[_TH, k]
+                    dx = buf[_DX, k]
+                    dy = buf[_DY, k]
+                    dz = buf[_DZ, k]
+                    u = buf[_GU, k] + dx * ires * t
+                    v = buf[_GV, k] - dy * ires * t
+                    k += 1
                     if t < 0.0:
                         t_out[i, j] = np.nan
-                        u_out[i, j] = np.nan
-                        v_out[i, j] = np.nan
                         _sky_px(i, j, full, rad, inc, emi, pha, lit, nrm, pts)
                         continue
-                    u = gu + dx / res * t
-                    v = gv - dy / res * t
                     t_out[i, j] = t
-                    u_out[i, j] = u
-                    v_out[i, j] = v
-                    if shadow_mode > 0 and not _tiles_done(done, tile, u, v, nr, nc):
+                    if shadow_mode > 0 and not _tiles_done(done, tsh, u, v, nr, nc):
                         pending[i, j] = 1
+                        u_out[i, j] = u
+                        v_out[i, j] = v
+                        npend[ti] += 1
                         continue
                     _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius, model,
                               pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts)
+    return npend.sum()
 
 
 @njit(cache=True, error_model="numpy")
@@ -428,14 +588,15 @@ def _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, x
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def shade_pending(h, x0, y0, res, width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
+def shade_pending(h, x0, y0, res, width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab,
                   sun, margin, shadow_mode, sun_radius, model, pp, full, smooth,
                   u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
+    rc = _ray_consts(fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
     for i in prange(height):
         for j in range(width):
             if pending[i, j] == 0:
                 continue
-            ox, oy, oz, dx, dy, dz = _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
+            ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
             _shade_px_noinline(h, x0, y0, res, i, j, u_out[i, j], v_out[i, j], dx, dy, dz, sun, margin, shadow_mode,
                       sun_radius, model, pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts)
             pending[i, j] = 0
@@ -563,7 +724,7 @@ def fill_margin_tiles(h, mip, offs, mrows, mcols, zmax, tiles_r, tiles_c, tile, 
 # --------------------------------------------------------------------------------------------
 # photometry (scalar, numba)
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _h_function(x, w):
     """Hapke (2002) approximation of Chandrasekhar's H-function (Hapke 2012 eq. 8.56)."""
     if x <= 0.0:

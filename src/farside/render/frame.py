@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,6 +94,29 @@ class Frame:
             "frames": {"enu": "site ENU, metres, x east, y north, z up",
                        "camera": "x right, y down, z forward; pixel centres at integer (col, row)"},
         }
+
+
+_UNDISTORT_CACHE: dict = {}
+_UNDISTORT_LOCK = threading.Lock()
+_NO_TABLE = np.zeros((1, 1, 2))
+
+
+def _undistort_table(camera: Camera) -> np.ndarray:
+    """Undistorted normalised coordinates of each pixel centre for a camera with lens
+    distortion (cached per intrinsics: a sequence reuses one); a dummy for the others, whose
+    rays are affine in the pixel indices."""
+    if camera.projection == "orthographic" or (camera.k1 == 0.0 and camera.k2 == 0.0):
+        return _NO_TABLE
+    key = (camera.width_px, camera.height_px, camera.fx_px, camera.fy_px, camera.cx_px, camera.cy_px,
+           camera.k1, camera.k2)
+    with _UNDISTORT_LOCK:
+        tab = _UNDISTORT_CACHE.get(key)
+        if tab is None:
+            tab = K.undistort_table(*key)
+            if len(_UNDISTORT_CACHE) >= 4:
+                _UNDISTORT_CACHE.pop(next(iter(_UNDISTORT_CACHE)))
+            _UNDISTORT_CACHE[key] = tab
+    return tab
 
 
 def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
@@ -210,7 +234,7 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     t_img = np.empty((hgt, wid), np.float32)
     u_img = np.empty((hgt, wid), np.float64)
     v_img = np.empty((hgt, wid), np.float64)
-    pending = np.empty((hgt, wid), np.uint8)
+    pending = np.zeros((hgt, wid), np.uint8)       # written only where pending (calloc: untouched pages are free)
     rad = np.empty((hgt, wid), np.float32)
     lit = np.empty((hgt, wid), np.float32)
     if full:
@@ -224,24 +248,23 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         nrm = np.empty((1, 1, 3), np.float32)
         pts = np.empty((1, 1, 3), np.float64)
     cam_args = (wid, hgt, camera.fx_px, camera.fy_px, camera.cx_px, camera.cy_px, camera.k1, camera.k2,
-                camera.projection == "orthographic", camera.gsd_m, camera.position_enu, camera.rotation_enu_from_cam)
+                camera.projection == "orthographic", camera.gsd_m, camera.position_enu, camera.rotation_enu_from_cam,
+                _undistort_table(camera))
     shade_args = (sun, margin, mode, SUN_RADIUS_RAD, model.model_id, model.packed(), full, normals == "smooth")
     out_args = (rad, inc, emi, pha, lit, nrm, pts)
     zlo, zhi = _frame_z_bounds(scene, camera)
-    K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo, zhi,
+    n_pending = K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo, zhi,
                   scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done, tile,
                   *shade_args[2:], scene.block_min, scene.block_max, 8, 8, t_img, u_img, v_img, pending, *out_args)
-    if mode > 0:
+    if mode > 0 and n_pending > 0:
+        # fill the 64 x 64-vertex tiles of the pending hits (Scene.margin_map adds neighbours), then shade
         pend = pending.view(bool)
-        if pend.any():
-            # fill the 64 x 64-vertex tiles of the pending hits (Scene.margin_map adds neighbours), then shade
-            key = np.unique((np.floor(v_img[pend]).astype(np.int64) // tile) * 1_000_003
-                            + np.floor(u_img[pend]).astype(np.int64) // tile)
-            margin = scene.margin_map(sun, rows=(key // 1_000_003) * tile, cols=(key % 1_000_003) * tile,
-                                      clip_rad=clip)
-            K.shade_pending(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, sun, margin,
-                            *shade_args[2:], u_img, v_img, pending, *out_args)
-
+        key = np.unique((np.floor(v_img[pend]).astype(np.int64) // tile) * 1_000_003
+                        + np.floor(u_img[pend]).astype(np.int64) // tile)
+        margin = scene.margin_map(sun, rows=(key // 1_000_003) * tile, cols=(key % 1_000_003) * tile,
+                                  clip_rad=clip)
+        K.shade_pending(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, sun, margin,
+                        *shade_args[2:], u_img, v_img, pending, *out_args)
     bands = ["r", "g", "b"] if camera.colour == "rggb" else ["pan"]
     irr = {b: solar_band_irradiance(b)[0] for b in bands}
     if len(bands) == 1:
