@@ -31,7 +31,7 @@ def _progress_factory(console):
     def factory(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
         cols = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn()]
-        with Progress(*cols, console=console, transient=True) as prog:
+        with Progress(*cols, console=console, transient=True, disable=not console.is_terminal) as prog:
             task = prog.add_task(description, total=total)
             yield lambda n=1: prog.advance(task, n)
 
