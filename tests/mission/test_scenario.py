@@ -52,3 +52,13 @@ def test_malformed_toml(tmp_path):
 def test_valid_override(tmp_path):
     sc = load_scenario(_write(tmp_path, "seed = 7\nname = \"x\"\n[site]\nage_gyr = 3.2\n"), default_stages())
     assert sc.seed == 7 and sc.site.age_gyr == 3.2 and sc.name == "x"
+
+
+def test_stage_without_its_producer_says_so(tmp_path):
+    """Running a stage whose input stage is missing gives one line naming both stages."""
+    from farside.mission import run_mission
+    from farside.mission.stages.descent import DescentStage
+
+    sc = chang_e4([DescentStage()])
+    with pytest.raises(ScenarioError, match=r"^descent stage needs the site stage .* run 'site' before 'descent'$"):
+        run_mission(sc, tmp_path / "out", stages=[DescentStage()], quick=True)

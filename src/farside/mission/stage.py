@@ -9,6 +9,7 @@ adds report sections. Stages never touch each other's code: the runner wires the
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,14 +34,15 @@ class EmptyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Stage:
-    """Base class of a pipeline stage."""
+class Stage(abc.ABC):
+    """Base class of a pipeline stage: subclasses set ``name`` (and ``Config``) and implement ``run``."""
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = EmptyConfig
 
-    def run(self, ctx: "RunContext") -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def run(self, ctx: "RunContext") -> None:
+        """Read ``ctx.state``, write products through ``ctx.write``, add report sections."""
 
 
 @dataclass
@@ -57,6 +59,15 @@ class RunContext:
     stage_name: str
     products: list[dict] = field(default_factory=list)
     progress_factory: Callable[..., Any] | None = None
+
+    def require(self, key: str, producer: str) -> Any:
+        """``state[key]`` from an earlier stage; a one-line ScenarioError when that stage did not run."""
+        if key not in self.state or self.state[key] is None:
+            from farside.errors import ScenarioError
+
+            raise ScenarioError(f"{self.stage_name} stage needs the {producer} stage (state {key!r} is missing): "
+                                f"run {producer!r} before {self.stage_name!r}")
+        return self.state[key]
 
     @property
     def products_dir(self) -> Path:

@@ -52,12 +52,9 @@ class DescentStage(Stage):
     def run(self, ctx: RunContext) -> None:
         from farside.descent import ASSUMPTIONS, CE4_LANDER, prepare_hazards, simulate_descent
         from farside.ephemeris import seconds_to_utc, sun_direction_enu
-        from farside.errors import ScenarioError
 
         cfg: DescentConfig = ctx.config  # type: ignore[assignment]
-        site = ctx.state.get("site")
-        if site is None:
-            raise ScenarioError("descent stage needs the site stage (ctx.state['site'] is missing); keep 'site' first")
+        site = ctx.require("site", "site")
         sc = ctx.scenario
         epoch = sc.epoch_utc
         ignition_s = float(cfg.ignition_offset_s)

@@ -44,13 +44,10 @@ class DownlinkStage(Stage):
         from farside import constants as C
         from farside.comms import DownlinkQueue, contact_plan
         from farside.ephemeris import utc_to_seconds
-        from farside.errors import ScenarioError
         from farside.orbit.placement import place_orbit
 
         cfg: DownlinkConfig = ctx.config
-        relay = ctx.state.get("relay")
-        if relay is None:
-            raise ScenarioError("downlink stage needs the relay stage (ctx.state['relay'] is missing); keep 'relay' before 'downlink'")
+        relay = ctx.require("relay", "relay")
         queue: DownlinkQueue = ctx.state.setdefault("downlink", DownlinkQueue())
         plan = ctx.state["contact_plan"]
         epoch = ctx.scenario.epoch_utc

@@ -45,13 +45,10 @@ class CamerasStage(Stage):
 
     def run(self, ctx: RunContext) -> None:
         from farside.ephemeris import sun_direction_enu
-        from farside.errors import ScenarioError
         from farside.render import CE4_COLOUR_RESPONSE, Scene, Sensor, lcam, render, tcam, write_frame
 
         cfg: CamerasConfig = ctx.config  # type: ignore[assignment]
-        site = ctx.state.get("site")
-        if site is None:
-            raise ScenarioError("cameras stage needs the site stage (ctx.state['site'] is missing); keep 'site' first")
+        site = ctx.require("site", "site")
         sc = ctx.scenario
         ter = site.terrain
         td = ctx.state.get("touchdown_enu")
