@@ -22,6 +22,13 @@ from farside.terrain.craters import (
     trask_equilibrium,
 )
 from farside.terrain.generate import CE4_ROCK_ABUNDANCE, CE4_SURFACE_AGE_GYR, Site, chang_e4_site, generate_site
+from farside.terrain.backdrop import (
+    backdrop_elevation,
+    enu_z_to_sphere_height,
+    regional_backdrop,
+    sphere_drop_m,
+    sphere_height_to_enu_z,
+)
 from farside.terrain.rocks import rock_cfa, rock_q
 from farside.terrain.roughness import fractal_roughness
 
@@ -55,4 +62,9 @@ __all__ = [
     "rock_cfa",
     "rock_q",
     "fractal_roughness",
+    "regional_backdrop",
+    "backdrop_elevation",
+    "sphere_drop_m",
+    "sphere_height_to_enu_z",
+    "enu_z_to_sphere_height",
 ]
