@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+
 _BIG = 1.0e300
 _MAX_STEPS = 200000
 #: rays whose path through the height slab spans fewer cells walk level 0 directly (no pyramid)
@@ -457,7 +458,7 @@ _GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH = range(14)
 def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab, tmax,
                 sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
-                bmin, bmax, bsize, ptile,
+                bmin, bmax, bsize, ptile, pre, pre_t,
                 t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
     """Cast and shade every pixel, in ``ptile`` x ``ptile`` pixel tiles. Each tile's rays start
     from the height bounds of the terrain under the tile's frustum (block min/max ``bmin``,
@@ -465,6 +466,9 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
     [zmin, zmax]. Pixels whose sun-margin tiles (``tile`` vertices wide, a power of 2) are not
     computed yet are marked in ``pending`` (which must come zeroed), with their hit u, v in
     ``u_out``, ``v_out``, for :func:`shade_pending`; returns their number.
+
+    With ``pre`` the hits come from ``pre_t`` (ranges from :func:`raster_hits`, NaN for sky)
+    instead of the traversal.
 
     A tile is processed in three passes over its pixels (rays + clipping, traversal, shading)
     so that each pass is a short loop of independent iterations: the traversal's
@@ -486,16 +490,21 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
             j0 = tj * ptile
             i1 = min(i0 + ptile, height) - 1
             j1 = min(j0 + ptile, width) - 1
-            zlo, zhi = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
-                                    x0, y0, res, nr, nc, zmin, zmax, bmin, bmax, bsize)
+            zlo, zhi = zmin, zmax
+            if not pre:
+                zlo, zhi = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
+                                        x0, y0, res, nr, nc, zmin, zmax, bmin, bmax, bsize)
             k = 0
             for i in range(i0, i1 + 1):
                 for j in range(j0, j1 + 1):
                     ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
                     gu = (ox - x0) * ires - 0.5
                     gv = (y0 - oy) * ires - 0.5
-                    t0, t1, du, dv, idu, idv, dmax = _clip_ray(nr, nc, zlo, zhi, gu, gv, oz, dx * ires, -dy * ires,
-                                                               dz, tmax)
+                    if pre:
+                        t0, t1, du, dv, idu, idv, dmax = 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0
+                    else:
+                        t0, t1, du, dv, idu, idv, dmax = _clip_ray(nr, nc, zlo, zhi, gu, gv, oz, dx * ires,
+                                                                   -dy * ires, dz, tmax)
                     buf[_GU, k] = gu
                     buf[_GV, k] = gv
                     buf[_OZ, k] = oz
@@ -510,11 +519,15 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                     buf[_DX, k] = dx
                     buf[_DY, k] = dy
                     k += 1
+            tw = j1 - j0 + 1
             for q in range(k):
                 t0 = buf[_T0, q]
                 t1 = buf[_T1, q]
                 th = -1.0
-                if t0 <= t1:
+                if pre:
+                    tp = pre_t[i0 + q // tw, j0 + q % tw]
+                    th = tp if tp >= 0.0 else -1.0      # NaN (sky) -> -1
+                elif t0 <= t1:
                     th = _traverse(h, mip, offs, mrows, mcols, buf[_GU, q], buf[_GV, q], buf[_OZ, q], buf[_DU, q],
                                    buf[_DV, q], buf[_DZ, q], buf[_IU, q], buf[_IV, q], buf[_DM, q], t0, t1)
                 buf[_TH, q] = th
@@ -542,6 +555,141 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                     _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius, model,
                               pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts)
     return npend.sum()
+
+
+# --------------------------------------------------------------------------------------------
+# rasterised primary hits (near field: DEM triangles larger than a pixel)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, parallel=True, error_model="numpy")
+def raster_hits(h, x0, y0, res, r0, r1, c0, c1, width, height, fx, fy, cx, cy, pos, rot, t_out):
+    """First hit of every pixel's ray on the triangles of DEM vertices rows r0..r1, cols c0..c1,
+    by z-buffered rasterisation: each triangle is projected, the pixel centres inside it get the
+    exact ray-plane intersection, the nearest wins. Writes the range (m along the unit ray; NaN
+    for sky) into ``t_out``; returns False, having written nothing, when a vertex is not in
+    front of the camera (the caller then ray-casts).
+
+    Same mesh and same pixel rays as the ray caster (perspective, no lens distortion), so the
+    same hits up to rounding; it pays when the triangles cover many pixels each (low altitude),
+    where the per-pixel cost of walking the grid dominates the ray caster."""
+    rc = _ray_consts(fx, fy, cx, cy, 0.0, 0.0, False, 0.0, pos, rot)
+    nvr = r1 - r0 + 1
+    nvc = c1 - c0 + 1
+    pj = np.empty((nvr, nvc))
+    pi = np.empty((nvr, nvc))
+    bad = np.zeros(nvr, np.int64)
+    for a in prange(nvr):
+        r = r0 + a
+        wy = y0 - (r + 0.5) * res - pos[1]
+        for b in range(nvc):
+            c = c0 + b
+            wx = x0 + (c + 0.5) * res - pos[0]
+            wz = h[r, c] - pos[2]
+            xc = rot[0, 0] * wx + rot[1, 0] * wy + rot[2, 0] * wz
+            yc = rot[0, 1] * wx + rot[1, 1] * wy + rot[2, 1] * wz
+            zc = rot[0, 2] * wx + rot[1, 2] * wy + rot[2, 2] * wz
+            if zc <= 1e-6:
+                bad[a] = 1
+                zc = 1e-6
+            pj[a, b] = cx + fx * xc / zc
+            pi[a, b] = cy + fy * yc / zc
+    if bad.sum() > 0:
+        return False
+    # projected row extent of each row of cells, to skip cell rows outside a band
+    rlo = np.empty(nvr - 1)
+    rhi = np.empty(nvr - 1)
+    for a in prange(nvr - 1):
+        lo = 1e300
+        hi = -1e300
+        for b in range(nvc):
+            lo = min(lo, pi[a, b], pi[a + 1, b])
+            hi = max(hi, pi[a, b], pi[a + 1, b])
+        rlo[a] = lo
+        rhi[a] = hi
+    band = 16
+    nband = (height + band - 1) // band
+    for bi in prange(nband):
+        i_lo = bi * band
+        i_hi = min(i_lo + band, height) - 1
+        for i in range(i_lo, i_hi + 1):
+            for j in range(width):
+                t_out[i, j] = np.inf
+        for a in range(nvr - 1):
+            if rhi[a] < i_lo - 0.5 or rlo[a] > i_hi + 0.5:
+                continue
+            r = r0 + a
+            ya = y0 - (r + 0.5) * res
+            yb = ya - res
+            for b in range(nvc - 1):
+                c = c0 + b
+                xa = x0 + (c + 0.5) * res
+                xb = xa + res
+                h00 = h[r, c]
+                h01 = h[r, c + 1]
+                h10 = h[r + 1, c]
+                h11 = h[r + 1, c + 1]
+                for half in range(2):
+                    # triangle A: (r,c) (r,c+1) (r+1,c+1); B: (r,c) (r+1,c) (r+1,c+1)
+                    if half == 0:
+                        qx = pj[a, b + 1]
+                        qy = pi[a, b + 1]
+                        # plane normal (world): (P1 - P0) x (P2 - P0), P1 = (+res, 0, h01-h00), P2 = (+res, -res, h11-h00)
+                        e1x, e1y, e1z = res, 0.0, h01 - h00
+                    else:
+                        qx = pj[a + 1, b]
+                        qy = pi[a + 1, b]
+                        e1x, e1y, e1z = 0.0, -res, h10 - h00
+                    e2x, e2y, e2z = res, -res, h11 - h00
+                    nx = e1y * e2z - e1z * e2y
+                    ny = e1z * e2x - e1x * e2z
+                    nz = e1x * e2y - e1y * e2x
+                    px = pj[a, b]
+                    py = pi[a, b]
+                    sx = pj[a + 1, b + 1]
+                    sy = pi[a + 1, b + 1]
+                    area = (qx - px) * (sy - py) - (qy - py) * (sx - px)
+                    if abs(area) < 1e-12:
+                        continue
+                    sg = 1.0 if area > 0.0 else -1.0
+                    ymin = min(py, qy, sy)
+                    ymax = max(py, qy, sy)
+                    ia = max(int(math.ceil(ymin - 1e-7)), i_lo)
+                    ib = min(int(math.floor(ymax + 1e-7)), i_hi)
+                    if ia > ib:
+                        continue
+                    xmin = min(px, qx, sx)
+                    xmax = max(px, qx, sx)
+                    ja = max(int(math.ceil(xmin - 1e-7)), 0)
+                    jb = min(int(math.floor(xmax + 1e-7)), width - 1)
+                    if ja > jb:
+                        continue
+                    # s = n.(P0 - O) / n.D(i, j), D affine in (j, i)
+                    num = nx * (xa - pos[0]) + ny * (ya - pos[1]) + nz * (h00 - pos[2])
+                    d0 = nx * rc[9] + ny * rc[10] + nz * rc[11]
+                    dj = nx * rc[12] + ny * rc[13] + nz * rc[14]
+                    di = nx * rc[15] + ny * rc[16] + nz * rc[17]
+                    tol = -1e-9 * abs(area)
+                    for i in range(ia, ib + 1):
+                        for j in range(ja, jb + 1):
+                            w0 = sg * ((qx - px) * (i - py) - (qy - py) * (j - px))
+                            w1 = sg * ((sx - qx) * (i - qy) - (sy - qy) * (j - qx))
+                            w2 = sg * ((px - sx) * (i - sy) - (py - sy) * (j - sx))
+                            if w0 >= tol and w1 >= tol and w2 >= tol:
+                                den = d0 + j * dj + i * di
+                                if den != 0.0:
+                                    sp = num / den
+                                    if sp > 0.0 and sp < t_out[i, j]:
+                                        t_out[i, j] = sp
+        for i in range(i_lo, i_hi + 1):
+            for j in range(width):
+                sp = t_out[i, j]
+                if sp == np.inf:
+                    t_out[i, j] = np.nan
+                else:
+                    ex = rc[9] + j * rc[12] + i * rc[15]
+                    ey = rc[10] + j * rc[13] + i * rc[16]
+                    ez = rc[11] + j * rc[14] + i * rc[17]
+                    t_out[i, j] = sp * math.sqrt(ex * ex + ey * ey + ez * ez)
+    return True
 
 
 @njit(cache=True, error_model="numpy")

@@ -6,6 +6,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from farside.errors import invalid
@@ -19,6 +20,10 @@ from farside.terrain import Terrain
 __all__ = ["Frame", "render"]
 
 _SHADOWS = {"none": 0, "hard": 1, "penumbra": 2}
+#: iterations per work chunk of the frame kernels' parallel loops: small chunks handed out on demand,
+#: rather than one static share per thread, keep every thread busy when image regions differ in cost
+#: or another process takes a core
+_CHUNK = 4
 
 
 @dataclass(eq=False)
@@ -45,6 +50,9 @@ class Frame:
     dn, dn_raw : uint8/uint16 or None
         Digital numbers after the sensor (``dn`` demosaiced RGB for colour cameras; ``dn_raw`` the
         Bayer mosaic), None when no sensor was applied.
+    from_backdrop : (H, W) bool or None
+        Pixels taken from the backdrop scene (see ``backdrop`` of :func:`render`); None when
+        rendered without one.
     """
 
     camera: Camera
@@ -66,6 +74,7 @@ class Frame:
     sensor: Sensor | None = None
     time_utc: str | None = None
     band_irradiance_W_m2: dict = field(default_factory=dict)
+    from_backdrop: np.ndarray | None = None
 
     @property
     def sky(self) -> np.ndarray:
@@ -93,6 +102,8 @@ class Frame:
             "sensor": None if self.sensor is None else self.sensor.to_dict(),
             "frames": {"enu": "site ENU, metres, x east, y north, z up",
                        "camera": "x right, y down, z forward; pixel centres at integer (col, row)"},
+            **({} if self.from_backdrop is None else
+               {"backdrop_pixel_fraction": float(np.count_nonzero(self.from_backdrop)) / self.from_backdrop.size}),
         }
 
 
@@ -119,16 +130,14 @@ def _undistort_table(camera: Camera) -> np.ndarray:
     return tab
 
 
-def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
-    """Height bounds of the terrain that this frame's rays can meet (a tighter slab than the whole
-    DEM's, so rays start lower and at a finer pyramid level).
+def _footprint_cells(scene: Scene, camera: Camera, zmin: float, zmax: float) -> tuple[int, int, int, int] | None:
+    """Vertex rows r0..r1 and columns c0..c1 of the DEM holding every point where a ray of this
+    camera can cross the height slab [zmin, zmax]; None when a border ray does not descend, the
+    camera is below the slab, or an orthographic camera starts inside it (no bound then).
 
-    The rays through the image border, intersected with the planes z = zmin and z = zmax of the
-    DEM, bound the region where any pixel's ray crosses the DEM's height range (the frustum is
-    convex). Falls back to the DEM's bounds when the camera is inside the slab or a border ray
-    does not descend.
+    The rays through the image border, intersected with the planes z = zmin and z = zmax, bound
+    the region where any pixel's ray crosses the slab (the frustum is convex).
     """
-    zmin, zmax = scene.zmin, scene.zmax
     pos = camera.position_enu
     w, h = camera.width_px, camera.height_px
     k = np.linspace(-0.5, 1.0, 17)
@@ -150,8 +159,15 @@ def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
                 x, y = xd / f, yd / f
         d = np.stack([x, y, np.ones_like(x)], axis=1) @ rot.T
         orig = np.tile(pos, (cols.size, 1))
-    if np.any(orig[:, 2] <= zmax) or np.any(d[:, 2] >= -1e-6):
-        return zmin, zmax
+    if np.any(d[:, 2] >= -1e-6):
+        return None
+    if camera.projection == "orthographic":
+        if np.any(orig[:, 2] <= zmax):
+            return None
+    elif pos[2] <= zmin:
+        return None
+    else:
+        zmax = min(zmax, float(pos[2]))      # descending rays from inside the slab stay below the camera
     pts = []
     for zp in (zmin, zmax):
         t = (zp - orig[:, 2]) / d[:, 2]
@@ -166,16 +182,157 @@ def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
     c0 = int(np.clip(np.floor(col.min()) - 2, 0, nc - 1))
     c1 = int(np.clip(np.ceil(col.max()) + 3, 0, nc - 1))
     if r1 <= r0 or c1 <= c0:
-        return zmin, zmax
+        return None
+    return r0, r1, c0, c1
+
+
+def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
+    """Height bounds of the terrain that this frame's rays can meet (a tighter slab than the whole
+    DEM's, so rays start lower and at a finer pyramid level); the DEM's bounds when
+    :func:`_footprint_cells` gives no region."""
+    cells = _footprint_cells(scene, camera, scene.zmin, scene.zmax)
+    if cells is None:
+        return scene.zmin, scene.zmax
+    r0, r1, c0, c1 = cells
     b = 8  # Scene block size
     return (float(scene.block_min[r0 // b:r1 // b + 1, c0 // b:c1 // b + 1].min()),
             float(scene.block_max[r0 // b:r1 // b + 1, c0 // b:c1 // b + 1].max()))
 
 
+#: rasterise the primary hits when the visible DEM has at most this many triangles per pixel
+RASTER_MAX_TRIANGLES_PER_PIXEL = 0.5
+_NO_PRE = np.empty((1, 1))
+
+
+def _raster_hits(scene: Scene, camera: Camera, zlo: float, zhi: float, tmax: float) -> tuple[bool, np.ndarray]:
+    """Primary hits by rasterisation (:func:`K.raster_hits`) when that is cheaper than ray casting:
+    a perspective camera without lens distortion above the terrain it sees, whose view holds at
+    most RASTER_MAX_TRIANGLES_PER_PIXEL DEM triangles per pixel (near field). Returns (False, dummy)
+    when the ray caster should run instead."""
+    if camera.projection != "perspective" or camera.k1 != 0.0 or camera.k2 != 0.0:
+        return False, _NO_PRE
+    cells = _footprint_cells(scene, camera, zlo, zhi)
+    if cells is None:
+        return False, _NO_PRE
+    r0, r1, c0, c1 = cells
+    if 2.0 * (r1 - r0) * (c1 - c0) > RASTER_MAX_TRIANGLES_PER_PIXEL * camera.width_px * camera.height_px:
+        return False, _NO_PRE
+    pre_t = np.empty((camera.height_px, camera.width_px))
+    ok = K.raster_hits(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, r0, r1, c0, c1, camera.width_px,
+                       camera.height_px, camera.fx_px, camera.fy_px, camera.cx_px, camera.cy_px, camera.position_enu,
+                       camera.rotation_enu_from_cam, pre_t)
+    if not ok:
+        return False, _NO_PRE
+    pre_t[pre_t > tmax] = np.nan
+    return True, pre_t
+
+
+def _as_scene(name: str, scene) -> Scene:
+    if isinstance(scene, Terrain):
+        return Scene(scene)
+    if not isinstance(scene, Scene):
+        raise invalid(name, type(scene).__name__, "a farside.render.Scene or farside.terrain.Terrain")
+    return scene
+
+
+def _cast_and_shade(scene: Scene, camera: Camera, sun: np.ndarray, model, mode: int, full: bool, smooth: bool,
+                    tmax: float) -> dict:
+    """Every pixel of ``camera`` cast against ``scene`` and shaded (no sensor): the layers as a dict."""
+    hgt, wid = camera.height_px, camera.width_px
+    clip = max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD)
+    if mode > 0:
+        margin, done, tile = scene._shadow_arrays(sun, clip)
+    else:
+        margin, done, tile = np.zeros((2, 2), np.float32), np.ones((1, 1), np.bool_), 1 << 30
+    t_img = np.empty((hgt, wid), np.float32)
+    u_img = np.empty((hgt, wid), np.float64)
+    v_img = np.empty((hgt, wid), np.float64)
+    pending = np.zeros((hgt, wid), np.uint8)       # written only where pending (calloc: untouched pages are free)
+    rad = np.empty((hgt, wid), np.float32)
+    lit = np.empty((hgt, wid), np.float32)
+    if full:
+        inc = np.empty((hgt, wid), np.float32)
+        emi = np.empty((hgt, wid), np.float32)
+        pha = np.empty((hgt, wid), np.float32)
+        nrm = np.empty((hgt, wid, 3), np.float32)
+        pts = np.empty((hgt, wid, 3), np.float64)
+    else:
+        inc = emi = pha = np.empty((1, 1), np.float32)
+        nrm = np.empty((1, 1, 3), np.float32)
+        pts = np.empty((1, 1, 3), np.float64)
+    cam_args = (wid, hgt, camera.fx_px, camera.fy_px, camera.cx_px, camera.cy_px, camera.k1, camera.k2,
+                camera.projection == "orthographic", camera.gsd_m, camera.position_enu, camera.rotation_enu_from_cam,
+                _undistort_table(camera))
+    shade_args = (mode, SUN_RADIUS_RAD, model.model_id, model.packed(), full, smooth)
+    out_args = (rad, inc, emi, pha, lit, nrm, pts)
+    zlo, zhi = _frame_z_bounds(scene, camera)
+    with numba.parallel_chunksize(_CHUNK):
+        pre, pre_t = _raster_hits(scene, camera, zlo, zhi, tmax)
+        n_pending = K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo,
+                                  zhi, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done,
+                                  tile, *shade_args, scene.block_min, scene.block_max, 8, 8, pre, pre_t, t_img, u_img,
+                                  v_img, pending, *out_args)
+        if mode > 0 and n_pending > 0:
+            # fill the 64 x 64-vertex tiles of the pending hits (Scene.margin_map adds neighbours), then shade
+            pend = pending.view(bool)
+            key = np.unique((np.floor(v_img[pend]).astype(np.int64) // tile) * 1_000_003
+                            + np.floor(u_img[pend]).astype(np.int64) // tile)
+            margin = scene.margin_map(sun, rows=(key // 1_000_003) * tile, cols=(key % 1_000_003) * tile,
+                                      clip_rad=clip)
+            K.shade_pending(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, sun, margin,
+                            *shade_args, u_img, v_img, pending, *out_args)
+    out = {"range_m": t_img, "reflectance": rad, "lit_fraction": lit}
+    if full:
+        out.update(incidence_rad=inc, emission_rad=emi, phase_rad=pha, normal_enu=nrm, points_enu=pts)
+    return out
+
+
+def _pixel_rays(camera: Camera, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Origins and unit directions (N, 3), site ENU, of the rays through pixel centres (rows, cols)
+    (the same rays as the render kernel's)."""
+    rot = camera.rotation_enu_from_cam
+    if camera.projection == "orthographic":
+        xc = (cols - camera.cx_px) * camera.gsd_m
+        yc = (rows - camera.cy_px) * camera.gsd_m
+        orig = camera.position_enu + np.outer(xc, rot[:, 0]) + np.outer(yc, rot[:, 1])
+        return orig, np.tile(rot[:, 2], (rows.size, 1))
+    tab = _undistort_table(camera)
+    if tab is _NO_TABLE:
+        xn = (cols - camera.cx_px) / camera.fx_px
+        yn = (rows - camera.cy_px) / camera.fy_px
+    else:
+        xn = tab[rows, cols, 0]
+        yn = tab[rows, cols, 1]
+    d = np.stack([xn, yn, np.ones_like(xn)], axis=1) @ rot.T
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    return np.tile(camera.position_enu, (rows.size, 1)), d
+
+
+def _backdrop_pixels(main: dict, back: dict, scene: Scene, camera: Camera) -> np.ndarray:
+    """Pixels the backdrop provides: sky against the main scene, and main-scene hits hidden behind
+    backdrop terrain that lies outside the main DEM (nearer along the ray, hit point outside the
+    main DEM's mesh)."""
+    t_main = main["range_m"]
+    t_back = back["range_m"]
+    take = np.isnan(t_main) & ~np.isnan(t_back)
+    cand = t_back < t_main                       # False where either is NaN
+    if cand.any():
+        rows, cols = np.nonzero(cand)
+        orig, d = _pixel_rays(camera, rows, cols)
+        p = orig + t_back[rows, cols, None].astype(np.float64) * d
+        res = scene.resolution_m
+        nr, nc = scene.heights.shape
+        xmin, xmax = scene.x0_m + 0.5 * res, scene.x0_m + (nc - 0.5) * res
+        ymin, ymax = scene.y0_m - (nr - 0.5) * res, scene.y0_m - 0.5 * res
+        outside = (p[:, 0] < xmin) | (p[:, 0] > xmax) | (p[:, 1] < ymin) | (p[:, 1] > ymax)
+        take[rows[outside], cols[outside]] = True
+    return take
+
+
 def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="hapke", shadows: str = "hard",
            normals: str = "smooth", layers: str = "all", sensor: Sensor | None = None, exposure_s: float | None = None,
            rng: np.random.Generator | None = None, time_utc: str | None = None,
-           max_range_m: float = 1.0e7) -> Frame:
+           max_range_m: float = 1.0e7, backdrop: Scene | Terrain | None = None) -> Frame:
     """Render one view of the terrain.
 
     Parameters
@@ -202,11 +359,22 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         Apply the sensor model (needs ``rng``); ``exposure_s`` None = auto exposure.
     time_utc : str, optional
         Recorded in the sidecar.
+    backdrop : Scene or Terrain, optional
+        A coarse regional terrain behind ``scene`` (e.g. from
+        :func:`farside.terrain.regional_backdrop`), in the same site-ENU frame. When the main
+        pass leaves sky pixels, the whole view is also cast against the backdrop, and the
+        backdrop's pixels replace (in every layer) the main pass's sky pixels and the main-scene
+        hits that lie behind backdrop terrain outside the main DEM (a hill in front of the site).
+        Every other pixel is exactly what a render without backdrop gives. Cast shadows on the
+        backdrop come from the backdrop Scene's own margin map (the main DEM casts none on it).
+        The sensor (auto exposure, noise) is applied once, to the composite;
+        ``Frame.from_backdrop`` marks the backdrop's pixels.
     """
-    if isinstance(scene, Terrain):
-        scene = Scene(scene)
-    elif not isinstance(scene, Scene):
-        raise invalid("scene", type(scene).__name__, "a farside.render.Scene or farside.terrain.Terrain")
+    scene = _as_scene("scene", scene)
+    if backdrop is not None:
+        backdrop = _as_scene("backdrop", backdrop)
+        if backdrop is scene:
+            raise invalid("backdrop", "the main scene itself", "a different Scene/Terrain (or None)")
     if not isinstance(camera, Camera):
         raise invalid("camera", type(camera).__name__, "a farside.render.Camera")
     sun = _unit_sun(sun_dir_enu)
@@ -223,48 +391,21 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     if not (math.isfinite(tmax) and tmax > 0):
         raise invalid("max_range_m", max_range_m, "a finite distance > 0")
 
-    hgt, wid = camera.height_px, camera.width_px
     mode = _SHADOWS[shadows]
-    clip = max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD)
-    if mode > 0:
-        margin, done, tile = scene._shadow_arrays(sun, clip)
-    else:
-        margin, done, tile = np.zeros((2, 2), np.float32), np.ones((1, 1), np.bool_), 1 << 30
     full = layers == "all"
-    t_img = np.empty((hgt, wid), np.float32)
-    u_img = np.empty((hgt, wid), np.float64)
-    v_img = np.empty((hgt, wid), np.float64)
-    pending = np.zeros((hgt, wid), np.uint8)       # written only where pending (calloc: untouched pages are free)
-    rad = np.empty((hgt, wid), np.float32)
-    lit = np.empty((hgt, wid), np.float32)
-    if full:
-        inc = np.empty((hgt, wid), np.float32)
-        emi = np.empty((hgt, wid), np.float32)
-        pha = np.empty((hgt, wid), np.float32)
-        nrm = np.empty((hgt, wid, 3), np.float32)
-        pts = np.empty((hgt, wid, 3), np.float64)
-    else:
-        inc = emi = pha = np.empty((1, 1), np.float32)
-        nrm = np.empty((1, 1, 3), np.float32)
-        pts = np.empty((1, 1, 3), np.float64)
-    cam_args = (wid, hgt, camera.fx_px, camera.fy_px, camera.cx_px, camera.cy_px, camera.k1, camera.k2,
-                camera.projection == "orthographic", camera.gsd_m, camera.position_enu, camera.rotation_enu_from_cam,
-                _undistort_table(camera))
-    shade_args = (sun, margin, mode, SUN_RADIUS_RAD, model.model_id, model.packed(), full, normals == "smooth")
-    out_args = (rad, inc, emi, pha, lit, nrm, pts)
-    zlo, zhi = _frame_z_bounds(scene, camera)
-    n_pending = K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo, zhi,
-                  scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done, tile,
-                  *shade_args[2:], scene.block_min, scene.block_max, 8, 8, t_img, u_img, v_img, pending, *out_args)
-    if mode > 0 and n_pending > 0:
-        # fill the 64 x 64-vertex tiles of the pending hits (Scene.margin_map adds neighbours), then shade
-        pend = pending.view(bool)
-        key = np.unique((np.floor(v_img[pend]).astype(np.int64) // tile) * 1_000_003
-                        + np.floor(u_img[pend]).astype(np.int64) // tile)
-        margin = scene.margin_map(sun, rows=(key // 1_000_003) * tile, cols=(key % 1_000_003) * tile,
-                                  clip_rad=clip)
-        K.shade_pending(scene.heights, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, sun, margin,
-                        *shade_args[2:], u_img, v_img, pending, *out_args)
+    smooth = normals == "smooth"
+    lay = _cast_and_shade(scene, camera, sun, model, mode, full, smooth, tmax)
+    from_backdrop = None
+    if backdrop is not None:
+        from_backdrop = np.zeros(lay["range_m"].shape, bool)
+        if np.isnan(lay["range_m"]).any():
+            back = _cast_and_shade(backdrop, camera, sun, model, mode, full, smooth, tmax)
+            from_backdrop = _backdrop_pixels(lay, back, scene, camera)
+            if from_backdrop.any():
+                for k, a in lay.items():
+                    a[from_backdrop] = back[k][from_backdrop]
+            del back
+    rad = lay["reflectance"]
     bands = ["r", "g", "b"] if camera.colour == "rggb" else ["pan"]
     irr = {b: solar_band_irradiance(b)[0] for b in bands}
     if len(bands) == 1:
@@ -272,13 +413,15 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     else:
         radiance = np.stack([rad * np.float32(irr[b]) for b in bands], axis=-1)
     frame = Frame(camera=camera, sun_dir_enu=sun, photometry=model, shadows=shadows, radiance=radiance,
-                  reflectance=rad, range_m=t_img, lit_fraction=lit, time_utc=time_utc, band_irradiance_W_m2=irr)
+                  reflectance=rad, range_m=lay["range_m"], lit_fraction=lay["lit_fraction"], time_utc=time_utc,
+                  band_irradiance_W_m2=irr, from_backdrop=from_backdrop)
     if full:
-        frame.points_enu = pts
-        frame.normal_enu = nrm
-        frame.incidence_rad = inc
-        frame.emission_rad = emi
-        frame.phase_rad = pha
+        frame.points_enu = lay["points_enu"]
+        frame.normal_enu = lay["normal_enu"]
+        frame.incidence_rad = lay["incidence_rad"]
+        frame.emission_rad = lay["emission_rad"]
+        frame.phase_rad = lay["phase_rad"]
+    # the sensor runs last, once, on the composite
     if sensor is not None:
         if exposure_s is None:
             exposure_s = auto_exposure(radiance, camera, sensor)
