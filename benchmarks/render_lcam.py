@@ -40,7 +40,9 @@ import os
 import sys
 import time
 
-import numpy as np
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # as the farside CLI does (see farside.cli)
+
+import numpy as np  # noqa: E402
 
 from farside import constants as C
 from farside.ephemeris import sun_direction_enu
