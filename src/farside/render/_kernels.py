@@ -18,6 +18,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from farside.render._photometry_kernels import hapke_r_tab
+
 
 _BIG = 1.0e300
 _MAX_STEPS = 200000
@@ -971,7 +973,7 @@ def lunar_lambert_r(mu0, mu, cosg, albedo, l1, l2, l3):
 @njit(cache=True, inline="always", error_model="numpy")
 def _photometry(model, mu0, mu, cosg, pp):
     if model == 0:
-        return hapke_r(mu0, mu, cosg, pp[0], pp[1], pp[2], pp[3], pp[4], pp[5], pp[6], pp[7])
+        return hapke_r_tab(mu0, mu, cosg, pp)      # tables in pp: Hapke.packed(), _photometry_kernels
     elif model == 1:
         return lunar_lambert_r(mu0, mu, cosg, pp[0], pp[1], pp[2], pp[3])
     # plain Lambert: r = A mu0 / pi
