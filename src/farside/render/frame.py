@@ -11,6 +11,7 @@ import numpy as np
 
 from farside.errors import invalid
 from farside.render import _kernels as K
+from farside.render import _rocks
 from farside.render.camera import Camera
 from farside.render.photometry import resolve_photometry
 from farside.render.scene import SUN_RADIUS_RAD, Scene, _unit_sun
@@ -339,7 +340,9 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     ----------
     scene : Scene or Terrain
         Prepared scene (build one with ``Scene(terrain)`` and reuse it across frames); a bare
-        Terrain builds a throw-away Scene.
+        Terrain builds a throw-away Scene. A Scene built with ``rocks=`` also renders the
+        sub-DEM rocks (ellipsoids and their cast shadows; see :class:`Scene`), except in frames
+        whose nearest terrain pixel is wider than the largest such rock.
     camera : Camera
         Intrinsics and pose (see :mod:`farside.render.camera`).
     sun_dir_enu : (3,) array
@@ -395,6 +398,9 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     full = layers == "all"
     smooth = normals == "smooth"
     lay = _cast_and_shade(scene, camera, sun, model, mode, full, smooth, tmax)
+    if scene.rocks is not None:   # the Scene's sub-DEM rocks and their shadows (skipped when sub-pixel)
+        _rocks.apply_rocks(scene, camera, lay, sun, model, mode, full, tmax, _undistort_table(camera),
+                           max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD), SUN_RADIUS_RAD)
     from_backdrop = None
     if backdrop is not None:
         from_backdrop = np.zeros(lay["range_m"].shape, bool)

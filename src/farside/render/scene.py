@@ -8,6 +8,10 @@ clipped to +-``clip``). The margin map is filled lazily in 64 x 64-vertex tiles,
 frame's pixels land, and kept while the sun direction stays within ``sun_reuse_tol_rad`` of the
 one it was computed for (the Sun moves ~0.5 deg per hour at the Moon; a 12-minute descent
 reuses one map).
+
+A scene may also carry the site's *sub-DEM rocks* (``rocks=``): the rocks of the site's table
+too small to be stamped into the DEM (see :mod:`farside.render._rocks`), rendered as exact
+ellipsoids by a post-pass of :func:`farside.render.render`.
 """
 
 from __future__ import annotations
@@ -19,9 +23,15 @@ import numpy as np
 
 from farside.errors import invalid
 from farside.render import _kernels as K
+from farside.render._rocks import RockBins, mesh_heights
 from farside.terrain import Terrain
 
-__all__ = ["Scene", "SUN_RADIUS_RAD"]
+__all__ = ["Scene", "SUN_RADIUS_RAD", "ROCK_DEM_MIN_PIXELS"]
+
+#: Rocks wider than this many DEM pixels are in the DEM already: the default ``min_pixels`` of
+#: :func:`farside.terrain.rocks.stamp_rocks`, which :func:`farside.terrain.generate_site` uses.
+ROCK_DEM_MIN_PIXELS = 2.0
+_ROCK_COLUMNS = ("x_m", "y_m", "diameter_m", "height_m")
 
 #: Angular radius of the solar disk seen from the Moon (0.533 deg diameter at 1 AU).
 SUN_RADIUS_RAD = math.radians(0.533 / 2)
@@ -44,12 +54,29 @@ class Scene:
     ----------
     terrain : farside.terrain.Terrain
         The DEM (NaN heights are not allowed; fill them first).
+    rocks : pandas.DataFrame or mapping of arrays, keyword-only
+        The site's rock table (columns ``x_m, y_m`` site ENU centre, ``diameter_m``,
+        ``height_m``; e.g. ``Site.rocks`` of :func:`farside.terrain.generate_site`). Only the
+        rocks *not* already in the DEM are kept: diameter <= ``rock_dem_min_pixels`` DEM pixels
+        (:func:`farside.terrain.rocks.stamp_rocks` stamps the wider ones), centre on the DEM.
+        They are rendered as ellipsoids (semi-axes D/2, D/2, height) standing on the DEM mesh
+        under their centre, with their cast shadows. None (default) or no such rock: the terrain
+        only, exactly as without the argument.
+    rock_dem_min_pixels : float, keyword-only
+        The cut between DEM rocks and table rocks, in DEM pixels (default
+        :data:`ROCK_DEM_MIN_PIXELS` = 2, stamp_rocks's default).
     sun_reuse_tol_rad : float, keyword-only
         Reuse the cached margin map while the sun direction differs from the cached one by less
         than this angle (default 0.05 deg). Shading always uses the exact sun direction.
+
+    Attributes
+    ----------
+    rocks : RockBins or None
+        The table rocks kept (``len(scene.rocks)``) and their bin grid; None without any.
     """
 
-    def __init__(self, terrain: Terrain, *, sun_reuse_tol_rad: float = math.radians(0.05)) -> None:
+    def __init__(self, terrain: Terrain, *, rocks=None, rock_dem_min_pixels: float = ROCK_DEM_MIN_PIXELS,
+                 sun_reuse_tol_rad: float = math.radians(0.05)) -> None:
         if not isinstance(terrain, Terrain):
             raise invalid("terrain", type(terrain).__name__, "a farside.terrain.Terrain")
         h = terrain.heights
@@ -79,9 +106,56 @@ class Scene:
         self._margin: np.ndarray | None = None
         self._done: np.ndarray | None = None
         self._lock = threading.Lock()
+        self.rocks: RockBins | None = None
+        if rocks is not None:
+            self.rocks = self._rock_bins(rocks, rock_dem_min_pixels)
 
     def __repr__(self) -> str:
-        return f"Scene({self.terrain!r}, levels={len(self.mip_offs)})"
+        nr = 0 if self.rocks is None else len(self.rocks)
+        return f"Scene({self.terrain!r}, levels={len(self.mip_offs)}, table_rocks={nr})"
+
+    def _rock_bins(self, rocks, min_pixels) -> RockBins | None:
+        """Validate the rock table, keep the rocks not in the DEM and bin them."""
+        mp = float(min_pixels) if isinstance(min_pixels, (int, float, np.number)) else math.nan
+        if not (math.isfinite(mp) and mp > 0):
+            raise invalid("rock_dem_min_pixels", min_pixels, "a finite number of DEM pixels > 0")
+        cols = {}
+        for name in _ROCK_COLUMNS:
+            try:
+                col = rocks[name]
+            except (KeyError, TypeError, IndexError, ValueError):
+                raise invalid("rocks", type(rocks).__name__,
+                              "a table (DataFrame or mapping) with columns " + ", ".join(_ROCK_COLUMNS)) from None
+            try:
+                a = np.asarray(col, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise invalid(f"rocks.{name}", "non-numeric values", "finite numbers") from None
+            bad = ~np.isfinite(a)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise invalid(f"rocks.{name}[{k}]", float(a[k]), "a finite number")
+            cols[name] = a
+        n = cols["x_m"].size
+        if any(a.size != n for a in cols.values()):
+            raise invalid("rocks", {k: a.size for k, a in cols.items()}, "columns of equal length")
+        for name in ("diameter_m", "height_m"):
+            bad = cols[name] <= 0
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise invalid(f"rocks.{name}[{k}]", float(cols[name][k]), "a size > 0 m")
+        res = self.resolution_m
+        nr, nc = self.heights.shape
+        x, y, d, hgt = cols["x_m"], cols["y_m"], cols["diameter_m"], cols["height_m"]
+        keep = ((d <= mp * res) & (x >= self.x0_m + 0.5 * res) & (x <= self.x0_m + (nc - 0.5) * res)
+                & (y <= self.y0_m - 0.5 * res) & (y >= self.y0_m - (nr - 0.5) * res))
+        if not keep.any():
+            return None
+        x, y, d, hgt = x[keep], y[keep], d[keep], hgt[keep]
+        base = mesh_heights(self.heights, self.x0_m, self.y0_m, res, x, y)
+        # bins as wide as the widest rock the table can hold (a rock touches at most 2 x 2 bins)
+        bin_m = max(mp * res, 0.25)
+        return RockBins(x, y, 0.5 * d, hgt, base, x0_m=self.x0_m, y0_m=self.y0_m, width_m=nc * res,
+                        height_extent_m=nr * res, bin_m=bin_m)
 
     @property
     def shadow_sun_dir_enu(self) -> np.ndarray | None:

@@ -1,0 +1,234 @@
+"""Sub-DEM rocks (``Scene(terrain, rocks=...)``): ellipsoids and their shadows rendered by the
+post-pass of ``render()``, checked against analytic projections and shadow geometry."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from farside.errors import FarsideError
+from farside.render import Scene, lcam, look_at_rotation, render
+from farside.render.scene import ROCK_DEM_MIN_PIXELS
+from farside.terrain import Terrain
+from farside.terrain.rocks import stamp_rocks
+
+from tests.render._scenes import sun_from
+
+RES = 0.5          # DEM pixel (m): table rocks are <= 1.0 m wide
+N = 81             # 40 m x 40 m flat plane at z = 0
+H_CAM = 20.0       # camera height above the plane (m)
+
+
+def _plane() -> Terrain:
+    return Terrain(np.zeros((N, N), np.float32), RES, x0_m=-N / 2 * RES, y0_m=N / 2 * RES)
+
+
+def _rocks(*rows) -> pd.DataFrame:
+    x, y, d, h = (list(c) for c in zip(*rows))
+    return pd.DataFrame({"x_m": x, "y_m": y, "diameter_m": d, "height_m": h})
+
+
+def _nadir(size: int = 256, height: float = H_CAM):
+    """LCAM optics, a small sensor with the principal point on a pixel centre, straight down
+    over the origin."""
+    return lcam(position_enu=(0.0, 0.0, height), width_px=size, height_px=size, cx_px=size / 2, cy_px=size / 2)
+
+
+@pytest.fixture(scope="module")
+def plane() -> Terrain:
+    return _plane()
+
+
+def test_cut_matches_stamp_rocks():
+    """The Scene keeps exactly the rocks stamp_rocks leaves out (same min_pixels default)."""
+    assert ROCK_DEM_MIN_PIXELS == inspect.signature(stamp_rocks).parameters["min_pixels"].default
+
+
+def test_silhouette_and_top_range(plane):
+    """Nadir view of one ellipsoidal rock (a = 0.4 m, h = 0.3 m) from 20 m: its silhouette is the
+    circle where the viewing cone touches the ellipsoid, tangent point z_t = h^2 / D,
+    x_t = a sqrt(1 - h^2 / D^2) (D = camera height above the rock's centre), image radius
+    f tan(x_t / (D - z_t)); the area-equivalent radius of the rock pixels matches within 1 px.
+    The range at the pixel on the axis is the camera height minus the rock top within 1 mm."""
+    a, h = 0.4, 0.3
+    scene = Scene(plane, rocks=_rocks((0.0, 0.0, 2 * a, h)))
+    assert len(scene.rocks) == 1
+    cam = _nadir()
+    sun = sun_from(60.0, 90.0)
+    fr = render(scene, cam, sun_dir_enu=sun, shadows="none")
+    ref = render(Scene(plane), cam, sun_dir_enu=sun, shadows="none")
+    on_rock = fr.range_m < ref.range_m - 1e-4
+    d = H_CAM
+    z_t = h * h / d
+    x_t = a * math.sqrt(1.0 - h * h / (d * d))
+    r_px = cam.fx_px * x_t / (d - z_t)
+    r_meas = math.sqrt(on_rock.sum() / math.pi)
+    assert abs(r_meas - r_px) < 1.0, (r_meas, r_px)
+    # the disc is centred on the principal point
+    rows, cols = np.nonzero(on_rock)
+    assert abs(rows.mean() - cam.cy_px) < 0.5 and abs(cols.mean() - cam.cx_px) < 0.5
+    c = int(cam.cy_px)
+    assert abs(float(fr.range_m[c, c]) - (H_CAM - h)) < 1e-3
+    # analytic normal at the top points up; the point lies on the rock's top
+    np.testing.assert_allclose(fr.normal_enu[c, c], [0.0, 0.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(fr.points_enu[c, c], [0.0, 0.0, h], atol=1e-3)
+    # everything else is the plane, untouched
+    np.testing.assert_array_equal(fr.reflectance[~on_rock], ref.reflectance[~on_rock])
+
+
+def _shadow_tip_x(a: float, h: float, e: float) -> float:
+    """x of the far end of the shadow on the ground (z = 0) of the ellipsoid (a, a, h) centred at
+    the origin, sun at elevation e toward +x: the sun ray tangent to the ellipse x^2/a^2 +
+    z^2/h^2 = 1 at (a cos phi, h sin phi), tan phi = -h / (a tan e), continued to z = 0."""
+    phi = math.pi - math.atan(h / (a * math.tan(e)))
+    x_t, z_t = a * math.cos(phi), h * math.sin(phi)
+    return x_t - z_t / math.tan(e)
+
+
+@pytest.mark.parametrize("elev_deg", [20.0, 45.0])
+def test_shadow_tip(plane, elev_deg):
+    """The rock's cast shadow on the plane ends at the analytic tip (tangent sun ray, see
+    _shadow_tip_x; about h / tan(e) beyond the rock) within one pixel."""
+    a, h = 0.3, 0.25
+    e = math.radians(elev_deg)
+    scene = Scene(plane, rocks=_rocks((0.0, 0.0, 2 * a, h)))
+    cam = _nadir(size=320)
+    fr = render(scene, cam, sun_dir_enu=sun_from(elev_deg, 90.0), shadows="hard")
+    ref = render(Scene(plane), cam, sun_dir_enu=sun_from(elev_deg, 90.0), shadows="hard")
+    on_rock = fr.range_m < ref.range_m - 1e-4
+    shadow = (fr.lit_fraction < 0.5) & ~on_rock
+    assert shadow.any() and not (ref.lit_fraction < 0.5).any()
+    px_m = H_CAM / cam.fx_px
+    x_tip = _shadow_tip_x(a, h, e)
+    x_meas = fr.points_enu[shadow][:, 0].min()
+    # the row through the rock's centre is a row of pixel centres: the last shadowed one lies
+    # less than a pixel inside the tip
+    assert x_tip - 1e-6 <= x_meas < x_tip + px_m, (x_meas, x_tip, px_m)
+    # the shadow lies on the side away from the Sun, and its width is the rock's width
+    assert fr.points_enu[shadow][:, 0].max() < 0.0
+    y = fr.points_enu[shadow][:, 1]
+    assert abs((y.max() - y.min()) - 2 * a) < 2 * px_m
+    # shadowed terrain is black, the sunward half of the rock is lit
+    assert np.all(fr.reflectance[shadow] == 0.0)
+    assert np.all(fr.reflectance[on_rock & (fr.points_enu[..., 0] > 0.05)] > 0.0)
+
+
+def test_penumbra_softens_the_edge(plane):
+    """With the solar disk, the shadow edge has partial lit fractions and the half-light tip is
+    the hard shadow's within a pixel."""
+    a, h = 0.3, 0.25
+    scene = Scene(plane, rocks=_rocks((0.0, 0.0, 2 * a, h)))
+    cam = _nadir(size=320, height=5.0)
+    sun = sun_from(10.0, 90.0)
+    hard = render(scene, cam, sun_dir_enu=sun, shadows="hard", layers="all")
+    soft = render(scene, cam, sun_dir_enu=sun, shadows="penumbra", layers="all")
+    part = (soft.lit_fraction > 0.02) & (soft.lit_fraction < 0.98)
+    assert part.sum() > 20
+    px_m = 5.0 / cam.fx_px
+    tip_h = hard.points_enu[hard.lit_fraction < 0.5][:, 0].min()
+    tip_s = soft.points_enu[soft.lit_fraction < 0.5][:, 0].min()
+    assert abs(tip_h - tip_s) < 1.5 * px_m
+
+
+def test_rock_behind_another_is_hidden(plane):
+    """A small rock straight behind a larger one, seen from a rover-like camera 1 m above the
+    ground 10 m away, shows no pixel; alone it does."""
+    big = (0.0, 0.0, 0.9, 0.6)
+    small = (0.0, 2.0, 0.4, 0.2)
+    pos = np.array([0.0, -10.0, 1.0])
+    cam = lcam(position_enu=pos, width_px=200, height_px=200, cx_px=99.5, cy_px=99.5,
+               rotation_enu_from_cam=look_at_rotation(pos, (0.0, 2.0, 0.1)))
+    sun = sun_from(30.0, 120.0)
+
+    def on_small(fr):
+        p = fr.points_enu
+        q = (p[..., 0] / 0.2) ** 2 + ((p[..., 1] - 2.0) / 0.2) ** 2 + (p[..., 2] / 0.2) ** 2
+        return np.count_nonzero(np.abs(np.nan_to_num(q, nan=9.0) - 1.0) < 1e-3)
+
+    alone = render(Scene(plane, rocks=_rocks(small)), cam, sun_dir_enu=sun)
+    both = render(Scene(plane, rocks=_rocks(big, small)), cam, sun_dir_enu=sun)
+    assert on_small(alone) > 50
+    assert on_small(both) == 0
+
+
+def test_no_table_rocks_is_identical(plane):
+    """An empty table, or one whose rocks are all wider than 2 DEM pixels (stamped in the DEM),
+    renders byte-identically to Scene(terrain); a mixed table keeps only the small rocks."""
+    cam = _nadir(size=128)
+    sun = sun_from(30.0, 45.0)
+    ref = render(Scene(plane), cam, sun_dir_enu=sun)
+    empty = Scene(plane, rocks=_rocks((0.0, 0.0, 0.5, 0.2)).iloc[:0])
+    big = Scene(plane, rocks=_rocks((0.0, 0.0, 2 * RES + 0.01, 0.5), (1.0, 1.0, 1.5, 0.7)))
+    assert empty.rocks is None and big.rocks is None
+    for sc in (empty, big):
+        fr = render(sc, cam, sun_dir_enu=sun)
+        for name in ("reflectance", "range_m", "lit_fraction", "points_enu", "normal_enu"):
+            assert getattr(fr, name).tobytes() == getattr(ref, name).tobytes(), name
+    mixed = Scene(plane, rocks=_rocks((0.0, 0.0, 2 * RES, 0.5), (1.0, 1.0, 1.5, 0.7), (2.0, 2.0, 0.2, 0.1)))
+    assert len(mixed.rocks) == 2
+    np.testing.assert_array_equal(np.sort(2 * mixed.rocks.radius_m), [0.2, 2 * RES])
+    # rocks off the DEM are dropped
+    assert Scene(plane, rocks=_rocks((100.0, 0.0, 0.5, 0.2))).rocks is None
+
+
+def test_sub_pixel_frames_skip_the_pass(plane):
+    """From 2 km the nearest pixel is ~1.6 m wide, larger than every table rock: the frame is
+    the terrain-only frame, byte for byte."""
+    cam = _nadir(size=128, height=2000.0)
+    sun = sun_from(20.0, 90.0)
+    fr = render(Scene(plane, rocks=_rocks((0.0, 0.0, 0.9, 0.6))), cam, sun_dir_enu=sun)
+    ref = render(Scene(plane), cam, sun_dir_enu=sun)
+    assert fr.reflectance.tobytes() == ref.reflectance.tobytes()
+
+
+def test_deterministic_and_many_rocks(plane):
+    """Many overlapping rocks: same inputs, byte-identical frames; every rock pixel is nearer
+    than the plane and lies on the surface of some rock."""
+    rng = np.random.default_rng(4)
+    n = 400
+    df = pd.DataFrame({"x_m": rng.uniform(-6, 6, n), "y_m": rng.uniform(-6, 6, n),
+                       "diameter_m": rng.uniform(0.1, 1.0, n)})
+    df["height_m"] = df["diameter_m"] * rng.uniform(0.3, 0.7, n)
+    cam = _nadir(size=192, height=12.0)
+    sun = sun_from(25.0, 200.0)
+    f1 = render(Scene(plane, rocks=df), cam, sun_dir_enu=sun, shadows="penumbra")
+    f2 = render(Scene(plane, rocks=df), cam, sun_dir_enu=sun, shadows="penumbra")
+    for name in ("reflectance", "range_m", "lit_fraction", "points_enu"):
+        assert getattr(f1, name).tobytes() == getattr(f2, name).tobytes(), name
+    p = f1.points_enu.reshape(-1, 3)
+    up = p[:, 2] > 1e-4
+    assert up.sum() > 1000
+    q = ((p[up, None, 0] - df.x_m.to_numpy()) ** 2 + (p[up, None, 1] - df.y_m.to_numpy()) ** 2) \
+        / (df.diameter_m.to_numpy() / 2) ** 2 + (p[up, None, 2] / df.height_m.to_numpy()) ** 2
+    assert np.abs(q.min(axis=1) - 1.0).max() < 1e-3
+    assert 0.0 < np.mean(f1.lit_fraction < 0.5) < 0.5
+
+
+@pytest.mark.parametrize("table, match", [
+    (_rocks((0.0, math.nan, 0.5, 0.2)), "rocks.y_m"),
+    (_rocks((0.0, 0.0, -0.5, 0.2)), "rocks.diameter_m"),
+    (_rocks((0.0, 0.0, 0.5, 0.0)), "rocks.height_m"),
+    (pd.DataFrame({"x_m": [0.0], "y_m": [0.0], "diameter_m": [0.5]}), "height_m"),
+    ({"x_m": [0.0, 1.0], "y_m": [0.0], "diameter_m": [0.5], "height_m": [0.2]}, "equal length"),
+    ("rocks", "rocks"),
+])
+def test_bad_tables(plane, table, match):
+    with pytest.raises(FarsideError, match=match) as ei:
+        Scene(plane, rocks=table)
+    assert "\n" not in str(ei.value)
+
+
+def test_bad_min_pixels(plane):
+    with pytest.raises(FarsideError, match="rock_dem_min_pixels"):
+        Scene(plane, rocks=_rocks((0.0, 0.0, 0.5, 0.2)), rock_dem_min_pixels=-1)
+
+
+def test_arrays_accepted(plane):
+    """A mapping of plain arrays works like the DataFrame."""
+    sc = Scene(plane, rocks={"x_m": np.array([0.0]), "y_m": np.array([0.0]), "diameter_m": np.array([0.5]),
+                             "height_m": np.array([0.2])})
+    assert len(sc.rocks) == 1 and sc.rocks.base_m[0] == 0.0
