@@ -11,7 +11,14 @@ Products (``products/descent/``):
 * ``frames/lcam_NNNNN.png`` + ``.json`` sidecars — LCAM frames at the real cadence (9.83 frames/s
   over 545 s from 02:20:09 UTC, 5,358 frames); ``--quick`` renders every ``quick_frame_stride``-th
   frame (default 250: 22 frames, about 15 s). Frames stream to disk one at a time;
-* ``descent.mp4`` — H.264 video of the rendered frames.
+* ``descent.mp4`` — H.264 video of the rendered frames;
+* ``backdrop_dem.tif`` — the regional terrain behind the site that the early frames see
+  (:func:`farside.terrain.regional_backdrop`: procedural craters and roughness at
+  ``backdrop_resolution_m`` = 32 m, the site block-averaged inside, written as heights above the
+  sphere; the frames render it with the Moon's curvature). Its square covers where the rendered
+  frames' rays meet the curved ground (about 180 km for the full sequence: the first frame,
+  82 km up-range at ~10 km, sees to the horizon ~180 km away), capped at
+  ``backdrop_max_size_px`` = 6,144 px; ``--quick`` uses 128 m.
 
 State: ``descent`` (the :class:`farside.descent.DescentResult`), ``touchdown_enu`` (x, y, z),
 ``touchdown_utc``, ``touchdown_s``. If the relay stage set up ``downlink``, the products are queued.
@@ -43,6 +50,15 @@ class DescentConfig(BaseModel):
     frame_stride: int = Field(1, ge=1, le=100000)
     quick_frame_stride: int = Field(250, ge=1, le=100000)
     video: bool = True
+    #: regional backdrop behind the site for the LCAM frames (farside.terrain.regional_backdrop);
+    #: its extent is what the rendered frames see of the curved ground, capped at max_size_px
+    backdrop: bool = True
+    backdrop_resolution_m: float = Field(32.0, ge=4.0, le=1000.0)
+    quick_backdrop_resolution_m: float = Field(128.0, ge=4.0, le=1000.0)
+    #: 6,400 px is the most whose generation fits the 2 GiB working-memory budget
+    backdrop_max_size_px: int = Field(6144, ge=64, le=6400)
+    quick_backdrop_max_size_px: int = Field(2048, ge=64, le=6400)
+    backdrop_blend_m: float = Field(1000.0, gt=0.0, le=50000.0)
 
 
 class DescentStage(Stage):
@@ -60,6 +76,7 @@ class DescentStage(Stage):
         ignition_s = float(cfg.ignition_offset_s)
         rng = ctx.rngs["descent"]
         seeds = rng.integers(0, 2**63, size=3)
+        backdrop_seed = int(rng.integers(0, 2**63))      # drawn after the others: they do not change
         lander = CE4_LANDER
         t_td_guess = ignition_s + 690.0
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, seconds_to_utc(epoch, [t_td_guess])),
@@ -79,12 +96,12 @@ class DescentStage(Stage):
         ctx.state["touchdown_s"] = td_s
 
         self._write_tables(ctx, res, ign_utc, td_utc, ignition_s)
-        n_frames = 0
+        n_frames, views = 0, None
         if cfg.frames:
             stride = cfg.quick_frame_stride if ctx.quick else cfg.frame_stride
-            n_frames = self._frames(ctx, site, res, sun, stride, epoch, ignition_s, cfg.video, seeds[2])
+            n_frames, views = self._frames(ctx, cfg, site, res, sun, stride, epoch, ignition_s, seeds[2], backdrop_seed)
         self._downlink(ctx, td_s, n_frames)
-        self._report(ctx, res, ign_utc, td_utc, ASSUMPTIONS, n_frames)
+        self._report(ctx, res, ign_utc, td_utc, ASSUMPTIONS, n_frames, views)
 
     # ------------------------------------------------------------------------------------------
     def _write_tables(self, ctx, res, ign_utc, td_utc, ignition_s) -> None:
@@ -124,12 +141,46 @@ class DescentStage(Stage):
         with ctx.write("descent/hda.json", description="hazard avoidance choices") as tmp:
             tmp.write_text(json.dumps(_jsonable(hda), indent=2, sort_keys=True))
 
-    def _frames(self, ctx, site, res, sun, stride, epoch, ignition_s, video, seed) -> int:
-        from farside.descent import lcam_poses, lcam_times
+    def _backdrop(self, ctx, cfg, site, pos, rot, camera, seed):
+        """The regional backdrop Scene around the site, sized to what the frames see (None when
+        they see nothing beyond the site); writes ``descent/backdrop_dem.tif``."""
+        from farside.render import Scene
+        from farside.terrain import backdrop_elevation, regional_backdrop, write_dem
+
+        res_m = cfg.quick_backdrop_resolution_m if ctx.quick else cfg.backdrop_resolution_m
+        max_px = cfg.quick_backdrop_max_size_px if ctx.quick else cfg.backdrop_max_size_px
+        ter = site.terrain
+        ext = _lcam_ground_extent(pos, rot, camera, float(np.median(ter.heights)))
+        if ext is None:
+            return None, None
+        sx0, sx1, sy0, sy1 = ter.extent_m
+        if ext[0] >= sx0 and ext[1] <= sx1 and ext[2] >= sy0 and ext[3] <= sy1:
+            return None, None
+        # a square holding the seen ground (+2 %) and the site, at most max_px wide
+        x_lo, x_hi = min(ext[0], sx0), max(ext[1], sx1)
+        y_lo, y_hi = min(ext[2], sy0), max(ext[3], sy1)
+        side = 1.02 * max(x_hi - x_lo, y_hi - y_lo)
+        n = int(min(max_px, max(64, math.ceil(side / res_m))))
+        centre = (0.5 * (x_lo + x_hi), 0.5 * (y_lo + y_hi))
+        with ctx.progress(f"descent: regional backdrop ({n} px at {res_m:g} m)", None):
+            bd = regional_backdrop(ter, size_px=n, resolution_m=res_m, seed=seed, center_enu_m=centre,
+                                   blend_m=cfg.backdrop_blend_m)
+            with ctx.write("descent/backdrop_dem.tif",
+                           description="regional backdrop DEM behind the site (float32 m above the sphere)") as tmp:
+                write_dem(backdrop_elevation(bd), tmp)
+            scene = Scene(bd)
+        info = {"size_px": n, "resolution_m": res_m, "width_km": n * res_m / 1e3,
+                "center_enu_km": [centre[0] / 1e3, centre[1] / 1e3],
+                "seen_extent_km": [v / 1e3 for v in ext], "craters": bd.meta["craters"]}
+        return scene, info
+
+    def _frames(self, ctx, cfg, site, res, sun, stride, epoch, ignition_s, seed, backdrop_seed):
+        from farside.descent import TRAJECTORY_COLUMNS, lcam_poses, lcam_times
         from farside.descent.camera import LCAM_FPS
         from farside.ephemeris import seconds_to_utc
         from farside.render import Scene, Sensor, lcam, render, write_frame
 
+        video = cfg.video
         times = lcam_times(stride=stride)
         pos, rot = lcam_poses(res.trajectory, times, heading_deg=res.parameters["approach_azimuth_deg"])
         utc = seconds_to_utc(epoch, ignition_s + times, places=3)
@@ -137,6 +188,17 @@ class DescentStage(Stage):
         children = np.random.SeedSequence(int(seed)).spawn(len(times))
         base = lcam()
         index0 = np.arange(0, len(times) * stride, stride)
+        backdrop, info = (None, None)
+        if cfg.backdrop:
+            backdrop, info = self._backdrop(ctx, cfg, site, pos, rot, base, backdrop_seed)
+        # frames shown in the report: the first, the one nearest frame 1000, and a late one (the
+        # one nearest 1 km above the ground: the site fills the view)
+        cols = list(TRAJECTORY_COLUMNS)
+        agl = np.interp(times, res.trajectory[:, cols.index("t_s")], res.trajectory[:, cols.index("height_agl_m")])
+        late = int(np.argmin(np.abs(agl - 1000.0)))
+        show = dict.fromkeys(sorted({0, int(np.argmin(np.abs(index0 - 1000))), late}))
+        sky = np.zeros(len(times))
+        sky_site = np.zeros(len(times))
         frames_dir = ctx.product_path("descent/frames")
         writer = None
         tmp_video = None
@@ -148,7 +210,12 @@ class DescentStage(Stage):
                 for k in range(len(times)):
                     cam = base.with_pose(pos[k], rot[k])
                     fr = render(scene, cam, sun_dir_enu=sun, photometry="hapke", shadows="hard", layers="minimal",
-                                sensor=Sensor(), rng=np.random.default_rng(children[k]), time_utc=utc[k])
+                                sensor=Sensor(), rng=np.random.default_rng(children[k]), time_utc=utc[k],
+                                backdrop=backdrop)
+                    sky[k] = float(np.mean(fr.sky))
+                    sky_site[k] = sky[k] if fr.from_backdrop is None else float(np.mean(fr.sky | fr.from_backdrop))
+                    if k in show:
+                        show[k] = fr.dn
                     path = frames_dir / f"lcam_{int(index0[k]):05d}.png"
                     write_frame(fr, path, extra={"frame_index": int(index0[k]), "t_since_ignition_s": float(times[k]),
                                                  "mission_time_s": float(ignition_s + times[k]),
@@ -169,7 +236,10 @@ class DescentStage(Stage):
                 writer.close()
             if tmp_video is not None and tmp_video.exists():
                 tmp_video.unlink()
-        return len(times)
+        views = {"index": [int(index0[k]) for k in show], "t_s": [float(times[k]) for k in show],
+                 "dn": list(show.values()), "sky": [float(sky[k]) for k in show], "backdrop": info,
+                 "sky_all": sky, "sky_site_all": sky_site, "index_all": index0}
+        return len(times), views
 
     def _downlink(self, ctx, td_s, n_frames) -> None:
         q = ctx.state.get("downlink")
@@ -188,7 +258,7 @@ class DescentStage(Stage):
             q.enqueue(f"descent/frames ({n_frames} LCAM frames)", frame_bits, td_s, source="lander", priority=7)
 
     # ------------------------------------------------------------------------------------------
-    def _report(self, ctx, res, ign_utc, td_utc, assumptions, n_frames) -> None:
+    def _report(self, ctx, res, ign_utc, td_utc, assumptions, n_frames, views=None) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -226,11 +296,102 @@ class DescentStage(Stage):
         if fig is not None:
             ctx.report.add_figure("Coarse and fine hazard maps", fig, section=title,
                                   caption="red: hazard; cyan cross: chosen point; white circle: touchdown")
+        if views is not None:
+            bd = views["backdrop"]
+            cap = ("LCAM frames (sensor DN). " + ("Beyond the site DEM the ground is the regional backdrop: "
+                   f"{bd['size_px']} px at {bd['resolution_m']:g} m ({bd['width_km']:.0f} km wide, centred "
+                   f"{bd['center_enu_km'][0]:.1f} km E, {bd['center_enu_km'][1]:.1f} km N of the site; "
+                   "procedural craters and roughness, the site block-averaged inside, the Moon's curvature). "
+                   if bd else "No backdrop: ") + "Black above the horizon is sky.")
+            ctx.report.add_figure("LCAM frames: early and late", _frames_figure(views), section=title, caption=cap)
         ph = pd.DataFrame({"phase": list(s["phase_start_s"]), "start_s": list(s["phase_start_s"].values())})
         ctx.report.add_table("Phase start times (s after ignition)", ph, section=title)
         ctx.report.add_table("Descent model assumptions (UNCONFIRMED values)",
                              pd.DataFrame({"item": list(assumptions), "assumption": list(assumptions.values())}),
                              section=title)
+
+
+def _lcam_ground_extent(pos, rot, camera, ground_height_m: float, *, grid: int = 33):
+    """Bounding box (x_min, x_max, y_min, y_max), site ENU metres, of where the rays of LCAM frames
+    at poses ``pos`` (N, 3), ``rot`` (N, 3, 3) first meet a sphere ``ground_height_m`` above the
+    reference sphere; None when no ray meets it. Rays past the curved ground's horizon escape,
+    so this is what the frames can see of the ground.
+
+    A ``grid`` x ``grid`` lattice of pixels per frame (image border included) is cast; between
+    neighbouring lattice points of which one hits and one misses, the hit/miss boundary (the
+    horizon, where the farthest ground is) is found by bisection along the segment."""
+    w, h = camera.width_px, camera.height_px
+    jj, ii = np.meshgrid(np.linspace(-0.5, w - 0.5, grid), np.linspace(-0.5, h - 0.5, grid))
+    rg = C.MOON_RADIUS_M + float(ground_height_m)
+    centre = np.array([0.0, 0.0, C.MOON_RADIUS_M])
+
+    def cast(p, r, col, row):
+        """(hit mask, xy of the first intersection) of the rays through pixel coords (col, row)."""
+        d = np.stack([(col - camera.cx_px) / camera.fx_px, (row - camera.cy_px) / camera.fy_px,
+                      np.ones_like(col)], axis=-1) @ r.T
+        d /= np.linalg.norm(d, axis=-1, keepdims=True)
+        o = p + centre                                            # from the Moon's centre
+        b = d @ o
+        disc = b * b - (o @ o - rg * rg)
+        t = -b - np.sqrt(np.maximum(disc, 0.0))                   # first (near) intersection
+        hit = (disc >= 0.0) & (t > 0.0)
+        return hit, p[:2] + t[..., None] * d[..., :2]
+
+    lo = np.array([np.inf, np.inf])
+    hi = -lo
+    for p, r in zip(np.asarray(pos, float), np.asarray(rot, float)):
+        hit, xy = cast(p, r, jj, ii)
+        if not hit.any():
+            continue
+        pts = [xy[hit]]
+        # hit/miss pairs of lattice neighbours (down columns and along rows): bisect the boundary
+        pairs = []
+        for a_sl, b_sl in (((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+                           ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
+            ha, hb = hit[a_sl], hit[b_sl]
+            m = ha != hb
+            if m.any():
+                ja, ia, jb, ib = jj[a_sl][m], ii[a_sl][m], jj[b_sl][m], ii[b_sl][m]
+                first = ha[m]
+                pairs.append((np.where(first, ja, jb), np.where(first, ia, ib),      # hit end
+                              np.where(first, jb, ja), np.where(first, ib, ia)))     # miss end
+        if pairs:
+            jh, ih, jm, im = (np.concatenate(v) for v in zip(*pairs))
+            for _ in range(40):
+                jc, ic = 0.5 * (jh + jm), 0.5 * (ih + im)
+                hc, _xy = cast(p, r, jc, ic)
+                jh, ih = np.where(hc, jc, jh), np.where(hc, ic, ih)
+                jm, im = np.where(hc, jm, jc), np.where(hc, im, ic)
+            pts.append(cast(p, r, jh, ih)[1])
+        xy = np.concatenate(pts)
+        lo = np.minimum(lo, xy.min(axis=0))
+        hi = np.maximum(hi, xy.max(axis=0))
+    if not np.all(np.isfinite(lo)):
+        return None
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def _frames_figure(views):
+    """The report's frames (first, ~1000, last) side by side, and the sky fraction of every frame."""
+    import matplotlib.pyplot as plt
+
+    n = len(views["dn"])
+    fig, ax = plt.subplots(1, n + 1, figsize=(4.2 * (n + 1), 4.4),
+                           gridspec_kw={"width_ratios": [1.0] * n + [1.3]})
+    for a, dn, idx, t, sky in zip(ax, views["dn"], views["index"], views["t_s"], views["sky"]):
+        a.imshow(dn, cmap="gray", vmin=0, vmax=255 if dn.dtype == np.uint8 else int(dn.max()) or 1)
+        a.set_title(f"frame {idx}, t = {t:.0f} s, sky {100 * sky:.0f} %", fontsize=9)
+        a.axis("off")
+    ax[-1].plot(views["index_all"], 100.0 * views["sky_site_all"], "--", color="0.5", lw=1,
+                label="against the site DEM alone")
+    ax[-1].plot(views["index_all"], 100.0 * views["sky_all"], ".-", ms=3, label="rendered (with backdrop)")
+    ax[-1].legend(fontsize=8)
+    ax[-1].set_xlabel("LCAM frame")
+    ax[-1].set_ylabel("sky (% of pixels)")
+    ax[-1].set_ylim(-2, 102)
+    ax[-1].grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def _phase_at(res, t: float) -> str:
