@@ -364,6 +364,8 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
 def _clip(ox, oy, oz, dx, dy, dz, t0, t1, gx0, gy0, wx, wy, zlo, zhi):
     """Clip [t0, t1] of the ray to the grid box [gx0, gx0 + wx] x [gy0 - wy, gy0] and the slab
     [zlo, zhi]; t0 > t1 when nothing is left."""
+    if not zhi >= zlo:
+        return 1.0, 0.0
     if dx != 0.0:
         ta = (gx0 - ox) / dx
         tb = (gx0 + wx - ox) / dx
@@ -444,15 +446,18 @@ def _sun_visible(px, py, pz, excl, sun, shadow_mode, sun_radius, e1x, e1y, e1z, 
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, parallel=True, error_model="numpy")
 def rock_hits(rc, utab, width, height, t_img, tmax, gx0, gy0, binm, nbx, nby, block, start, index, btop,
-              rx, ry, rr, rh, rb, bot, top, hit_id, hit_t):
+              rx, ry, rr, rh, rb, bot, top, mask, hit_id, hit_t):
     """Nearest rock hit of every pixel's ray in front of its terrain hit (``t_img``, NaN = sky):
-    rock number in ``hit_id`` (-1 none) and range in ``hit_t``. Returns the number of hits."""
+    rock number in ``hit_id`` (-1 none) and range in ``hit_t``; only pixels with ``mask`` set
+    are cast (see :func:`splat_masks`). Returns the number of hits."""
     nhit = np.zeros(height, np.int64)
     wx = nbx * binm
     wy = nby * binm
     for i in prange(height):
         for j in range(width):
             hit_id[i, j] = -1
+            if mask[i, j] == 0:
+                continue
             ox, oy, oz, dx, dy, dz = K._ray(i, j, rc, utab)
             tt = t_img[i, j]
             t1 = tmax if not (tt >= 0.0) else float(tt)
@@ -486,11 +491,11 @@ def _margin_at(margin, u, v):
 @njit(cache=True, parallel=True, error_model="numpy")
 def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin, shadow_mode, sun_radius,
                 model, pp, full, gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top,
-                t_img, rad, inc, emi, pha, lit, nrm, pts):
+                mask, t_img, rad, inc, emi, pha, lit, nrm, pts):
     """Shade the rock pixels (``hit_id`` >= 0): range, point, analytic normal, angles, terrain
     shadow (margin map at the point) times rock shadow, photometry; and darken the terrain
     pixels that lie in a rock's shadow (their lit fraction and reflectance scaled by the part of
-    the solar disk the rocks leave visible)."""
+    the solar disk the rocks leave visible; only terrain pixels with ``mask`` set are tested)."""
     e1x, e1y, e1z, e2x, e2y, e2z = _sun_basis(sun)
     wx = nbx * binm
     wy = nby * binm
@@ -499,7 +504,7 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
             k = hit_id[i, j]
             if k < 0:
                 tt = t_img[i, j]
-                if shadow_mode == 0 or not (tt >= 0.0) or not (lit[i, j] > 0.0) or sun[2] <= 0.0:
+                if mask[i, j] == 0 or shadow_mode == 0 or not (tt >= 0.0) or not (lit[i, j] > 0.0) or sun[2] <= 0.0:
                     continue
                 ox, oy, oz, dx, dy, dz = K._ray(i, j, rc, utab)
                 t = float(tt)
@@ -561,6 +566,211 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
                 pts[i, j, 2] = pz
 
 
+@njit(cache=True, parallel=True, error_model="numpy")
+def frame_bounds(rc, utab, width, height, t_img):
+    """(x min, x max, y min, y max, z min) of the frame's terrain hits and whether any pixel is sky."""
+    lo = np.full((height, 3), np.inf)
+    hi = np.full((height, 2), -np.inf)
+    sky = np.zeros(height, np.int64)
+    for i in prange(height):
+        for j in range(width):
+            tt = t_img[i, j]
+            if not (tt >= 0.0):
+                sky[i] = 1
+                continue
+            ox, oy, oz, dx, dy, dz = K._ray(i, j, rc, utab)
+            t = float(tt)
+            x = ox + t * dx
+            y = oy + t * dy
+            z = oz + t * dz
+            lo[i, 0] = min(lo[i, 0], x)
+            hi[i, 0] = max(hi[i, 0], x)
+            lo[i, 1] = min(lo[i, 1], y)
+            hi[i, 1] = max(hi[i, 1], y)
+            lo[i, 2] = min(lo[i, 2], z)
+    return lo[:, 0].min(), hi[:, 0].max(), lo[:, 1].min(), hi[:, 1].max(), lo[:, 2].min(), sky.sum() > 0
+
+
+@njit(cache=True, error_model="numpy")
+def gather_rocks(start, index, nbx, by0, by1, bx0, bx1, nrocks):
+    """The rocks listed in bins rows by0..by1, columns bx0..bx1 (each once, ascending)."""
+    seen = np.zeros(nrocks, np.bool_)
+    n = 0
+    for by in range(by0, by1 + 1):
+        for bx in range(bx0, bx1 + 1):
+            b = by * nbx + bx
+            for q in range(start[b], start[b + 1]):
+                k = index[q]
+                if not seen[k]:
+                    seen[k] = True
+                    n += 1
+    out = np.empty(n, np.int64)
+    m = 0
+    for k in range(nrocks):
+        if seen[k]:
+            out[m] = k
+            m += 1
+    return out
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _project(x, y, z, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
+    """Pixel (col, row) of an ENU point and whether it lies in front of the camera."""
+    wx = x - pos[0]
+    wy = y - pos[1]
+    wz = z - pos[2]
+    xc = rot[0, 0] * wx + rot[1, 0] * wy + rot[2, 0] * wz
+    yc = rot[0, 1] * wx + rot[1, 1] * wy + rot[2, 1] * wz
+    zc = rot[0, 2] * wx + rot[1, 2] * wy + rot[2, 2] * wz
+    if ortho:
+        return xc / gsd + cx, yc / gsd + cy, True
+    if zc <= 1e-6:
+        return 0.0, 0.0, False
+    xn = xc / zc
+    yn = yc / zc
+    r2 = xn * xn + yn * yn
+    f = 1.0 + k1 * r2 + k2 * r2 * r2
+    return fx * xn * f + cx, fy * yn * f + cy, True
+
+
+@njit(cache=True, error_model="numpy")
+def _splat_box(x0, x1, y0, y1, z0, z1, sx, sy, sz, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, mask):
+    """Mark in ``mask`` the pixel box (plus a one-pixel border) of the projection of the ENU box
+    [x0, x1] x [y0, y1] x [z0, z1] swept by the vector (sx, sy, sz); the whole image when the
+    swept box reaches behind the camera (a box projects inside the box of its corners' images
+    only when it lies in front)."""
+    height = mask.shape[0]
+    width = mask.shape[1]
+    umin = 1e300
+    umax = -1e300
+    vmin = 1e300
+    vmax = -1e300
+    behind = False
+    for c in range(16):
+        x = x1 if (c & 1) else x0
+        y = y1 if (c & 2) else y0
+        z = z1 if (c & 4) else z0
+        if c & 8:
+            x += sx
+            y += sy
+            z += sz
+        u, v, ok = _project(x, y, z, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
+        if not ok:
+            behind = True
+            break
+        umin = min(umin, u)
+        umax = max(umax, u)
+        vmin = min(vmin, v)
+        vmax = max(vmax, v)
+    if behind:
+        # the camera is inside or beside the swept box: mark everything (rare: a rock at the lens)
+        i0, i1, j0, j1 = 0, height - 1, 0, width - 1
+    else:
+        if umax < -2.0 or vmax < -2.0 or umin > width + 1.0 or vmin > height + 1.0:
+            return
+        j0 = max(int(math.floor(umin)) - 1, 0)
+        j1 = min(int(math.ceil(umax)) + 1, width - 1)
+        i0 = max(int(math.floor(vmin)) - 1, 0)
+        i1 = min(int(math.ceil(vmax)) + 1, height - 1)
+    for i in range(i0, i1 + 1):
+        for j in range(j0, j1 + 1):
+            mask[i, j] = 1
+
+
+@njit(cache=True, error_model="numpy")
+def splat_masks(cand, rx, ry, rr, rh, rb, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, sun, shadows, reach,
+                h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res, mask_cam, mask_sun):
+    """Pixels worth testing, rock by rock (object order): ``mask_cam`` covers the image box of
+    each candidate rock's bounding box (the camera rays that can meet it); with ``shadows``,
+    ``mask_sun`` covers the image box of the rock's bounding box swept away from the Sun over
+    the length its shadow can have: the path of the anti-sun ray from the rock's top to the
+    terrain (cast on the DEM), +25 % and the rock's diameter, at most ``reach`` (the length
+    after which the ray is below every visible terrain point)."""
+    for q in range(cand.shape[0]):
+        k = cand[q]
+        a = rr[k]
+        x_0 = rx[k] - a
+        x_1 = rx[k] + a
+        y_0 = ry[k] - a
+        y_1 = ry[k] + a
+        z_0 = rb[k] - rh[k]
+        z_1 = rb[k] + rh[k]
+        _splat_box(x_0, x_1, y_0, y_1, z_0, z_1, 0.0, 0.0, 0.0, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
+                   mask_cam)
+        if shadows and sun[2] > 0.0:
+            length = reach
+            u = (rx[k] - x0) / res - 0.5
+            v = (y0 - ry[k]) / res - 0.5
+            tt = K.cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z_1, -sun[0] / res, sun[1] / res, -sun[2],
+                            reach)
+            if tt >= 0.0:
+                length = min(1.25 * tt + 2.0 * a, reach)
+            _splat_box(x_0, x_1, y_0, y_1, z_0, z_1, -sun[0] * length, -sun[1] * length, -sun[2] * length,
+                       fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, mask_sun)
+
+
+def _blocks_top(rocks: "RockBins", xmin: float, xmax: float, ymin: float, ymax: float) -> float:
+    """Highest rock top listed in the blocks overlapping the box (site ENU metres)."""
+    sb = rocks.bin_m * _BLOCK
+    nky, nkx = rocks.block_top.shape
+    c0 = min(max(int(math.floor((xmin - rocks.x0_m) / sb)), 0), nkx - 1)
+    c1 = min(max(int(math.floor((xmax - rocks.x0_m) / sb)), 0), nkx - 1)
+    r0 = min(max(int(math.floor((rocks.y0_m - ymax) / sb)), 0), nky - 1)
+    r1 = min(max(int(math.floor((rocks.y0_m - ymin) / sb)), 0), nky - 1)
+    return float(rocks.block_top[r0:r1 + 1, c0:c1 + 1].max())
+
+
+def _candidates(rocks: "RockBins", camera, bounds, sun: np.ndarray, top_sun: float) -> tuple[np.ndarray, float]:
+    """Rocks that can appear in, or cast a shadow into, the frame, and the longest shadow path
+    (m along the sun ray) that can end on a visible point. Frames without sky: the rocks listed
+    in the bins under the box of the hits and the camera, widened by that reach; else all."""
+    xmin, xmax, ymin, ymax, zmin, sky = bounds
+    if sun[2] > 0.0 and math.isfinite(zmin):
+        reach = max(top_sun - zmin, 0.0) / sun[2] + 2.0 * rocks.bin_m
+    else:
+        reach = 0.0
+    if sky or camera.projection == "orthographic":
+        return np.arange(len(rocks), dtype=np.int64), reach
+    px, py = float(camera.position_enu[0]), float(camera.position_enu[1])
+    w = reach * math.hypot(sun[0], sun[1]) + rocks.bin_m
+    b = rocks.bin_m
+    bx0 = min(max(int(math.floor((min(xmin, px) - w - rocks.x0_m) / b)), 0), rocks.nbx - 1)
+    bx1 = min(max(int(math.floor((max(xmax, px) + w - rocks.x0_m) / b)), 0), rocks.nbx - 1)
+    by0 = min(max(int(math.floor((rocks.y0_m - max(ymax, py) - w) / b)), 0), rocks.nby - 1)
+    by1 = min(max(int(math.floor((rocks.y0_m - min(ymin, py) + w) / b)), 0), rocks.nby - 1)
+    return gather_rocks(rocks.start, rocks.index, rocks.nbx, by0, by1, bx0, bx1, len(rocks)), reach
+
+
+def local_tops(rocks: "RockBins", camera, bounds, sun: np.ndarray) -> tuple[float, float]:
+    """Height slab tops for this frame: (camera rays, sun rays). A camera ray's ground track runs
+    from the camera's ground point to its terrain hit, inside the box of the hits and the camera:
+    only rocks listed in the blocks under that box can meet it. A sun ray from a visible point
+    climbs at tan(e) toward the Sun, so it can only meet rocks within (top - z min) / tan(e)
+    sunward of the box; the top is raised until it covers that reach. Frames with sky pixels
+    use the highest rock of the site."""
+    xmin, xmax, ymin, ymax, zmin, sky = bounds
+    if sky or camera.projection == "orthographic":
+        return rocks.top_max, rocks.top_max
+    px, py = float(camera.position_enu[0]), float(camera.position_enu[1])
+    top_cam = _blocks_top(rocks, min(xmin, px), max(xmax, px), min(ymin, py), max(ymax, py))
+    horiz = math.hypot(sun[0], sun[1])
+    if sun[2] <= 0.0:
+        return top_cam, top_cam
+    top = _blocks_top(rocks, xmin, xmax, ymin, ymax)
+    for _ in range(32):
+        reach = max(top - zmin, 0.0) * horiz / sun[2] + rocks.bin_m
+        ex = reach * sun[0] / horiz if horiz > 0.0 else 0.0
+        ey = reach * sun[1] / horiz if horiz > 0.0 else 0.0
+        new = _blocks_top(rocks, min(xmin, xmin + ex), max(xmax, xmax + ex), min(ymin, ymin + ey),
+                          max(ymax, ymax + ey))
+        if not new > top:
+            break
+        top = new
+    else:
+        top = rocks.top_max
+    return top_cam, max(top, top_cam)
+
+
 # --------------------------------------------------------------------------------------------
 # driver (called by render())
 # --------------------------------------------------------------------------------------------
@@ -587,11 +797,22 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
     rc = K._ray_consts(camera.fx_px, camera.fy_px, camera.cx_px, camera.cy_px, camera.k1, camera.k2,
                        camera.projection == "orthographic", camera.gsd_m, camera.position_enu,
                        camera.rotation_enu_from_cam)
-    g = rocks.grid_args()
+    g = rocks.grid_args()[:-1]
     hit_id = np.empty((hgt, wid), np.int32)
     hit_t = np.empty((hgt, wid), np.float64)
     t_img = lay["range_m"]
-    n = rock_hits(rc, utab, wid, hgt, t_img, tmax, *g, hit_id, hit_t)
+    bounds = frame_bounds(rc, utab, wid, hgt, t_img)
+    top_cam, top_sun = local_tops(rocks, camera, bounds, sun)
+    cand, reach = _candidates(rocks, camera, bounds, sun, top_sun)
+    mask_cam = np.zeros((hgt, wid), np.uint8)
+    mask_sun = np.zeros((hgt, wid), np.uint8)
+    ortho = camera.projection == "orthographic"
+    splat_masks(cand, rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, camera.fx_px, camera.fy_px,
+                camera.cx_px, camera.cy_px, camera.k1, camera.k2, ortho, camera.gsd_m, camera.position_enu,
+                camera.rotation_enu_from_cam, sun, mode > 0, reach, scene.heights, scene.mip, scene.mip_offs,
+                scene.mip_rows, scene.mip_cols, scene.zmin, scene.zmax, scene.x0_m, scene.y0_m, scene.resolution_m,
+                mask_cam, mask_sun)
+    n = rock_hits(rc, utab, wid, hgt, t_img, tmax, *g, top_cam, mask_cam, hit_id, hit_t)
     if mode > 0:
         if n > 0:
             # the margin tiles under the rocks seen (a rock is at most one DEM pixel from its centre's vertex)
@@ -611,5 +832,5 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
     out = (lay["reflectance"], lay.get("incidence_rad", one), lay.get("emission_rad", one), lay.get("phase_rad", one),
            lay["lit_fraction"], lay.get("normal_enu", one3), lay.get("points_enu", np.empty((1, 1, 3))))
     shade_rocks(rc, utab, wid, hgt, hit_id, hit_t, scene.x0_m, scene.y0_m, scene.resolution_m, sun, margin, mode,
-                sun_radius, model.model_id, model.packed(), full, *g, t_img, *out)
+                sun_radius, model.model_id, model.packed(), full, *g, top_sun, mask_sun, t_img, *out)
     return int(n)
