@@ -184,7 +184,7 @@ class DescentStage(Stage):
         times = lcam_times(stride=stride)
         pos, rot = lcam_poses(res.trajectory, times, heading_deg=res.parameters["approach_azimuth_deg"])
         utc = seconds_to_utc(epoch, ignition_s + times, places=3)
-        scene = Scene(site.terrain)
+        scene = Scene(site.terrain, rocks=site.rocks)
         children = np.random.SeedSequence(int(seed)).spawn(len(times))
         base = lcam()
         index0 = np.arange(0, len(times) * stride, stride)

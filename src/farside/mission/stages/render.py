@@ -61,7 +61,7 @@ class CamerasStage(Stage):
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, [time_utc]), float).reshape(-1, 3)[0]
         rng = ctx.rngs["render"]
         seeds = rng.integers(0, 2**63, size=len(cfg.lcam_altitudes_m) + 1)
-        scene = Scene(ter)
+        scene = Scene(ter, rocks=site.rocks)
         shown = []
         n = len(cfg.lcam_altitudes_m) + 1
         with ctx.progress("cameras: LCAM and TCAM views", n) as advance:
