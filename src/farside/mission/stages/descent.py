@@ -21,7 +21,8 @@ Products (``products/descent/``):
   ``backdrop_max_size_px`` = 6,144 px; ``--quick`` uses 128 m.
 
 State: ``descent`` (the :class:`farside.descent.DescentResult`), ``touchdown_enu`` (x, y, z),
-``touchdown_utc``, ``touchdown_s``. If the relay stage set up ``downlink``, the products are queued.
+``touchdown_utc``, ``touchdown_s``, ``backdrop_scene`` (the backdrop's render Scene, or None). If
+the relay stage set up ``downlink``, the products are queued.
 """
 
 from __future__ import annotations
@@ -191,6 +192,7 @@ class DescentStage(Stage):
         backdrop, info = (None, None)
         if cfg.backdrop:
             backdrop, info = self._backdrop(ctx, cfg, site, pos, rot, base, backdrop_seed)
+            ctx.state["backdrop_scene"] = backdrop        # the cameras stage renders it too
         # frames shown in the report: the first, the one nearest frame 1000, and a late one (the
         # one nearest 1 km above the ground: the site fills the view)
         cols = list(TRAJECTORY_COLUMNS)

@@ -9,8 +9,10 @@ when it ran, else the site origin at the scenario epoch), with the Sun from
   ``colour_imbalance = true`` it shows the red cast of Chang'e-4's first frames),
 
 each with a JSON sidecar, and shows them (downscaled) in the report. ``--quick`` renders the
-TCAM frame at half size. Over the quick site (1 km) the 2 km LCAM view (1.6 km footprint) sees
-past the DEM's edge: those pixels are black (no terrain there).
+TCAM frame at half size. The 2 km LCAM view (1.6 km footprint) off the site's centre and the TCAM
+view toward the horizon see past the site DEM's edge: there they show the descent stage's regional
+backdrop (``ctx.state["backdrop_scene"]``, :func:`farside.terrain.regional_backdrop`) when it
+ran, else black (no terrain there).
 """
 
 from __future__ import annotations
@@ -62,13 +64,15 @@ class CamerasStage(Stage):
         rng = ctx.rngs["render"]
         seeds = rng.integers(0, 2**63, size=len(cfg.lcam_altitudes_m) + 1)
         scene = Scene(ter, rocks=site.rocks)
+        backdrop = ctx.state.get("backdrop_scene")      # the descent stage's, when it built one
         shown = []
         n = len(cfg.lcam_altitudes_m) + 1
         with ctx.progress("cameras: LCAM and TCAM views", n) as advance:
             for k, alt in enumerate(cfg.lcam_altitudes_m):
                 cam = lcam(position_enu=(x, y, z + float(alt)))
                 fr = render(scene, cam, sun_dir_enu=sun, photometry=cfg.photometry, shadows=cfg.shadows,
-                            layers="minimal", sensor=Sensor(), rng=np.random.default_rng(seeds[k]), time_utc=time_utc)
+                            layers="minimal", sensor=Sensor(), rng=np.random.default_rng(seeds[k]), time_utc=time_utc,
+                            backdrop=backdrop)
                 name = f"render/lcam_{alt:g}m.png"
                 path = write_frame(fr, ctx.product_path(name), extra={"altitude_m": float(alt),
                                                                       "ground_point_enu": [x, y, z]})
@@ -85,7 +89,7 @@ class CamerasStage(Stage):
             resp = CE4_COLOUR_RESPONSE if cfg.colour_imbalance else (1.0, 1.0, 1.0)
             sensor = Sensor(colour_response_rgb=resp)
             fr = render(scene, cam, sun_dir_enu=sun, photometry=cfg.photometry, shadows=cfg.shadows, layers="minimal",
-                        sensor=sensor, rng=np.random.default_rng(seeds[-1]), time_utc=time_utc)
+                        sensor=sensor, rng=np.random.default_rng(seeds[-1]), time_utc=time_utc, backdrop=backdrop)
             path = write_frame(fr, ctx.product_path("render/tcam_raw.png"),
                                extra={"colour_processing": "demosaiced (bilinear, RGGB), no white balance",
                                       "pan_deg": pan, "tilt_deg": cfg.tcam_tilt_deg})
