@@ -254,6 +254,8 @@ class DescentStage(Stage):
             if "/frames/" in p["path"]:
                 frame_bits += 8.0 * p["bytes"]     # the LCAM sequence goes down as one product
                 continue
+            if p["path"].endswith("backdrop_dem.tif"):
+                continue                           # simulation truth, not lander data
             prio = 2 if p["path"].endswith(("summary.json", "hda.json")) else 6
             q.enqueue(p["path"].removeprefix("products/"), 8.0 * p["bytes"], td_s, source="lander", priority=prio)
         if frame_bits > 0:
