@@ -12,8 +12,27 @@ per bin, ``index`` rock numbers; a rock is listed in every bin its bounding circ
 blocks of ``_BLOCK`` x ``_BLOCK`` bins holding the highest rock top inside. A ray walks the
 blocks along its ground track (2-D DDA), skips a block when the ray stays above the block's
 highest rock top, and walks the bins of the others. Camera rays are clipped to the height slab
-of all rocks and end at their terrain hit; sun rays start at the shaded point and end when they
-climb above the highest rock top.
+of the rocks under the frame and end at their terrain hit; sun rays start at the shaded point
+and end when they climb above the highest rock top that can shade the frame.
+
+Per frame (:func:`apply_rocks`, called by ``render()`` after the terrain pass):
+
+1. skip everything when the nearest terrain pixel is wider than the largest table rock (every
+   rock sub-pixel: LCAM above ~1.3 km over a 0.5 m DEM) or the frame is all sky;
+2. candidate rocks: those listed in the bins under the frame's hits (and the camera), widened
+   by the longest shadow that can reach them; every rock when the frame shows sky;
+3. object order: each candidate's bounding box is projected to mark the pixels whose rays can
+   meet it, and the box swept away from the Sun over the length of its shadow (the anti-sun
+   ray from its top, cast on the DEM, +25 % and one rock diameter) marks the pixels it can
+   shade;
+4. image order, marked pixels only: nearest rock hit in front of the terrain hit (exact
+   ray-ellipsoid intersection), then shading: analytic normal, the frame's photometric model,
+   the terrain's sun margin at the rock point (the terrain's cast shadow on the rock), and the
+   other rocks' shadows; terrain pixels get the rocks' shadows. Hard shadows test the sun's
+   centre; 'penumbra' takes, per rock, the angular distance of the disk centre from the rock's
+   silhouette (from the ellipsoid's scaled-space angular margin and its numerical gradient)
+   and the visible fraction of the disk past a straight edge at that distance, the smallest
+   over the rocks met, times the terrain's fraction.
 """
 
 from __future__ import annotations
@@ -566,13 +585,14 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
                 pts[i, j, 2] = pz
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def frame_bounds(rc, utab, width, height, t_img):
-    """(x min, x max, y min, y max, z min) of the frame's terrain hits and whether any pixel is sky."""
+    """(x min, x max, y min, y max, z min) of the frame's terrain hits and whether any pixel is sky
+    (serial: a few ms per megapixel, and a parallel loop would triple its compile time)."""
     lo = np.full((height, 3), np.inf)
     hi = np.full((height, 2), -np.inf)
     sky = np.zeros(height, np.int64)
-    for i in prange(height):
+    for i in range(height):
         for j in range(width):
             tt = t_img[i, j]
             if not (tt >= 0.0):
@@ -789,7 +809,8 @@ def frame_needs_rocks(rocks: RockBins, camera, range_m: np.ndarray) -> bool:
 def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, full: bool, tmax: float,
                 utab: np.ndarray, clip_rad: float, sun_radius: float) -> int:
     """Add the scene's table rocks to the layers ``lay`` of a frame rendered by the terrain pass
-    (in place). Returns the number of rock pixels (0 when the pass was skipped)."""
+    (in place; see the module docstring). Returns the number of rock pixels; 0 when the pass was
+    skipped because every rock would be sub-pixel (:func:`frame_needs_rocks`)."""
     rocks: RockBins | None = scene.rocks
     if rocks is None or not frame_needs_rocks(rocks, camera, lay["range_m"]):
         return 0
