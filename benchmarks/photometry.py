@@ -2,8 +2,8 @@
 table-driven Hapke kernel (``hapke_r_tab``) against the exact formula (``hapke_r``).
 
 Per evaluation: 1e6 random geometries (mu0, mu uniform in (0, 1], azimuth uniform; the phase
-angle follows), ns per evaluation from the minimum over repeats of the CPU time of one pass, with
-one numba thread and with all of them. Cases: the exact Hapke formula (``_kernels.hapke_r``, the
+angle follows), CPU ns per evaluation (CPU time of all threads, minimum over 7 passes: robust to
+other load on the machine) with one numba thread and with all of them. Cases: the exact Hapke formula (``_kernels.hapke_r``, the
 peer of every row: what ``reflectance()`` evaluates and what ``render()`` used before), Hapke from
 the tables (``hapke_r_tab``, what ``render()`` uses now, through ``_kernels.photometry_grid``),
 the same kernel with its tables switched off (each term by its formula: the shape of the old
@@ -50,7 +50,7 @@ def formula_only(pp: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(parallel=True, error_model="numpy")      # not cached: it inlines hapke_r_tab from another file
 def _tab_grid(mu0, mu, cosg, pp):
     out = np.empty(mu0.shape[0])
     for k in prange(mu0.shape[0]):
@@ -102,7 +102,7 @@ def per_eval_rows():
             q = f"max |r/r_exact - 1| = {np.max(np.abs(r[lit] / exact[lit] - 1)):.2e}"
         for threads in (1, n_all):
             peer = res[threads][0]
-            rows.append([f"{name}, {threads} thread(s): ns/eval", f"{res[threads][k]:.1f}", f"{peer:.1f}",
+            rows.append([f"{name}, {threads} thread(s): CPU ns/eval", f"{res[threads][k]:.1f}", f"{peer:.1f}",
                          f"{res[threads][k] / peer:.2f}", q])
     return rows
 
