@@ -14,9 +14,10 @@ horizon. :func:`regional_backdrop` builds the terrain behind it:
    heights averaged over each backdrop cell (block mean of the site pixels whose centres fall
    in the cell). Outside the footprint the procedural relief (levelled to the site's mean
    height) keeps its detail, but its low-pass level bends to a smooth (normalised-convolution)
-   extension of the site's over ``blend_m`` (smoothstep weight), and over the first four
-   backdrop pixels the remaining difference to the nearest edge cell of the site fades out, so
-   the surface is continuous at the footprint's edge: no step, no cliff, no streaks;
+   extension of the site's over ``blend_m`` (smoothstep weight), and over the first quarter of
+   that band (at least four pixels) the remaining difference to the nearest edge cell of the
+   site fades out, so the surface is continuous at the footprint's edge: no step, no cliff, no
+   steep wall where the edge cuts a crater, no long streaks;
 3. **the curvature of the Moon**: the site ENU frame is the tangent plane at the site origin,
    so a point at height ``h`` above the reference sphere (R = 1737.4 km) at horizontal
    distance ``r = sqrt(x^2 + y^2)`` from the origin has ENU ``z = sqrt((R + h)^2 - r^2) - R``,
@@ -129,7 +130,8 @@ def _blend_window(proc, xs, ys, r0, c0, mean, extent, res, blend, level):
     ``P + w_long (E - P_low) + w_short (S_edge - E - (P - P_low))`` where ``P`` is the
     procedural relief, ``P_low`` its Gaussian low-pass, ``E`` the Gaussian-weighted extension of
     ``S`` (normalised convolution), ``S_edge`` the nearest edge cell of ``S``, ``w_long`` a
-    smoothstep over ``blend`` and ``w_short`` one over a few pixels. So the procedural detail
+    smoothstep over ``blend`` and ``w_short`` one over a quarter of it (at least four pixels: a
+    crater cut by the site's edge must not leave a steep wall behind). So the procedural detail
     continues up to the site, its low-frequency level bends to the site's over ``blend`` (no
     streaks), and the short band makes the surface continuous at the footprint's edge.
     """
@@ -160,7 +162,7 @@ def _blend_window(proc, xs, ys, r0, c0, mean, extent, res, blend, level):
     dy = np.maximum(np.maximum(sy0 - yw, yw - sy1), 0.0)
     d = np.hypot(dy[:, None], dx[None, :])
     w_long = _smoothstep_down(d, blend)
-    w_short = _smoothstep_down(d, min(blend, 4.0 * res))
+    w_short = _smoothstep_down(d, min(blend, max(4.0 * res, 0.25 * blend)))
     h = p + w_long * (ext - p_low) + w_short * (edge - ext - (p - p_low))
     h[ir0:ir1, ic0:ic1] = mean
     return wr0, wr1, wc0, wc1, h
