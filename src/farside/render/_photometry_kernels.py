@@ -16,8 +16,9 @@ complex-step method, Squire & Trapp 1998, SIAM Rev. 40:110; each interval is sto
 coefficients of its cubic in the local coordinate t in [0, 1]):
 
 * ``MU`` over y = sqrt(1 - mu) in [0, 1], mu = cos of the incidence or emission angle:
-  E1, E2 and 1/eta (Hapke 2012 eqs. 12.45-12.48). In y, E1 and E2 go to 0 as exp(-c/y) at
-  mu -> 1, smoothly; in mu they would vary on a scale (tan theta-bar)^-2 finer.
+  E1, E2 and 1/eta (Hapke 2012 eqs. 12.45-12.48). Near mu = 1, E1 ~ exp(-k / (sqrt 2 y)) with
+  k = 2 / (pi tan theta-bar): it changes over 1 - mu ~ k^2 but over y ~ k, so a grid in y needs
+  far fewer intervals than one in mu when theta-bar is large (and all derivatives vanish at y = 0).
 * ``PS`` over x in [0, 1/sqrt 2]: psi/pi and f(psi) = exp(-2 tan(psi/2)) at x = sin(psi/2)
   (used when cos psi >= 0), then the same two at x = cos(psi/2) (cos psi < 0). Splitting at
   psi = 90 deg keeps both square-root branch points of acos(cos psi) out of the table.
@@ -25,8 +26,9 @@ coefficients of its cubic in the local coordinate t in [0, 1]):
   P(g) (1 + Bs0 Bs(g)) (1 + Bc0 Bc(g)) and (1 + Bc0 Bc(g)) (double Henyey-Greenstein phase
   function with the shadow-hiding and coherent-backscatter surges).
 * ``H`` over x in [H_LO, H_HI]: Hapke's approximation of Chandrasekhar's H(x, w). Below H_LO (the
-  x log x singularity at 0; about 1 % of a rendered frame's pixels, at grazing incidence or
-  emission) and above H_HI the kernel evaluates the formula.
+  x log x singularity at 0) and above H_HI the kernel evaluates the formula; the effective
+  cosines fall there only at grazing incidence or emission (no pixel of a nadir LCAM frame of the
+  procedural CE-4 site at the touchdown Sun elevation, 31.5 deg).
 
 Every table starts at 256 intervals and is doubled until its cubics, checked against the formula
 at three points inside every interval, are within ``TABLE_TOL`` of it (relative for 1/eta, H and
