@@ -147,8 +147,12 @@ def test_bad_backdrop_one_line(scenes):
     with pytest.raises(FarsideError, match=r"^backdrop = 'str' is invalid: a farside.render.Scene") as e:
         render(site, cam, sun_dir_enu=SUN, backdrop="str")
     assert "\n" not in str(e.value)
-    with pytest.raises(FarsideError, match=r"^backdrop = .* is invalid: a different Scene"):
+    with pytest.raises(FarsideError, match=r"^backdrop = .* is invalid: different Scenes"):
         render(site, cam, sun_dir_enu=SUN, backdrop=site)
+    with pytest.raises(FarsideError, match=r"^backdrop = .* is invalid: different Scenes"):
+        render(site, cam, sun_dir_enu=SUN, backdrop=[scenes[1], scenes[1]])
+    with pytest.raises(FarsideError, match=r"^backdrop = \[\] is invalid: "):
+        render(site, cam, sun_dir_enu=SUN, backdrop=[])
 
 
 def test_backdrop_accepts_a_terrain(scenes):
@@ -158,3 +162,24 @@ def test_backdrop_accepts_a_terrain(scenes):
     f2 = render(site, cam, sun_dir_enu=SUN, backdrop=back.terrain)
     assert np.array_equal(f1.range_m, f2.range_m, equal_nan=True)
     assert math.isclose(float(np.nanmax(f1.range_m)), float(np.nanmax(f2.range_m)))
+
+
+def test_nested_backdrops_finest_first(scenes):
+    """A 400 m plane at z = -2 m (level 1) inside the 1.6 km plane at z = -3 m (level 2): level 1
+    fills what it covers exactly as alone; level 2 the rest, exactly as alone, at the analytic
+    plane range, with hit points outside level 1."""
+    site, far = scenes
+    near = Scene(Terrain(np.full((101, 101), -2.0, np.float32), 4.0, x0_m=-202.0, y0_m=202.0))
+    cam = _camera()
+    f1 = render(site, cam, sun_dir_enu=SUN, backdrop=near)
+    f2 = render(site, cam, sun_dir_enu=SUN, backdrop=[near, far])
+    ff = render(far, cam, sun_dir_enu=SUN)
+    lvl2 = f2.from_backdrop & ~f1.from_backdrop
+    assert f1.from_backdrop.sum() > 300 and lvl2.sum() > 300
+    assert np.array_equal(f2.from_backdrop, f1.from_backdrop | (f1.sky & ~ff.sky))
+    for k, a2 in _layers(f2).items():
+        assert np.array_equal(a2[~lvl2], getattr(f1, k)[~lvl2], equal_nan=True), k
+        assert np.array_equal(a2[lvl2], getattr(ff, k)[lvl2], equal_nan=True), k
+    p = f2.points_enu[lvl2]
+    assert np.all(np.max(np.abs(p[:, :2]), axis=1) > 200.0 - 1e-6)
+    np.testing.assert_allclose(p[:, 2], ZB, atol=1e-3)

@@ -309,10 +309,10 @@ def _pixel_rays(camera: Camera, rows: np.ndarray, cols: np.ndarray) -> tuple[np.
     return np.tile(camera.position_enu, (rows.size, 1)), d
 
 
-def _backdrop_pixels(main: dict, back: dict, scene: Scene, camera: Camera) -> np.ndarray:
-    """Pixels the backdrop provides: sky against the main scene, and main-scene hits hidden behind
-    backdrop terrain that lies outside the main DEM (nearer along the ray, hit point outside the
-    main DEM's mesh)."""
+def _backdrop_pixels(main: dict, back: dict, inner: list[Scene], camera: Camera) -> np.ndarray:
+    """Pixels a backdrop provides: sky in the composite so far, and composite hits hidden behind
+    backdrop terrain that lies outside the inner DEMs (nearer along the ray, hit point outside the
+    meshes of every scene in ``inner``: the main DEM and any finer backdrops)."""
     t_main = main["range_m"]
     t_back = back["range_m"]
     take = np.isnan(t_main) & ~np.isnan(t_back)
@@ -321,11 +321,13 @@ def _backdrop_pixels(main: dict, back: dict, scene: Scene, camera: Camera) -> np
         rows, cols = np.nonzero(cand)
         orig, d = _pixel_rays(camera, rows, cols)
         p = orig + t_back[rows, cols, None].astype(np.float64) * d
-        res = scene.resolution_m
-        nr, nc = scene.heights.shape
-        xmin, xmax = scene.x0_m + 0.5 * res, scene.x0_m + (nc - 0.5) * res
-        ymin, ymax = scene.y0_m - (nr - 0.5) * res, scene.y0_m - 0.5 * res
-        outside = (p[:, 0] < xmin) | (p[:, 0] > xmax) | (p[:, 1] < ymin) | (p[:, 1] > ymax)
+        outside = np.ones(rows.size, bool)
+        for scene in inner:
+            res = scene.resolution_m
+            nr, nc = scene.heights.shape
+            xmin, xmax = scene.x0_m + 0.5 * res, scene.x0_m + (nc - 0.5) * res
+            ymin, ymax = scene.y0_m - (nr - 0.5) * res, scene.y0_m - 0.5 * res
+            outside &= (p[:, 0] < xmin) | (p[:, 0] > xmax) | (p[:, 1] < ymin) | (p[:, 1] > ymax)
         take[rows[outside], cols[outside]] = True
     return take
 
@@ -333,7 +335,7 @@ def _backdrop_pixels(main: dict, back: dict, scene: Scene, camera: Camera) -> np
 def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="hapke", shadows: str = "hard",
            normals: str = "smooth", layers: str = "all", sensor: Sensor | None = None, exposure_s: float | None = None,
            rng: np.random.Generator | None = None, time_utc: str | None = None,
-           max_range_m: float = 1.0e7, backdrop: Scene | Terrain | None = None) -> Frame:
+           max_range_m: float = 1.0e7, backdrop=None) -> Frame:
     """Render one view of the terrain.
 
     Parameters
@@ -362,22 +364,30 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         Apply the sensor model (needs ``rng``); ``exposure_s`` None = auto exposure.
     time_utc : str, optional
         Recorded in the sidecar.
-    backdrop : Scene or Terrain, optional
+    backdrop : Scene or Terrain, or a sequence of them (finest first), optional
         A coarse regional terrain behind ``scene`` (e.g. from
         :func:`farside.terrain.regional_backdrop`), in the same site-ENU frame. When the main
         pass leaves sky pixels, the whole view is also cast against the backdrop, and the
         backdrop's pixels replace (in every layer) the main pass's sky pixels and the main-scene
         hits that lie behind backdrop terrain outside the main DEM (a hill in front of the site).
-        Every other pixel is exactly what a render without backdrop gives. Cast shadows on the
+        Every other pixel is exactly what a render without backdrop gives. Several nested
+        backdrops (e.g. 8 m over 30 km, then 32 m over 190 km) are composited in turn, each
+        against the composite so far and outside the meshes of those before it. Cast shadows on the
         backdrop come from the backdrop Scene's own margin map (the main DEM casts none on it).
         The sensor (auto exposure, noise) is applied once, to the composite;
         ``Frame.from_backdrop`` marks the backdrop's pixels.
     """
     scene = _as_scene("scene", scene)
-    if backdrop is not None:
-        backdrop = _as_scene("backdrop", backdrop)
-        if backdrop is scene:
-            raise invalid("backdrop", "the main scene itself", "a different Scene/Terrain (or None)")
+    if backdrop is None:
+        backdrops = []
+    elif isinstance(backdrop, (list, tuple)):
+        if not backdrop:
+            raise invalid("backdrop", backdrop, "a Scene/Terrain, a non-empty sequence of them, or None")
+        backdrops = [_as_scene("backdrop", b) for b in backdrop]
+    else:
+        backdrops = [_as_scene("backdrop", backdrop)]
+    if any(b is scene for b in backdrops) or len({id(b) for b in backdrops}) < len(backdrops):
+        raise invalid("backdrop", "the main scene or a repeated Scene", "different Scenes/Terrains (or None)")
     if not isinstance(camera, Camera):
         raise invalid("camera", type(camera).__name__, "a farside.render.Camera")
     sun = _unit_sun(sun_dir_enu)
@@ -402,14 +412,20 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         _rocks.apply_rocks(scene, camera, lay, sun, model, mode, full, tmax, _undistort_table(camera),
                            max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD), SUN_RADIUS_RAD)
     from_backdrop = None
-    if backdrop is not None:
+    if backdrops:
         from_backdrop = np.zeros(lay["range_m"].shape, bool)
-        if np.isnan(lay["range_m"]).any():
-            back = _cast_and_shade(backdrop, camera, sun, model, mode, full, smooth, tmax)
-            from_backdrop = _backdrop_pixels(lay, back, scene, camera)
-            if from_backdrop.any():
+        inner = [scene]
+        for bd in backdrops:
+            if not np.isnan(lay["range_m"]).any():
+                break
+            back = _cast_and_shade(bd, camera, sun, model, mode, full, smooth, tmax)
+            take = _backdrop_pixels(lay, back, inner, camera)
+            if take.any():
                 for k, a in lay.items():
-                    a[from_backdrop] = back[k][from_backdrop]
+                    if k in back:
+                        a[take] = back[k][take]
+                from_backdrop |= take
+            inner.append(bd)
             del back
     rad = lay["reflectance"]
     bands = ["r", "g", "b"] if camera.colour == "rggb" else ["pan"]
