@@ -1074,12 +1074,17 @@ def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, 
         gx11, gy11 = _vertex_grad(h, r + 1, c + 1, res)
         if a >= b:
             gxo, gyo = _vertex_grad(h, r, c + 1, res)
-            gx = (1.0 - a) * gx00 + (a - b) * gxo + b * gx11
-            gy = (1.0 - a) * gy00 + (a - b) * gyo + b * gy11
+            sx = (1.0 - a) * gx00 + (a - b) * gxo + b * gx11
+            sy = (1.0 - a) * gy00 + (a - b) * gyo + b * gy11
         else:
             gxo, gyo = _vertex_grad(h, r + 1, c, res)
-            gx = (1.0 - b) * gx00 + (b - a) * gxo + a * gx11
-            gy = (1.0 - b) * gy00 + (b - a) * gyo + a * gy11
+            sx = (1.0 - b) * gx00 + (b - a) * gxo + a * gx11
+            sy = (1.0 - b) * gy00 + (b - a) * gyo + a * gy11
+        # at grazing view the blended normal can face away from the camera although the facet the
+        # ray hit faces it (black specks along ridges): keep the facet normal there
+        if sx * dx + sy * dy - dz > 0.0:
+            gx = sx
+            gy = sy
     nn = math.sqrt(gx * gx + gy * gy + 1.0)
     nx = -gx / nn
     ny = -gy / nn
