@@ -19,6 +19,12 @@ with them; Lambert is the floor (no photometric cost). The frames are rendered a
 Quality: the largest relative difference between the two Hapke images over lit pixels.
 
 Run: ``.venv/bin/python benchmarks/photometry.py [n_frames]`` (about 2 minutes, 3 GB).
+
+Measured 2026-11-21 (2-core Xeon VM shared with other jobs; CPU times): exact 96 ns/eval,
+tables 43.7 ns/eval (2.2x; 37 ns when numba-inlined, see ``hapke_r_tab``), max relative
+difference 1e-9; Lunar-Lambert 18.5, Lambert 0.8. LCAM frame CPU s, 2000 m: 0.255 -> 0.206,
+100 m: 0.231 -> 0.175. Against the previous code itself (``_photometry`` calling ``hapke_r``, same
+tree otherwise, run separately): 2000 m 0.245 -> 0.195 s, 100 m 0.21 -> 0.145 s per frame.
 """
 
 from __future__ import annotations
