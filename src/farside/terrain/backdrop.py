@@ -127,15 +127,17 @@ def _blend_window(proc, xs, ys, r0, c0, mean, extent, res, blend, level):
     """Heights (float64) of the window of cells within ``blend`` of the site footprint:
 
     ``S`` (the block mean) on covered cells; outside,
-    ``P + w_long (E - P_low) + w_short (S_edge - E - (P - P_low))`` where ``P`` is the
-    procedural relief, ``P_low`` its Gaussian low-pass, ``E`` the Gaussian-weighted extension of
-    ``S`` (normalised convolution), ``S_edge`` the nearest edge cell of ``S``, ``w_long`` a
-    smoothstep over ``blend`` and ``w_short`` one over a quarter of it (at least four pixels: a
-    crater cut by the site's edge must not leave a steep wall behind). So the procedural detail
+    ``P + w_long (E - P_low) + w_short (S_edge~ - E - (P - P_low)) + w_px (S_edge - S_edge~)``
+    where ``P`` is the procedural relief, ``P_low`` its Gaussian low-pass, ``E`` the
+    Gaussian-weighted extension of ``S`` (normalised convolution), ``S_edge`` the nearest edge
+    cell of ``S`` and ``S_edge~`` the edge smoothed along itself (4 px); ``w_long`` is a
+    smoothstep over ``blend``, ``w_short`` one over a quarter of it (at least four pixels: a
+    crater cut by the site's edge must not leave a steep wall behind) and ``w_px`` one over four
+    pixels (the edge's pixel-scale texture must not be drawn out into streaks). So the procedural detail
     continues up to the site, its low-frequency level bends to the site's over ``blend`` (no
     streaks), and the short band makes the surface continuous at the footprint's edge.
     """
-    from scipy.ndimage import gaussian_filter
+    from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
     n = proc.shape[0]
     sigma_px = max(blend / res / 3.0, 1.0)
@@ -156,6 +158,15 @@ def _blend_window(proc, xs, ys, r0, c0, mean, extent, res, blend, level):
     ri = np.clip(np.arange(p.shape[0]) - ir0, 0, mean.shape[0] - 1)
     ci = np.clip(np.arange(p.shape[1]) - ic0, 0, mean.shape[1] - 1)
     edge = mean[np.ix_(ri, ci)]
+    # the edge values smoothed along the edge (4 px): their pixel-scale part fades within 4 px,
+    # or it would be drawn out into streaks perpendicular to the edge
+    sm = mean.copy()
+    if min(mean.shape) > 2:
+        for rr in (0, -1):
+            sm[rr, :] = gaussian_filter1d(mean[rr, :], 4.0, mode="nearest")
+        for cc in (0, -1):
+            sm[:, cc] = gaussian_filter1d(mean[:, cc], 4.0, mode="nearest")
+    edge_s = sm[np.ix_(ri, ci)]
     sx0, sx1, sy0, sy1 = extent
     xw, yw = xs[wc0:wc1], ys[wr0:wr1]
     dx = np.maximum(np.maximum(sx0 - xw, xw - sx1), 0.0)
@@ -163,7 +174,8 @@ def _blend_window(proc, xs, ys, r0, c0, mean, extent, res, blend, level):
     d = np.hypot(dy[:, None], dx[None, :])
     w_long = _smoothstep_down(d, blend)
     w_short = _smoothstep_down(d, min(blend, max(4.0 * res, 0.25 * blend)))
-    h = p + w_long * (ext - p_low) + w_short * (edge - ext - (p - p_low))
+    w_px = _smoothstep_down(d, 4.0 * res)
+    h = p + w_long * (ext - p_low) + w_short * (edge_s - ext - (p - p_low)) + w_px * (edge - edge_s)
     h[ir0:ir1, ic0:ic1] = mean
     return wr0, wr1, wc0, wc1, h
 
