@@ -80,6 +80,9 @@ def test_looking_up_sees_no_ground():
     ("quick_backdrop_max_size_px", 8),
     ("backdrop_blend_m", 0.0),
     ("backdrop", "yes please"),
+    ("backdrop_near_size_px", 10),
+    ("backdrop_near_resolution_m", 32.0),          # not finer than the outer 32 m
+    ("quick_backdrop_near_resolution_m", 200.0),
 ])
 def test_config_ranges(key, value):
     with pytest.raises(ValidationError):
@@ -90,3 +93,5 @@ def test_config_defaults():
     c = DescentConfig()
     assert c.backdrop and c.backdrop_resolution_m == 32.0 and c.quick_backdrop_resolution_m == 128.0
     assert c.backdrop_max_size_px == 6144
+    assert (c.backdrop_near_resolution_m, c.backdrop_near_size_px) == (8.0, 4096)
+    assert DescentConfig(backdrop_near_size_px=0, backdrop_near_resolution_m=64.0).backdrop_near_size_px == 0

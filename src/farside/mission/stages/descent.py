@@ -12,13 +12,14 @@ Products (``products/descent/``):
   over 545 s from 02:20:09 UTC, 5,358 frames); ``--quick`` renders every ``quick_frame_stride``-th
   frame (default 250: 22 frames, about 15 s). Frames stream to disk one at a time;
 * ``descent.mp4`` — H.264 video of the rendered frames;
-* ``backdrop_dem.tif`` — the regional terrain behind the site that the early frames see
-  (:func:`farside.terrain.regional_backdrop`: procedural craters and roughness at
-  ``backdrop_resolution_m`` = 32 m, the site block-averaged inside, written as heights above the
-  sphere; the frames render it with the Moon's curvature). Its square covers where the rendered
-  frames' rays meet the curved ground (about 180 km for the full sequence: the first frame,
-  82 km up-range at ~10 km, sees to the horizon ~180 km away), capped at
-  ``backdrop_max_size_px`` = 6,144 px; ``--quick`` uses 128 m.
+* ``backdrop_near_dem.tif``, ``backdrop_dem.tif`` — the regional terrain behind the site that the
+  frames see (:func:`farside.terrain.regional_backdrop`: procedural craters and roughness, the
+  inner terrain block-averaged inside, written as heights above the sphere; the frames render it
+  with the Moon's curvature). The near one, ``backdrop_near_size_px`` = 4,096 px at 8 m (33 km)
+  centred on the site, holds the site; the outer one, at ``backdrop_resolution_m`` = 32 m, holds
+  the near one and covers where the rendered frames' rays meet the curved ground (about 190 km
+  for the full sequence: the first frame, 82 km up-range at ~10 km, sees to the horizon ~180 km
+  away), capped at ``backdrop_max_size_px`` = 6,144 px. ``--quick``: 1,024 px at 32 m and 128 m.
 
 State: ``descent`` (the :class:`farside.descent.DescentResult`), ``touchdown_enu`` (x, y, z),
 ``touchdown_utc``, ``touchdown_s``, ``backdrop_scene`` (the backdrop's render Scene, or None). If
@@ -31,7 +32,7 @@ import json
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from farside import constants as C
 from farside.mission.stage import RunContext, Stage
@@ -60,6 +61,24 @@ class DescentConfig(BaseModel):
     backdrop_max_size_px: int = Field(6144, ge=64, le=6400)
     quick_backdrop_max_size_px: int = Field(2048, ge=64, le=6400)
     backdrop_blend_m: float = Field(1000.0, gt=0.0, le=50000.0)
+    #: a finer backdrop nested inside, centred on the site: the near ground of the frames from
+    #: ~1000 on (0 px = none); its resolution must be finer than the outer one's
+    backdrop_near_resolution_m: float = Field(8.0, ge=1.0, le=1000.0)
+    quick_backdrop_near_resolution_m: float = Field(32.0, ge=1.0, le=1000.0)
+    backdrop_near_size_px: int = Field(4096, ge=0, le=6400)
+    quick_backdrop_near_size_px: int = Field(1024, ge=0, le=6400)
+
+    @model_validator(mode="after")
+    def _near_inside(self):
+        for q in ("", "quick_"):
+            n = getattr(self, f"{q}backdrop_near_size_px")
+            near, far = getattr(self, f"{q}backdrop_near_resolution_m"), getattr(self, f"{q}backdrop_resolution_m")
+            if 0 < n < 64:
+                raise ValueError(f"{q}backdrop_near_size_px = {n} is invalid: 0 (no near backdrop) or >= 64")
+            if n and near >= far:
+                raise ValueError(f"{q}backdrop_near_resolution_m = {near} is invalid: finer than "
+                                 f"{q}backdrop_resolution_m = {far} (or set {q}backdrop_near_size_px = 0)")
+        return self
 
 
 class DescentStage(Stage):
@@ -78,6 +97,7 @@ class DescentStage(Stage):
         rng = ctx.rngs["descent"]
         seeds = rng.integers(0, 2**63, size=3)
         backdrop_seed = int(rng.integers(0, 2**63))      # drawn after the others: they do not change
+        near_seed = int(rng.integers(0, 2**63))
         lander = CE4_LANDER
         t_td_guess = ignition_s + 690.0
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, seconds_to_utc(epoch, [t_td_guess])),
@@ -100,7 +120,8 @@ class DescentStage(Stage):
         n_frames, views = 0, None
         if cfg.frames:
             stride = cfg.quick_frame_stride if ctx.quick else cfg.frame_stride
-            n_frames, views = self._frames(ctx, cfg, site, res, sun, stride, epoch, ignition_s, seeds[2], backdrop_seed)
+            n_frames, views = self._frames(ctx, cfg, site, res, sun, stride, epoch, ignition_s, seeds[2],
+                                           (backdrop_seed, near_seed))
         self._downlink(ctx, td_s, n_frames)
         self._report(ctx, res, ign_utc, td_utc, ASSUMPTIONS, n_frames, views)
 
@@ -142,14 +163,18 @@ class DescentStage(Stage):
         with ctx.write("descent/hda.json", description="hazard avoidance choices") as tmp:
             tmp.write_text(json.dumps(_jsonable(hda), indent=2, sort_keys=True))
 
-    def _backdrop(self, ctx, cfg, site, pos, rot, camera, seed):
-        """The regional backdrop Scene around the site, sized to what the frames see (None when
-        they see nothing beyond the site); writes ``descent/backdrop_dem.tif``."""
+    def _backdrop(self, ctx, cfg, site, pos, rot, camera, seeds):
+        """The regional backdrop Scenes around the site, finest first (a near one centred on the
+        site, then one sized to what the frames see), or None when the frames see nothing beyond
+        the site; writes ``descent/backdrop_near_dem.tif`` and ``descent/backdrop_dem.tif``."""
         from farside.render import Scene
         from farside.terrain import backdrop_elevation, regional_backdrop, write_dem
 
-        res_m = cfg.quick_backdrop_resolution_m if ctx.quick else cfg.backdrop_resolution_m
-        max_px = cfg.quick_backdrop_max_size_px if ctx.quick else cfg.backdrop_max_size_px
+        q = "quick_" if ctx.quick else ""
+        res_m = getattr(cfg, f"{q}backdrop_resolution_m")
+        max_px = getattr(cfg, f"{q}backdrop_max_size_px")
+        near_res = getattr(cfg, f"{q}backdrop_near_resolution_m")
+        near_px = getattr(cfg, f"{q}backdrop_near_size_px")
         ter = site.terrain
         ext = _lcam_ground_extent(pos, rot, camera, float(np.median(ter.heights)))
         if ext is None:
@@ -157,25 +182,41 @@ class DescentStage(Stage):
         sx0, sx1, sy0, sy1 = ter.extent_m
         if ext[0] >= sx0 and ext[1] <= sx1 and ext[2] >= sy0 and ext[3] <= sy1:
             return None, None
-        # a square holding the seen ground (+2 %) and the site, at most max_px wide
-        x_lo, x_hi = min(ext[0], sx0), max(ext[1], sx1)
-        y_lo, y_hi = min(ext[2], sy0), max(ext[3], sy1)
+        # the outer square holds the seen ground (+2 %), the site and the near square; <= max_px wide
+        half_near = 0.5 * near_px * near_res
+        x_lo, x_hi = min(ext[0], sx0, -half_near), max(ext[1], sx1, half_near)
+        y_lo, y_hi = min(ext[2], sy0, -half_near), max(ext[3], sy1, half_near)
         side = 1.02 * max(x_hi - x_lo, y_hi - y_lo)
         n = int(min(max_px, max(64, math.ceil(side / res_m))))
         centre = (0.5 * (x_lo + x_hi), 0.5 * (y_lo + y_hi))
-        with ctx.progress(f"descent: regional backdrop ({n} px at {res_m:g} m)", None):
-            bd = regional_backdrop(ter, size_px=n, resolution_m=res_m, seed=seed, center_enu_m=centre,
+        scenes, info = [], {}
+        inner = ter
+        with ctx.progress(f"descent: regional backdrop ({near_px} px at {near_res:g} m, {n} px at {res_m:g} m)",
+                          None):
+            if near_px:
+                near = regional_backdrop(ter, size_px=near_px, resolution_m=near_res, seed=seeds[1],
+                                         blend_m=cfg.backdrop_blend_m)
+                inner = backdrop_elevation(near)
+                with ctx.write("descent/backdrop_near_dem.tif", description="near backdrop DEM around the site "
+                               "(float32 m above the sphere)") as tmp:
+                    write_dem(inner, tmp)
+                scenes.append(Scene(near))
+                info["near"] = {"size_px": near_px, "resolution_m": near_res, "width_km": near_px * near_res / 1e3,
+                                "craters": near.meta["craters"]}
+                del near
+            bd = regional_backdrop(inner, size_px=n, resolution_m=res_m, seed=seeds[0], center_enu_m=centre,
                                    blend_m=cfg.backdrop_blend_m)
+            del inner
             with ctx.write("descent/backdrop_dem.tif",
                            description="regional backdrop DEM behind the site (float32 m above the sphere)") as tmp:
                 write_dem(backdrop_elevation(bd), tmp)
-            scene = Scene(bd)
-        info = {"size_px": n, "resolution_m": res_m, "width_km": n * res_m / 1e3,
-                "center_enu_km": [centre[0] / 1e3, centre[1] / 1e3],
-                "seen_extent_km": [v / 1e3 for v in ext], "craters": bd.meta["craters"]}
-        return scene, info
+            scenes.append(Scene(bd))
+        info.update({"size_px": n, "resolution_m": res_m, "width_km": n * res_m / 1e3,
+                     "center_enu_km": [centre[0] / 1e3, centre[1] / 1e3],
+                     "seen_extent_km": [v / 1e3 for v in ext], "craters": bd.meta["craters"]})
+        return scenes, info
 
-    def _frames(self, ctx, cfg, site, res, sun, stride, epoch, ignition_s, seed, backdrop_seed):
+    def _frames(self, ctx, cfg, site, res, sun, stride, epoch, ignition_s, seed, backdrop_seeds):
         from farside.descent import TRAJECTORY_COLUMNS, lcam_poses, lcam_times
         from farside.descent.camera import LCAM_FPS
         from farside.ephemeris import seconds_to_utc
@@ -191,7 +232,7 @@ class DescentStage(Stage):
         index0 = np.arange(0, len(times) * stride, stride)
         backdrop, info = (None, None)
         if cfg.backdrop:
-            backdrop, info = self._backdrop(ctx, cfg, site, pos, rot, base, backdrop_seed)
+            backdrop, info = self._backdrop(ctx, cfg, site, pos, rot, base, backdrop_seeds)
             ctx.state["backdrop_scene"] = backdrop        # the cameras stage renders it too
         # frames shown in the report: the first, the one nearest frame 1000, and a late one (the
         # one nearest 1 km above the ground: the site fills the view)
@@ -254,7 +295,7 @@ class DescentStage(Stage):
             if "/frames/" in p["path"]:
                 frame_bits += 8.0 * p["bytes"]     # the LCAM sequence goes down as one product
                 continue
-            if p["path"].endswith("backdrop_dem.tif"):
+            if p["path"].endswith(("backdrop_dem.tif", "backdrop_near_dem.tif")):
                 continue                           # simulation truth, not lander data
             prio = 2 if p["path"].endswith(("summary.json", "hda.json")) else 6
             q.enqueue(p["path"].removeprefix("products/"), 8.0 * p["bytes"], td_s, source="lander", priority=prio)
@@ -302,7 +343,9 @@ class DescentStage(Stage):
                                   caption="red: hazard; cyan cross: chosen point; white circle: touchdown")
         if views is not None:
             bd = views["backdrop"]
-            cap = ("LCAM frames (sensor DN). " + ("Beyond the site DEM the ground is the regional backdrop: "
+            near = (f"{bd['near']['size_px']} px at {bd['near']['resolution_m']:g} m ({bd['near']['width_km']:.0f} km "
+                    "wide) around the site inside " if bd and "near" in bd else "")
+            cap = ("LCAM frames (sensor DN). " + ("Beyond the site DEM the ground is the regional backdrop: " + near +
                    f"{bd['size_px']} px at {bd['resolution_m']:g} m ({bd['width_km']:.0f} km wide, centred "
                    f"{bd['center_enu_km'][0]:.1f} km E, {bd['center_enu_km'][1]:.1f} km N of the site; "
                    "procedural craters and roughness, the site block-averaged inside, the Moon's curvature). "
