@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import pandas as pd
 import pytest
 
@@ -37,6 +38,12 @@ def test_descent_stage_products(tmp_path):
     side = json.loads(frames[1].with_suffix(".json").read_text())
     assert side["frame_index"] == 1500 and side["camera"]["name"] == "LCAM" and side["time_utc"].startswith("2019-01-03T02:2")
     assert (prod / "descent.mp4").stat().st_size > 1000
+    # after touchdown LCAM looks at the ground under the lander from its mount height (1 m,
+    # UNCONFIRMED), not from the footpad plane, which lies in the surface
+    last = json.loads(frames[3].with_suffix(".json").read_text())
+    assert last["descent_phase"] == "touchdown"
+    img = cv2.imread(str(frames[3]), cv2.IMREAD_UNCHANGED)
+    assert img.mean() > 20.0, img.mean()
     assert (prod / "hazard_maps.npz").exists() and (prod / "hda.json").exists()
     paths = {p["path"] for p in res["products"]}
     assert "products/descent/frames/lcam_01500.json" in paths

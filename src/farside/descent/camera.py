@@ -16,8 +16,8 @@ import numpy as np
 from farside.constants import CE4_IGNITION_UTC
 from farside.descent import _kernels as K
 
-__all__ = ["LCAM_FIRST_FRAME_UTC", "LCAM_WINDOW_S", "LCAM_FPS", "LCAM_START_AFTER_IGNITION_S", "lcam_times",
-           "lcam_poses"]
+__all__ = ["LCAM_FIRST_FRAME_UTC", "LCAM_WINDOW_S", "LCAM_FPS", "LCAM_START_AFTER_IGNITION_S",
+           "LCAM_MOUNT_HEIGHT_M", "lcam_times", "lcam_poses"]
 
 LCAM_FIRST_FRAME_UTC = "2019-01-03T02:20:09Z"
 #: 02:20:09 -> 02:29:14 UTC (REFERENCE.md 4.1)
@@ -27,6 +27,11 @@ LCAM_FPS = 5357.0 / 545.0
 #: 02:15:00 ignition -> 02:20:09 first frame
 LCAM_START_AFTER_IGNITION_S = 309.0
 assert CE4_IGNITION_UTC == "2019-01-03T02:15:00Z"
+#: UNCONFIRMED: LCAM's height above the footpad plane along the lander's thrust axis (it sits under
+#: the body, looking down past the legs; between the 0.3 m obstacle clearance and the 1.6 m centre
+#: of mass of farside.descent.lander). The trajectory's position is the footpad plane's centre,
+#: which touches the ground at touchdown.
+LCAM_MOUNT_HEIGHT_M = 1.0
 
 
 def lcam_times(*, start_s: float = LCAM_START_AFTER_IGNITION_S, window_s: float = LCAM_WINDOW_S,
@@ -36,16 +41,20 @@ def lcam_times(*, start_s: float = LCAM_START_AFTER_IGNITION_S, window_s: float 
     return start_s + np.arange(0, n, stride) / fps
 
 
-def lcam_poses(trajectory: np.ndarray, times_s: np.ndarray, *, heading_deg: float = 180.0):
+def lcam_poses(trajectory: np.ndarray, times_s: np.ndarray, *, heading_deg: float = 180.0,
+               mount_height_m: float = LCAM_MOUNT_HEIGHT_M):
     """Camera positions (N, 3) and rotations (N, 3, 3) (columns = camera x, y, z in ENU).
 
-    Positions are the truth trajectory linearly interpolated at ``times_s`` (held at the touchdown
-    state afterwards); the view direction is minus the interpolated thrust axis.
+    Positions are the truth trajectory (the footpad plane's centre) linearly interpolated at
+    ``times_s`` (held at the touchdown state afterwards), raised ``mount_height_m`` along the
+    thrust axis to the camera; the view direction is minus the interpolated thrust axis. After
+    touchdown the camera looks at the ground under the lander from that height.
     """
     t = trajectory[:, K.C_T]
     pos = np.column_stack([np.interp(times_s, t, trajectory[:, c]) for c in (K.C_RX, K.C_RY, K.C_RZ)])
     axis = np.column_stack([np.interp(times_s, t, trajectory[:, c]) for c in (K.C_BX, K.C_BY, K.C_BZ)])
     z = -axis / np.linalg.norm(axis, axis=1, keepdims=True)
+    pos = pos - float(mount_height_m) * z
     h = math.radians(heading_deg)
     up = np.array([math.sin(h), math.cos(h), 1.0]) / math.sqrt(2.0)
     top = up[None, :] - (z @ up)[:, None] * z
