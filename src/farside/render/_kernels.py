@@ -1098,6 +1098,14 @@ def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, 
         f = 1.0 if m > 0.0 else 0.0
     else:
         f = _disk_fraction(m, sun_radius)
+    _write_px(i, j, f, mu0, mu, cosg, nx, ny, nz, x0 + (u + 0.5) * res, y0 - (v + 0.5) * res, zz, model, pp, full,
+              rad, inc, emi, pha, lit, nrm, pts)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _write_px(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, model, pp, full, rad, inc, emi, pha, lit, nrm, pts):
+    """Photometry of a surface point (sunlit fraction ``f``, cosines, unit normal, ENU point) and
+    its output layers at pixel (i, j); shared by the terrain and the rock shading."""
     val = 0.0
     if f > 0.0 and mu0 > 0.0 and mu > 0.0:
         val = f * _photometry(model, mu0, mu, cosg, pp)
@@ -1110,9 +1118,9 @@ def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, 
         nrm[i, j, 0] = nx
         nrm[i, j, 1] = ny
         nrm[i, j, 2] = nz
-        pts[i, j, 0] = x0 + (u + 0.5) * res
-        pts[i, j, 1] = y0 - (v + 0.5) * res
-        pts[i, j, 2] = zz
+        pts[i, j, 0] = px
+        pts[i, j, 1] = py
+        pts[i, j, 2] = pz
 
 
 # the first frame's pending pixels are few: a called (not inlined) copy keeps compile time down

@@ -567,22 +567,9 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
                     f *= _sun_visible(px, py, pz, k, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
                                       gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot,
                                       top)
-            val = 0.0
-            if f > 0.0 and mu0 > 0.0 and mu > 0.0:
-                val = f * K._photometry(model, mu0, mu, cosg, pp)
             t_img[i, j] = t
-            rad[i, j] = val
-            lit[i, j] = f
-            if full:
-                inc[i, j] = math.acos(min(max(mu0, -1.0), 1.0))
-                emi[i, j] = math.acos(min(max(mu, -1.0), 1.0))
-                pha[i, j] = math.acos(min(max(cosg, -1.0), 1.0))
-                nrm[i, j, 0] = nx
-                nrm[i, j, 1] = ny
-                nrm[i, j, 2] = nz
-                pts[i, j, 0] = px
-                pts[i, j, 1] = py
-                pts[i, j, 2] = pz
+            K._write_px(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, model, pp, full, rad, inc, emi, pha, lit,
+                        nrm, pts)
 
 
 @njit(cache=True, error_model="numpy")
