@@ -127,16 +127,23 @@ def mesh_heights(h, x0, y0, res, x, y):
     return out
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _bin_range(x, y, radius, x0, y0, binm, nbx, nby):
+    """Bins (columns bx0..bx1, rows by0..by1) that a rock's bounding circle touches."""
+    bx0 = max(int(math.floor((x - radius - x0) / binm)), 0)
+    bx1 = min(int(math.floor((x + radius - x0) / binm)), nbx - 1)
+    by0 = max(int(math.floor((y0 - y - radius) / binm)), 0)
+    by1 = min(int(math.floor((y0 - y + radius) / binm)), nby - 1)
+    return bx0, bx1, by0, by1
+
+
 @njit(cache=True, error_model="numpy")
 def build_bins(x, y, radius, top, x0, y0, binm, nbx, nby, block):
     """CSR bin lists (every bin a rock's bounding circle touches) and per-block highest tops."""
     n = x.shape[0]
     counts = np.zeros(nbx * nby + 1, np.int64)
     for k in range(n):
-        bx0 = max(int(math.floor((x[k] - radius[k] - x0) / binm)), 0)
-        bx1 = min(int(math.floor((x[k] + radius[k] - x0) / binm)), nbx - 1)
-        by0 = max(int(math.floor((y0 - y[k] - radius[k]) / binm)), 0)
-        by1 = min(int(math.floor((y0 - y[k] + radius[k]) / binm)), nby - 1)
+        bx0, bx1, by0, by1 = _bin_range(x[k], y[k], radius[k], x0, y0, binm, nbx, nby)
         for by in range(by0, by1 + 1):
             for bx in range(bx0, bx1 + 1):
                 counts[by * nbx + bx + 1] += 1
@@ -151,10 +158,7 @@ def build_bins(x, y, radius, top, x0, y0, binm, nbx, nby, block):
     nky = (nby + block - 1) // block
     btop = np.full((nky, nkx), -np.inf)
     for k in range(n):
-        bx0 = max(int(math.floor((x[k] - radius[k] - x0) / binm)), 0)
-        bx1 = min(int(math.floor((x[k] + radius[k] - x0) / binm)), nbx - 1)
-        by0 = max(int(math.floor((y0 - y[k] - radius[k]) / binm)), 0)
-        by1 = min(int(math.floor((y0 - y[k] + radius[k]) / binm)), nby - 1)
+        bx0, bx1, by0, by1 = _bin_range(x[k], y[k], radius[k], x0, y0, binm, nbx, nby)
         for by in range(by0, by1 + 1):
             for bx in range(bx0, bx1 + 1):
                 b = by * nbx + bx
@@ -227,18 +231,6 @@ def _scaled_angle(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh):
     return math.acos(min(max(c, -1.0), 1.0)) - math.asin(1.0 / qn)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _disk_fraction(m, radius):
-    """Visible fraction of a solar disk of angular radius ``radius`` whose centre lies ``m`` from a
-    straight occluding edge (m > 0: on the free side)."""
-    d = m / radius
-    if d >= 1.0:
-        return 1.0
-    if d <= -1.0:
-        return 0.0
-    return 1.0 - (math.acos(d) - d * math.sqrt(1.0 - d * d)) / math.pi
-
-
 @njit(cache=True, error_model="numpy")
 def _penumbra_fraction(px, py, pz, sx, sy, sz, e1x, e1y, e1z, e2x, e2y, e2z, cx, cy, cz, a, hh, sun_radius):
     """Visible fraction of the solar disk past one rock: the angular distance of the disk centre
@@ -261,7 +253,7 @@ def _penumbra_fraction(px, py, pz, sx, sy, sz, e1x, e1y, e1z, e2x, e2y, e2z, cx,
     g = math.sqrt((m1 - m0) * (m1 - m0) + (m2 - m0) * (m2 - m0)) / d
     if g <= 0.0:
         return 0.0 if m0 < 0.0 else 1.0
-    return _disk_fraction(m0 / g, sun_radius)
+    return K._disk_fraction(m0 / g, sun_radius)
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,7 +554,7 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
                 if shadow_mode == 1:
                     f = 1.0 if m > 0.0 else 0.0
                 else:
-                    f = _disk_fraction(m, sun_radius)
+                    f = K._disk_fraction(m, sun_radius)
                 if f > 0.0 and mu0 > 0.0:
                     f *= _sun_visible(px, py, pz, k, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
                                       gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot,
