@@ -45,6 +45,8 @@ from farside.render import _photometry_kernels as PK
 from farside.render import photometry as PH
 from farside.terrain import generate_site
 
+from _table import print_table  # benchmarks/, run as a script
+
 N = 1_000_000
 
 
@@ -160,11 +162,7 @@ def main() -> None:
     hdr = ["case", "farside", "peer", "ratio", "quality"]
     print(f"numba threads: {numba.config.NUMBA_NUM_THREADS}; peer = exact Hapke formula (per eval) / "
           f"frame with the tables off; frames per case: {n_frames}")
-    w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
-    print(" | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
-    print("-+-".join("-" * x for x in w))
-    for r in rows:
-        print(" | ".join(str(v).ljust(w[i]) for i, v in enumerate(r)))
+    print_table(hdr, rows)
 
 
 if __name__ == "__main__":

@@ -28,15 +28,7 @@ import time
 
 import numpy as np
 
-
-def _table(rows):
-    head = ("case", "farside", "peer", "ratio", "quality")
-    w = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
-    line = " | ".join(h.ljust(w[i]) for i, h in enumerate(head))
-    print(line)
-    print("-+-".join("-" * x for x in w))
-    for r in rows:
-        print(" | ".join(str(r[i]).ljust(w[i]) for i in range(5)))
+from _table import print_table  # benchmarks/, run as a script
 
 
 def _orekit_corrector():
@@ -241,7 +233,7 @@ def main(argv=None) -> None:
     peer_year = t_direct_day * (t.size / k)
     rows.append((f"contact plan 1 yr @ 1 min ({t.size} samples) (s)", f"{t_plan:.2f}", f"{peer_year:.0f} (est. from 1 day)",
                  f"{peer_year / t_plan:.0f}x", f"max |d el| site {d_site:.1e} deg, stations {d_st:.1e} deg"))
-    _table(rows)
+    print_table(("case", "farside", "peer", "ratio", "quality"), rows)
     print()
     print(f"relay visible from the CE-4 site over the year: {100 * plan.site_visible.mean():.3f} % "
           f"(5 deg mask, flat horizon); relay->ground: {100 * (plan.ground_station >= 0).mean():.2f} %")

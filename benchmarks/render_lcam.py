@@ -49,6 +49,8 @@ from farside.ephemeris import sun_direction_enu
 from farside.render import Hapke, Lambert, Scene, lcam, render
 from farside.terrain import generate_site
 
+from _table import print_table  # noqa: E402  (benchmarks/, run as a script)
+
 ALBEDO = 0.12
 VARIANTS = ("scalar_rgb", "llvm_ad_rgb")
 #: Dr.Jit's LLVM backend needs libLLVM >= 16 for Mitsuba 3.9 (fails to select ``fmaximum`` with 14/15)
@@ -237,11 +239,7 @@ def main() -> None:
     import numba
 
     print(f"numba threads: {numba.get_num_threads()}; os.cpu_count: {os.cpu_count()}; frames per case: {n_frames}")
-    w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
-    print(" | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
-    print("-+-".join("-" * x for x in w))
-    for r in rows:
-        print(" | ".join(str(v).ljust(w[i]) for i, v in enumerate(r)))
+    print_table(hdr, rows)
 
 
 if __name__ == "__main__":
