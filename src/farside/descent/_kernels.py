@@ -789,11 +789,15 @@ def truth_surface_many(heights, res, x0, y0, h_out, rocks, xs, ys):
 
 
 @njit(cache=True)
-def select_cells(clear, x0, y0, sp, xp, yp, safe_r, dmax, w):
+def select_cells(clear, tab, x0, y0, sp, xp, yp, safe_r, dmax, w):
     """Best cell near (xp, yp) of a clearance raster (see ``hda.select_safe_point``).
 
-    Returns (i, j, found); i = -1 when no cell is within reach.
+    ``clear`` holds clearances in metres (``tab`` empty), or squared clearances in cells
+    (``edt_capped_sq``) whose metres are ``tab[clear[i, j]]`` (``tab[k] = sqrt(k) * spacing``: the
+    same numbers from a quarter of the memory). Returns (i, j, found); i = -1 when no cell is
+    within reach.
     """
+    direct = tab.shape[0] == 0
     n0, n1 = clear.shape
     jc = (xp - x0) / sp - 0.5
     ic = (y0 - yp) / sp - 0.5
@@ -824,63 +828,8 @@ def select_cells(clear, x0, y0, sp, xp, yp, safe_r, dmax, w):
             d2 = (x - xp) ** 2 + dy2
             if d2 > d2max:
                 continue
-            c = clear[i, j]
-            if c < safe_r and c <= best_any:
-                continue                    # neither the best so far nor safe: no distance needed
-            d = math.sqrt(d2)
-            if d > dmax:
-                continue
-            if c > best_any:
-                best_any = c
-                bi_any = i
-                bj_any = j
-            if c >= safe_r:
-                sc = min(c, cap) - w * d
-                if sc > best_ok:
-                    best_ok = sc
-                    bi_ok = i
-                    bj_ok = j
-    if bi_ok >= 0:
-        return bi_ok, bj_ok, True
-    return bi_any, bj_any, False
-
-
-@njit(cache=True)
-def select_cells_sq(q, tab, x0, y0, sp, xp, yp, safe_r, dmax, w):
-    """``select_cells`` on a raster of squared clearances in cells (``edt_capped_sq``): the
-    clearance of a cell is ``tab[q[i, j]]`` (``tab[k] = sqrt(k) * spacing``, the same numbers as
-    the metric raster, read from a quarter of the memory)."""
-    n0, n1 = q.shape
-    jc = (xp - x0) / sp - 0.5
-    ic = (y0 - yp) / sp - 0.5
-    rad = dmax / sp + 1.0
-    i0 = max(0, int(math.floor(ic - rad)))
-    i1 = min(n0, int(math.ceil(ic + rad)) + 1)
-    j0 = max(0, int(math.floor(jc - rad)))
-    j1 = min(n1, int(math.ceil(jc + rad)) + 1)
-    best_ok = -1e300
-    bi_ok = -1
-    bj_ok = -1
-    best_any = -1e300
-    bi_any = -1
-    bj_any = -1
-    cap = 2.0 * safe_r
-    d2max = dmax * dmax * (1.0 + 1e-9)      # surely out of reach beyond (skips the square root)
-    for i in range(i0, i1):
-        y = y0 - (i + 0.5) * sp
-        dy2 = (y - yp) ** 2
-        if dy2 > d2max:
-            continue
-        # columns of the row within reach (a cell wider on each side than the exact chord)
-        hw = math.sqrt(d2max - dy2) / sp + 1.0
-        ja = max(j0, int(math.floor(jc - hw)))
-        jb = min(j1, int(math.ceil(jc + hw)) + 1)
-        for j in range(ja, jb):
-            x = x0 + (j + 0.5) * sp
-            d2 = (x - xp) ** 2 + dy2
-            if d2 > d2max:
-                continue
-            c = tab[q[i, j]]
+            v = clear[i, j]
+            c = v if direct else tab[int(v)]
             if c < safe_r and c <= best_any:
                 continue                    # neither the best so far nor safe: no distance needed
             d = math.sqrt(d2)

@@ -26,6 +26,9 @@ from farside.descent.lander import HdaSettings
 
 __all__ = ["HazardMap", "SiteHazards", "prepare_hazards", "rocks_near", "select_safe_point", "fine_hazard_map", "coarse_hazard_map"]
 
+#: no lookup table: ``K.select_cells`` reads metres directly
+_NO_TABLE = np.empty(0)
+
 
 @dataclass(frozen=True, eq=False)
 class HazardMap:
@@ -125,11 +128,11 @@ def select_safe_point(hmap: HazardMap, x_plan: float, y_plan: float, *, safe_rad
     sq = hmap._squared_clearance_within(2.0 * safe_radius_m)
     if sq is not None:
         q, tab = sq
-        i, j, found = K.select_cells_sq(q, tab, *args)
+        i, j, found = K.select_cells(q, tab, *args)
         c = float(tab[q[i, j]]) if i >= 0 else 0.0
     else:
         clear = hmap.clearance_within(2.0 * safe_radius_m)
-        i, j, found = K.select_cells(clear, *args)
+        i, j, found = K.select_cells(clear, _NO_TABLE, *args)
         c = float(clear[i, j]) if i >= 0 else 0.0
     if i < 0:
         return float(x_plan), float(y_plan), False, 0.0
