@@ -196,19 +196,27 @@ def _cast_dda(h, u, v, z, du, dv, dz, idu, idv, t0, t1):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _clip_ray(nr, nc, zmin, zmax, u, v, z, du, dv, dz, tmax):
-    """Clip a ray (grid coords u, v; z metres; direction per metre of path) to the raster box
-    [0, nc-1] x [0, nr-1] and the height slab [zmin, zmax]. Returns (t0, t1, du, dv, idu, idv,
-    dmax) with tiny direction components zeroed and their reciprocals (inf for zero);
-    t0 > t1 when the ray misses the box or slab."""
+def _grid_dir(du, dv):
+    """A ray's grid direction for a cell walk: components below 1e-12 of the larger zeroed, their
+    reciprocals (inf for zero: that axis never bounds a cell) and the larger magnitude.
+    Returns (du, dv, idu, idv, dmax)."""
     dmax = max(abs(du), abs(dv))
     if abs(du) < 1e-12 * dmax:
         du = 0.0
     if abs(dv) < 1e-12 * dmax:
         dv = 0.0
-    # reciprocal directions (inf where a component is zero: that axis never bounds the cell)
     idu = 1.0 / du if du != 0.0 else np.inf
     idv = 1.0 / dv if dv != 0.0 else np.inf
+    return du, dv, idu, idv, dmax
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _clip_ray(nr, nc, zmin, zmax, u, v, z, du, dv, dz, tmax):
+    """Clip a ray (grid coords u, v; z metres; direction per metre of path) to the raster box
+    [0, nc-1] x [0, nr-1] and the height slab [zmin, zmax]. Returns (t0, t1, du, dv, idu, idv,
+    dmax) with tiny direction components zeroed and their reciprocals (inf for zero);
+    t0 > t1 when the ray misses the box or slab."""
+    du, dv, idu, idv, dmax = _grid_dir(du, dv)
     t0 = 0.0
     t1 = tmax
     if du != 0.0:

@@ -172,21 +172,27 @@ def build_bins(x, y, radius, top, x0, y0, binm, nbx, nby, block):
 # --------------------------------------------------------------------------------------------
 # ray vs ellipsoid
 # --------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always", error_model="numpy")
+def _unit_sphere_quadratic(px, py, pz, dx, dy, dz, cx, cy, cz, a, hh):
+    """Coefficients (A, B, C) of A t^2 + 2 B t + C = 0 for the ray p + t d against the ellipsoid
+    centred (cx, cy, cz) with semi-axes (a, a, hh), in the space scaled to make it the unit
+    sphere (C < 0: p is inside)."""
+    qx = (px - cx) / a
+    qy = (py - cy) / a
+    qz = (pz - cz) / hh
+    ex = dx / a
+    ey = dy / a
+    ez = dz / hh
+    return (ex * ex + ey * ey + ez * ez, qx * ex + qy * ey + qz * ez, qx * qx + qy * qy + qz * qz - 1.0)
+
+
 @njit(cache=True, error_model="numpy")
 def _ellipsoid_t(ox, oy, oz, dx, dy, dz, cx, cy, cz, a, hh):
     """Entry parameter of the ray o + t d (d unit) into the ellipsoid centred (cx, cy, cz) with
     semi-axes (a, a, hh); -1 when it misses. The origin is first moved to the ray's closest
     approach to the centre so that the quadratic is well conditioned."""
     tc = (cx - ox) * dx + (cy - oy) * dy + (cz - oz) * dz
-    qx = (ox + tc * dx - cx) / a
-    qy = (oy + tc * dy - cy) / a
-    qz = (oz + tc * dz - cz) / hh
-    ex = dx / a
-    ey = dy / a
-    ez = dz / hh
-    aa = ex * ex + ey * ey + ez * ez
-    bb = qx * ex + qy * ey + qz * ez
-    cc = qx * qx + qy * qy + qz * qz - 1.0
+    aa, bb, cc = _unit_sphere_quadratic(ox + tc * dx, oy + tc * dy, oz + tc * dz, dx, dy, dz, cx, cy, cz, a, hh)
     disc = bb * bb - aa * cc
     if disc < 0.0:
         return -1.0
@@ -196,15 +202,7 @@ def _ellipsoid_t(ox, oy, oz, dx, dy, dz, cx, cy, cz, a, hh):
 @njit(cache=True, error_model="numpy")
 def _blocked(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh):
     """True when the ray from p toward s meets the ellipsoid ahead of p (or p is inside it)."""
-    qx = (px - cx) / a
-    qy = (py - cy) / a
-    qz = (pz - cz) / hh
-    ex = sx / a
-    ey = sy / a
-    ez = sz / hh
-    aa = ex * ex + ey * ey + ez * ez
-    bb = qx * ex + qy * ey + qz * ez
-    cc = qx * qx + qy * qy + qz * qz - 1.0
+    aa, bb, cc = _unit_sphere_quadratic(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh)
     if cc < 0.0:
         return True
     disc = bb * bb - aa * cc
@@ -269,16 +267,7 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
     ibin = 1.0 / binm
     gu = (ox - gx0) * ibin
     gv = (gy0 - oy) * ibin
-    du = dx * ibin
-    dv = -dy * ibin
-    dmax = max(abs(du), abs(dv))
-    if dmax > 0.0:
-        if abs(du) < 1e-12 * dmax:
-            du = 0.0
-        if abs(dv) < 1e-12 * dmax:
-            dv = 0.0
-    idu = 1.0 / du if du != 0.0 else np.inf
-    idv = 1.0 / dv if dv != 0.0 else np.inf
+    du, dv, idu, idv, _ = K._grid_dir(dx * ibin, -dy * ibin)
     nu = 1e-9 if du > 0.0 else (-1e-9 if du < 0.0 else 0.0)
     nv = 1e-9 if dv > 0.0 else (-1e-9 if dv < 0.0 else 0.0)
     su = 1 if du > 0.0 else -1
