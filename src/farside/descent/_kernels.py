@@ -733,17 +733,24 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
     return out
 
 @njit(cache=True)
-def slope_protrusion(z, spacing, k):
-    """Least-squares plane over a (2k+1)^2 window at every interior cell of ``z``.
-
-    Returns slope (deg) of the plane and the cell's protrusion above it (m); border cells whose
-    window leaves the grid, and windows holding unknown (NaN) cells, are NaN. Window sums come from integral images (O(n^2)).
-    """
+def _integral_images(z):
+    """Integral images (n0 + 1, n1 + 1) of z, z * column, z * row (unknown NaN cells count as 0)
+    and of the unknown-cell count: S[i, j] sums rows < i and columns < j."""
     n0, n1 = z.shape
-    S = np.zeros((n0 + 1, n1 + 1))
-    Su = np.zeros((n0 + 1, n1 + 1))
-    Sv = np.zeros((n0 + 1, n1 + 1))
-    Sn = np.zeros((n0 + 1, n1 + 1))   # count of unknown (NaN) cells
+    S = np.empty((n0 + 1, n1 + 1))
+    Su = np.empty((n0 + 1, n1 + 1))
+    Sv = np.empty((n0 + 1, n1 + 1))
+    Sn = np.empty((n0 + 1, n1 + 1))
+    for j in range(n1 + 1):             # only the first row and column need zeros
+        S[0, j] = 0.0
+        Su[0, j] = 0.0
+        Sv[0, j] = 0.0
+        Sn[0, j] = 0.0
+    for i in range(1, n0 + 1):
+        S[i, 0] = 0.0
+        Su[i, 0] = 0.0
+        Sv[i, 0] = 0.0
+        Sn[i, 0] = 0.0
     for i in range(n0):
         for j in range(n1):
             zz = z[i, j]
@@ -755,6 +762,18 @@ def slope_protrusion(z, spacing, k):
             Su[i + 1, j + 1] = Su[i, j + 1] + Su[i + 1, j] - Su[i, j] + zz * j
             Sv[i + 1, j + 1] = Sv[i, j + 1] + Sv[i + 1, j] - Sv[i, j] + zz * i
             Sn[i + 1, j + 1] = Sn[i, j + 1] + Sn[i + 1, j] - Sn[i, j] + bad
+    return S, Su, Sv, Sn
+
+
+@njit(cache=True)
+def slope_protrusion(z, spacing, k):
+    """Least-squares plane over a (2k+1)^2 window at every interior cell of ``z``.
+
+    Returns slope (deg) of the plane and the cell's protrusion above it (m); border cells whose
+    window leaves the grid, and windows holding unknown (NaN) cells, are NaN. Window sums come from integral images (O(n^2)).
+    """
+    n0, n1 = z.shape
+    S, Su, Sv, Sn = _integral_images(z)
     w = 2 * k + 1
     npts = w * w
     # sum over the window of (u - uc)^2 for u in -k..k, times w
@@ -1003,31 +1022,7 @@ def fine_maps(z, spacing, k, r_pad, tan_max, max_obstacle):
     and hazard = unknown or tan(slope) > ``tan_max`` or obstacle.
     """
     n0, n1 = z.shape
-    S = np.empty((n0 + 1, n1 + 1))
-    Su = np.empty((n0 + 1, n1 + 1))
-    Sv = np.empty((n0 + 1, n1 + 1))
-    Sn = np.empty((n0 + 1, n1 + 1))   # count of unknown (NaN) cells
-    for j in range(n1 + 1):             # only the first row and column need zeros
-        S[0, j] = 0.0
-        Su[0, j] = 0.0
-        Sv[0, j] = 0.0
-        Sn[0, j] = 0.0
-    for i in range(1, n0 + 1):
-        S[i, 0] = 0.0
-        Su[i, 0] = 0.0
-        Sv[i, 0] = 0.0
-        Sn[i, 0] = 0.0
-    for i in range(n0):
-        for j in range(n1):
-            zz = z[i, j]
-            bad = 0.0
-            if not np.isfinite(zz):
-                zz = 0.0
-                bad = 1.0
-            S[i + 1, j + 1] = S[i, j + 1] + S[i + 1, j] - S[i, j] + zz
-            Su[i + 1, j + 1] = Su[i, j + 1] + Su[i + 1, j] - Su[i, j] + zz * j
-            Sv[i + 1, j + 1] = Sv[i, j + 1] + Sv[i + 1, j] - Sv[i, j] + zz * i
-            Sn[i + 1, j + 1] = Sn[i, j + 1] + Sn[i + 1, j] - Sn[i, j] + bad
+    S, Su, Sv, Sn = _integral_images(z)
     w = 2 * k + 1
     npts = w * w
     suu = 0.0
