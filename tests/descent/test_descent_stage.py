@@ -11,6 +11,7 @@ import pytest
 from farside.mission import chang_e4, run_mission
 from farside.mission.stages.descent import DescentConfig, DescentStage
 from farside.mission.stages.site import SiteStage
+from farside.terrain.io import read_dem
 
 SUMMARY_KEYS = {"ignition_utc", "touchdown_utc", "duration_s", "touchdown_lat_deg", "touchdown_lon_deg",
                 "vertical_speed_mps", "horizontal_speed_mps", "propellant_used_kg", "hover_altitude_m", "divert_m",
@@ -42,8 +43,11 @@ def test_descent_stage_products(tmp_path):
     # UNCONFIRMED), not from the footpad plane, which lies in the surface
     last = json.loads(frames[3].with_suffix(".json").read_text())
     assert last["descent_phase"] == "touchdown"
+    x, y, z = last["camera"]["position_enu"]
+    ground = float(read_dem(tmp_path / "run" / "products" / "terrain" / "site_dem.tif").height_at(x, y))
+    assert z - ground == pytest.approx(1.0, abs=0.15)      # footpads on uneven ground: within 0.15 m
     img = cv2.imread(str(frames[3]), cv2.IMREAD_UNCHANGED)
-    assert img.mean() > 20.0, img.mean()
+    assert img.mean() > 20.0, img.mean()                    # lit ground, not a black frame
     assert (prod / "hazard_maps.npz").exists() and (prod / "hda.json").exists()
     paths = {p["path"] for p in res["products"]}
     assert "products/descent/frames/lcam_01500.json" in paths
