@@ -14,7 +14,7 @@ from farside.render import _kernels as K
 from farside.render import _rocks
 from farside.render.camera import Camera
 from farside.render.photometry import resolve_photometry
-from farside.render.scene import SUN_RADIUS_RAD, Scene, _unit_sun
+from farside.render.scene import BLOCK, SUN_RADIUS_RAD, Scene, _unit_sun
 from farside.render.sensor import Sensor, auto_exposure, expose, solar_band_irradiance
 from farside.terrain import Terrain
 
@@ -25,6 +25,11 @@ _SHADOWS = {"none": 0, "hard": 1, "penumbra": 2}
 #: rather than one static share per thread, keep every thread busy when image regions differ in cost
 #: or another process takes a core
 _CHUNK = 4
+#: pixels per side of the tiles that bound their rays' height slab together (render_pass)
+_PIXEL_TILE = 8
+#: the sun-margin map keeps margins within +-this of the Sun's elevation (wider than the solar disk,
+#: so penumbra is exact; beyond it only the sign matters)
+_MARGIN_CLIP_RAD = max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD)
 
 
 @dataclass(eq=False)
@@ -195,7 +200,7 @@ def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
     if cells is None:
         return scene.zmin, scene.zmax
     r0, r1, c0, c1 = cells
-    b = 8  # Scene block size
+    b = BLOCK
     return (float(scene.block_min[r0 // b:r1 // b + 1, c0 // b:c1 // b + 1].min()),
             float(scene.block_max[r0 // b:r1 // b + 1, c0 // b:c1 // b + 1].max()))
 
@@ -240,7 +245,7 @@ def _cast_and_shade(scene: Scene, camera: Camera, sun: np.ndarray, model, mode: 
                     tmax: float) -> dict:
     """Every pixel of ``camera`` cast against ``scene`` and shaded (no sensor): the layers as a dict."""
     hgt, wid = camera.height_px, camera.width_px
-    clip = max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD)
+    clip = _MARGIN_CLIP_RAD
     if mode > 0:
         margin, done, tile = scene._shadow_arrays(sun, clip)
     else:
@@ -271,8 +276,8 @@ def _cast_and_shade(scene: Scene, camera: Camera, sun: np.ndarray, model, mode: 
         pre, pre_t = _raster_hits(scene, camera, zlo, zhi, tmax)
         n_pending = K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo,
                                   zhi, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done,
-                                  tile, *shade_args, scene.block_min, scene.block_max, 8, 8, pre, pre_t, t_img, u_img,
-                                  v_img, pending, *out_args)
+                                  tile, *shade_args, scene.block_min, scene.block_max, BLOCK, _PIXEL_TILE, pre, pre_t,
+                                  t_img, u_img, v_img, pending, *out_args)
         if mode > 0 and n_pending > 0:
             # fill the 64 x 64-vertex tiles of the pending hits (Scene.margin_map adds neighbours), then shade
             pend = pending.view(bool)
@@ -410,7 +415,7 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     lay = _cast_and_shade(scene, camera, sun, model, mode, full, smooth, tmax)
     if scene.rocks is not None:   # the Scene's sub-DEM rocks and their shadows (skipped when sub-pixel)
         _rocks.apply_rocks(scene, camera, lay, sun, model, mode, full, tmax, _undistort_table(camera),
-                           max(math.radians(1.0), 1.5 * SUN_RADIUS_RAD), SUN_RADIUS_RAD)
+                           _MARGIN_CLIP_RAD, SUN_RADIUS_RAD)
     from_backdrop = None
     if backdrops:
         from_backdrop = np.zeros(lay["range_m"].shape, bool)

@@ -37,7 +37,8 @@ _ROCK_COLUMNS = ("x_m", "y_m", "diameter_m", "height_m")
 SUN_RADIUS_RAD = math.radians(0.533 / 2)
 
 _TILE = 64
-_BLOCK = 8
+#: side, in vertices, of the blocks whose min/max heights (``block_min``, ``block_max``) bound a view
+BLOCK = 8
 
 
 def _unit_sun(sun_dir_enu) -> np.ndarray:
@@ -95,9 +96,9 @@ class Scene:
         self.mip, self.mip_offs, self.mip_rows, self.mip_cols = K.build_pyramid(self.heights)
         # min/max over 8 x 8-vertex blocks: per-frame height bounds of the visible region
         nr, nc = h.shape
-        pr, pc = -nr % _BLOCK, -nc % _BLOCK
-        hp = np.pad(h, ((0, pr), (0, pc)), mode="edge").reshape((nr + pr) // _BLOCK, _BLOCK, (nc + pc) // _BLOCK,
-                                                                 _BLOCK)
+        pr, pc = -nr % BLOCK, -nc % BLOCK
+        hp = np.pad(h, ((0, pr), (0, pc)), mode="edge").reshape((nr + pr) // BLOCK, BLOCK, (nc + pc) // BLOCK,
+                                                                 BLOCK)
         self.block_min = hp.min(axis=(1, 3))
         self.block_max = hp.max(axis=(1, 3))
         self.sun_reuse_tol_rad = tol
