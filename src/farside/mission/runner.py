@@ -12,8 +12,11 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import os
 import platform
+import resource
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -71,7 +74,7 @@ def run_mission(
     old = run_dir / "products"
     if old.exists():
         shutil.rmtree(old)
-    for stale in ("manifest.json", "report.html"):
+    for stale in ("manifest.json", "report.html", "timings.json"):
         with contextlib.suppress(FileNotFoundError):
             (run_dir / stale).unlink()
 
@@ -84,16 +87,21 @@ def run_mission(
         f"{html.escape(scenario.epoch_utc)}, site {scenario.site.lat_deg:.4f}&deg;, {scenario.site.lon_deg:.4f}&deg;E, "
         f"seed {scenario.seed}.{quick_note}</p>")
     products: list[dict] = []
+    timings: list[dict] = []
     for st in stages:
         cfg = scenario.stages.get(st.name)
         if cfg is None:
             cfg = st.Config()
         ctx = RunContext(scenario=scenario, run_dir=run_dir, quick=quick, rngs=rngs, state=state, report=report,
                          config=cfg, stage_name=st.name, products=products, progress_factory=progress)
+        clock = _StageClock()
         st.run(ctx)
+        t = clock.stop(st.name)
+        timings.append(t)
         if log is not None:
             n = sum(1 for p in products if p["stage"] == st.name)
-            log(f"stage {st.name}: {n} product(s)")
+            log(f"stage {st.name}: {n} product(s) in {t['wall_s']:.1f} s wall, {t['cpu_s']:.1f} s CPU, "
+                f"peak {t['peak_rss_mb'] / 1024:.2f} GB")
 
     report_path = run_dir / "report.html"
     atomic_write_text(report_path, report.to_html())
@@ -108,6 +116,51 @@ def run_mission(
         "report": "report.html",
     }
     atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    # wall-clock measurements: outside the manifest, so reruns stay byte-identical
+    atomic_write_text(run_dir / "timings.json", json.dumps({
+        "stages": timings, "total_wall_s": sum(t["wall_s"] for t in timings),
+        "total_cpu_s": sum(t["cpu_s"] for t in timings),
+        "peak_rss_mb": max((t["peak_rss_mb"] for t in timings), default=0.0), "cpu_count": os.cpu_count()},
+        indent=2) + "\n")
     res = RunResult(manifest)
     res["run_dir"] = str(run_dir)
     return res
+
+
+def _read_hwm_kb() -> float | None:
+    """The process's peak resident set (VmHWM, kB) from /proc; None where there is no /proc."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class _StageClock:
+    """Wall time, CPU time (this process and its waited-for children, e.g. the video encoder) and
+    peak resident memory of one stage. The peak is reset at the stage start where Linux allows it
+    (writing 5 to /proc/self/clear_refs), so each stage reports its own; elsewhere it is the
+    process's peak so far."""
+
+    def __init__(self) -> None:
+        with contextlib.suppress(OSError):
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        self.wall0 = time.perf_counter()
+        self.cpu0 = self._cpu()
+
+    @staticmethod
+    def _cpu() -> float:
+        s = resource.getrusage(resource.RUSAGE_SELF)
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+    def stop(self, name: str) -> dict:
+        hwm = _read_hwm_kb()
+        if hwm is None:
+            hwm = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        return {"stage": name, "wall_s": round(time.perf_counter() - self.wall0, 3),
+                "cpu_s": round(self._cpu() - self.cpu0, 3), "peak_rss_mb": round(hwm / 1024.0, 1)}

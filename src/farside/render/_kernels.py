@@ -460,6 +460,36 @@ def _tiles_done(done, tsh, u, v, nr, nc):
     return done[r0, c0] and done[r0, c1] and done[r1, c0] and done[r1, c1]
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _rect_entry(ox, oy, dx, dy, rects, k):
+    """Ray parameter where the ray (origin ox, oy; direction dx, dy per unit parameter) enters
+    the vertical prism over rectangle ``rects[k]`` (x min, x max, y min, y max); 0 when it starts
+    inside, -1 when it never enters."""
+    xa = rects[k, 0]
+    xb = rects[k, 1]
+    ya = rects[k, 2]
+    yb = rects[k, 3]
+    if xa <= ox <= xb and ya <= oy <= yb:
+        return 0.0
+    t0 = 0.0
+    t1 = 1e300
+    if dx != 0.0:
+        ta = (xa - ox) / dx
+        tb = (xb - ox) / dx
+        t0 = max(t0, min(ta, tb))
+        t1 = min(t1, max(ta, tb))
+    elif ox < xa or ox > xb:
+        return -1.0
+    if dy != 0.0:
+        ta = (ya - oy) / dy
+        tb = (yb - oy) / dy
+        t0 = max(t0, min(ta, tb))
+        t1 = min(t1, max(ta, tb))
+    elif oy < ya or oy > yb:
+        return -1.0
+    return t0 if t0 <= t1 else -1.0
+
+
 # rows of render_pass's per-tile ray buffer
 _GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH = range(14)
 
@@ -468,7 +498,7 @@ _GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH = range(14)
 def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab, tmax,
                 sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
-                bmin, bmax, bsize, ptile, pre, pre_t,
+                bmin, bmax, bsize, ptile, pre, pre_t, lim_on, lim_t, lim_src, lim_rects,
                 t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
     """Cast and shade every pixel, in ``ptile`` x ``ptile`` pixel tiles. Each tile's rays start
     from the height bounds of the terrain under the tile's frustum (block min/max ``bmin``,
@@ -479,6 +509,14 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
 
     With ``pre`` the hits come from ``pre_t`` (ranges from :func:`raster_hits`, NaN for sky)
     instead of the traversal.
+
+    With ``lim_on`` (a backdrop pass, see ``render(backdrop=...)``) each pixel's ray is cut short
+    where no hit of this scene can replace the composite so far: ``lim_t`` holds the composite's
+    range (NaN for sky: the whole ray is cast) and ``lim_src`` the index of the scene that gave it,
+    whose mesh rectangle ``lim_rects[k]`` (x min, x max, y min, y max, site ENU) holds the hit. The
+    ray then stops where it enters that rectangle: from there to the hit it stays inside it
+    (convex), where a backdrop hit is never taken. A camera inside the rectangle casts nothing
+    (the pixel comes out as sky here).
 
     A tile is processed in three passes over its pixels (rays + clipping, traversal, shading)
     so that each pass is a short loop of independent iterations: the traversal's
@@ -510,11 +548,20 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                     ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
                     gu = (ox - x0) * ires - 0.5
                     gv = (y0 - oy) * ires - 0.5
+                    tm = tmax
+                    if lim_on:
+                        tp = lim_t[i, j]
+                        if tp == tp:
+                            te = _rect_entry(ox, oy, dx, dy, lim_rects, lim_src[i, j])
+                            # 1 m past the entry (rounding at the edge); never past the hit
+                            tm = min(tm, tp, te + 1.0) if te > 0.0 else (-1.0 if te == 0.0 else min(tm, tp))
                     if pre:
+                        t0, t1, du, dv, idu, idv, dmax = 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0
+                    elif tm <= 0.0:
                         t0, t1, du, dv, idu, idv, dmax = 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0
                     else:
                         t0, t1, du, dv, idu, idv, dmax = _clip_ray(nr, nc, zlo, zhi, gu, gv, oz, dx * ires,
-                                                                   -dy * ires, dz, tmax)
+                                                                   -dy * ires, dz, tm)
                     buf[_GU, k] = gu
                     buf[_GV, k] = gv
                     buf[_OZ, k] = oz

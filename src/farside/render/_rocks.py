@@ -38,6 +38,7 @@ Per frame (:func:`apply_rocks`, called by ``render()`` after the terrain pass):
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from numba import njit, prange
@@ -93,6 +94,8 @@ class RockBins:
         self.bottom_min = float((self.base_m - self.height_m).min())
         self.diameter_max_m = float(2.0 * self.radius_m.max())
         self.height_max_m = float(self.height_m.max())
+        self._paths: dict = {}                  # Sun direction -> shadow_paths (see _shadow_paths)
+        self._paths_lock = threading.Lock()
 
     def __len__(self) -> int:
         return int(self.x_m.size)
@@ -601,39 +604,18 @@ def gather_rocks(start, index, nbx, by0, by1, bx0, bx1, nrocks):
     return out
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _project(x, y, z, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
-    """Pixel (col, row) of an ENU point and whether it lies in front of the camera."""
-    wx = x - pos[0]
-    wy = y - pos[1]
-    wz = z - pos[2]
-    xc = rot[0, 0] * wx + rot[1, 0] * wy + rot[2, 0] * wz
-    yc = rot[0, 1] * wx + rot[1, 1] * wy + rot[2, 1] * wz
-    zc = rot[0, 2] * wx + rot[1, 2] * wy + rot[2, 2] * wz
-    if ortho:
-        return xc / gsd + cx, yc / gsd + cy, True
-    if zc <= 1e-6:
-        return 0.0, 0.0, False
-    xn = xc / zc
-    yn = yc / zc
-    r2 = xn * xn + yn * yn
-    f = 1.0 + k1 * r2 + k2 * r2 * r2
-    return fx * xn * f + cx, fy * yn * f + cy, True
-
-
 @njit(cache=True, error_model="numpy")
 def _splat_box(x0, x1, y0, y1, z0, z1, sx, sy, sz, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, mask):
     """Mark in ``mask`` the pixel box (plus a one-pixel border) of the projection of the ENU box
-    [x0, x1] x [y0, y1] x [z0, z1] swept by the vector (sx, sy, sz); the whole image when the
-    swept box reaches behind the camera (a box projects inside the box of its corners' images
-    only when it lies in front)."""
+    [x0, x1] x [y0, y1] x [z0, z1] swept by the vector (sx, sy, sz). A swept box wholly behind
+    the camera marks nothing; one that straddles the camera's plane is clipped to its front
+    part (the hull of its corners in front and of the points where the segments between a front
+    and a back corner cross the plane z_cam = 1e-6 m), whose image box is marked."""
     height = mask.shape[0]
     width = mask.shape[1]
-    umin = 1e300
-    umax = -1e300
-    vmin = 1e300
-    vmax = -1e300
-    behind = False
+    eps = 1e-6
+    cam = np.empty((16, 3))
+    nfront = 0
     for c in range(16):
         x = x1 if (c & 1) else x0
         y = y1 if (c & 2) else y0
@@ -642,38 +624,89 @@ def _splat_box(x0, x1, y0, y1, z0, z1, sx, sy, sz, fx, fy, cx, cy, k1, k2, ortho
             x += sx
             y += sy
             z += sz
-        u, v, ok = _project(x, y, z, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot)
-        if not ok:
-            behind = True
-            break
+        wx = x - pos[0]
+        wy = y - pos[1]
+        wz = z - pos[2]
+        cam[c, 0] = rot[0, 0] * wx + rot[1, 0] * wy + rot[2, 0] * wz
+        cam[c, 1] = rot[0, 1] * wx + rot[1, 1] * wy + rot[2, 1] * wz
+        cam[c, 2] = rot[0, 2] * wx + rot[1, 2] * wy + rot[2, 2] * wz
+        if ortho or cam[c, 2] > eps:
+            nfront += 1
+    if nfront == 0:
+        return
+    umin = 1e300
+    umax = -1e300
+    vmin = 1e300
+    vmax = -1e300
+    for a in range(16):
+        if not (ortho or cam[a, 2] > eps):
+            continue
+        u, v = _project_cam(cam[a, 0], cam[a, 1], cam[a, 2], fx, fy, cx, cy, k1, k2, ortho, gsd)
         umin = min(umin, u)
         umax = max(umax, u)
         vmin = min(vmin, v)
         vmax = max(vmax, v)
-    if behind:
-        # the camera is inside or beside the swept box: mark everything (rare: a rock at the lens)
-        i0, i1, j0, j1 = 0, height - 1, 0, width - 1
-    else:
-        if umax < -2.0 or vmax < -2.0 or umin > width + 1.0 or vmin > height + 1.0:
-            return
-        j0 = max(int(math.floor(umin)) - 1, 0)
-        j1 = min(int(math.ceil(umax)) + 1, width - 1)
-        i0 = max(int(math.floor(vmin)) - 1, 0)
-        i1 = min(int(math.ceil(vmax)) + 1, height - 1)
+        if nfront < 16 and (k1 != 0.0 or k2 != 0.0):
+            # the distortion polynomial means nothing far outside the image: mark all of it
+            umin, vmin, umax, vmax = -1e300, -1e300, 1e300, 1e300
+        elif nfront < 16:
+            for b in range(16):
+                if cam[b, 2] > eps:
+                    continue
+                f = (cam[a, 2] - eps) / (cam[a, 2] - cam[b, 2])
+                u, v = _project_cam(cam[a, 0] + f * (cam[b, 0] - cam[a, 0]), cam[a, 1] + f * (cam[b, 1] - cam[a, 1]),
+                                    eps, fx, fy, cx, cy, k1, k2, ortho, gsd)
+                umin = min(umin, u)
+                umax = max(umax, u)
+                vmin = min(vmin, v)
+                vmax = max(vmax, v)
+    if umax < -2.0 or vmax < -2.0 or umin > width + 1.0 or vmin > height + 1.0:
+        return
+    j0 = int(max(math.floor(umin) - 1.0, 0.0))
+    j1 = int(min(math.ceil(umax) + 1.0, width - 1.0))
+    i0 = int(max(math.floor(vmin) - 1.0, 0.0))
+    i1 = int(min(math.ceil(vmax) + 1.0, height - 1.0))
     for i in range(i0, i1 + 1):
         for j in range(j0, j1 + 1):
             mask[i, j] = 1
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _project_cam(xc, yc, zc, fx, fy, cx, cy, k1, k2, ortho, gsd):
+    """Pixel (col, row) of a point in camera coordinates (in front of a perspective camera)."""
+    if ortho:
+        return xc / gsd + cx, yc / gsd + cy
+    xn = xc / zc
+    yn = yc / zc
+    r2 = xn * xn + yn * yn
+    f = 1.0 + k1 * r2 + k2 * r2 * r2
+    return fx * xn * f + cx, fy * yn * f + cy
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def shadow_paths(rx, ry, rh, rb, sun, reach, h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res):
+    """Length (m) of the anti-sun ray from each rock's top to the terrain (cast on the DEM), -1
+    where it meets none within ``reach``."""
+    n = rx.shape[0]
+    out = np.empty(n)
+    for k in prange(n):
+        u = (rx[k] - x0) / res - 0.5
+        v = (y0 - ry[k]) / res - 0.5
+        out[k] = K.cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, rb[k] + rh[k], -sun[0] / res, sun[1] / res,
+                            -sun[2], reach)
+    return out
+
+
 @njit(cache=True, error_model="numpy")
 def splat_masks(cand, rx, ry, rr, rh, rb, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, sun, shadows, reach,
-                h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res, mask_cam, mask_sun):
+                paths, mask_cam, mask_sun):
     """Pixels worth testing, rock by rock (object order): ``mask_cam`` covers the image box of
     each candidate rock's bounding box (the camera rays that can meet it); with ``shadows``,
     ``mask_sun`` covers the image box of the rock's bounding box swept away from the Sun over
     the length its shadow can have: the path of the anti-sun ray from the rock's top to the
-    terrain (cast on the DEM), +25 % and the rock's diameter, at most ``reach`` (the length
-    after which the ray is below every visible terrain point)."""
+    terrain (``paths``, from :func:`shadow_paths` with a reach at least ``reach``), +25 % and
+    the rock's diameter, at most ``reach`` (the length after which the ray is below every
+    visible terrain point)."""
     for q in range(cand.shape[0]):
         k = cand[q]
         a = rr[k]
@@ -687,11 +720,8 @@ def splat_masks(cand, rx, ry, rr, rh, rb, fx, fy, cx, cy, k1, k2, ortho, gsd, po
                    mask_cam)
         if shadows and sun[2] > 0.0:
             length = reach
-            u = (rx[k] - x0) / res - 0.5
-            v = (y0 - ry[k]) / res - 0.5
-            tt = K.cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z_1, -sun[0] / res, sun[1] / res, -sun[2],
-                            reach)
-            if tt >= 0.0:
+            tt = paths[k]
+            if 0.0 <= tt <= reach:
                 length = min(1.25 * tt + 2.0 * a, reach)
             _splat_box(x_0, x_1, y_0, y_1, z_0, z_1, -sun[0] * length, -sun[1] * length, -sun[2] * length,
                        fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, mask_sun)
@@ -774,6 +804,24 @@ def frame_needs_rocks(rocks: RockBins, camera, range_m: np.ndarray) -> bool:
     return footprint <= rocks.diameter_max_m
 
 
+def _shadow_paths(scene, rocks: RockBins, sun: np.ndarray) -> np.ndarray:
+    """:func:`shadow_paths` of every rock for this Sun, with the longest reach any frame can ask
+    for (top of the highest rock above the lowest terrain); cached on the rocks for the last few
+    Sun directions (a descent renders thousands of frames under one Sun)."""
+    key = tuple(float(c) for c in sun)
+    cache = rocks._paths
+    if key not in cache:
+        reach = max(rocks.top_max - scene.zmin, 0.0) / sun[2] + 2.0 * rocks.bin_m + 1.0
+        with rocks._paths_lock:
+            if key not in cache:
+                if len(cache) >= 4:
+                    cache.pop(next(iter(cache)))
+                cache[key] = shadow_paths(rocks.x_m, rocks.y_m, rocks.height_m, rocks.base_m, sun, reach,
+                                          scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols,
+                                          scene.zmin, scene.zmax, scene.x0_m, scene.y0_m, scene.resolution_m)
+    return cache[key]
+
+
 def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, full: bool, tmax: float,
                 utab: np.ndarray, clip_rad: float, sun_radius: float) -> int:
     """Add the scene's table rocks to the layers ``lay`` of a frame rendered by the terrain pass
@@ -796,11 +844,10 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
     mask_cam = np.zeros((hgt, wid), np.uint8)
     mask_sun = np.zeros((hgt, wid), np.uint8)
     ortho = camera.projection == "orthographic"
+    paths = _shadow_paths(scene, rocks, sun) if mode > 0 and sun[2] > 0.0 else np.empty(0)
     splat_masks(cand, rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, camera.fx_px, camera.fy_px,
                 camera.cx_px, camera.cy_px, camera.k1, camera.k2, ortho, camera.gsd_m, camera.position_enu,
-                camera.rotation_enu_from_cam, sun, mode > 0, reach, scene.heights, scene.mip, scene.mip_offs,
-                scene.mip_rows, scene.mip_cols, scene.zmin, scene.zmax, scene.x0_m, scene.y0_m, scene.resolution_m,
-                mask_cam, mask_sun)
+                camera.rotation_enu_from_cam, sun, mode > 0, reach, paths, mask_cam, mask_sun)
     n = rock_hits(rc, utab, wid, hgt, t_img, tmax, *g, top_cam, mask_cam, hit_id, hit_t)
     if mode > 0:
         if n > 0:

@@ -241,9 +241,19 @@ def _as_scene(name: str, scene) -> Scene:
     return scene
 
 
+#: backdrop passes cast only the rays (and ray lengths) whose hits could be taken (see
+#: K.render_pass); False casts every ray in full (the tests compare the two)
+_LIMIT_BACKDROP_RAYS = True
+_NO_LIMIT = (False, np.empty((1, 1), np.float32), np.empty((1, 1), np.int8), np.empty((1, 4)))
+
+
 def _cast_and_shade(scene: Scene, camera: Camera, sun: np.ndarray, model, mode: int, full: bool, smooth: bool,
-                    tmax: float) -> dict:
-    """Every pixel of ``camera`` cast against ``scene`` and shaded (no sensor): the layers as a dict."""
+                    tmax: float, limit: tuple = _NO_LIMIT) -> dict:
+    """Every pixel of ``camera`` cast against ``scene`` and shaded (no sensor): the layers as a dict.
+
+    ``limit`` = (True, composite range, source index, source rectangles) cuts the rays of a
+    backdrop pass short where nothing this scene could give would be taken (see
+    :func:`K.render_pass`)."""
     hgt, wid = camera.height_px, camera.width_px
     clip = _MARGIN_CLIP_RAD
     if mode > 0:
@@ -277,7 +287,7 @@ def _cast_and_shade(scene: Scene, camera: Camera, sun: np.ndarray, model, mode: 
         n_pending = K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo,
                                   zhi, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done,
                                   tile, *shade_args, scene.block_min, scene.block_max, BLOCK, _PIXEL_TILE, pre, pre_t,
-                                  t_img, u_img, v_img, pending, *out_args)
+                                  *limit, t_img, u_img, v_img, pending, *out_args)
         if mode > 0 and n_pending > 0:
             # fill the 64 x 64-vertex tiles of the pending hits (Scene.margin_map adds neighbours), then shade
             pend = pending.view(bool)
@@ -327,14 +337,21 @@ def _backdrop_pixels(main: dict, back: dict, inner: list[Scene], camera: Camera)
         orig, d = _pixel_rays(camera, rows, cols)
         p = orig + t_back[rows, cols, None].astype(np.float64) * d
         outside = np.ones(rows.size, bool)
-        for scene in inner:
-            res = scene.resolution_m
-            nr, nc = scene.heights.shape
-            xmin, xmax = scene.x0_m + 0.5 * res, scene.x0_m + (nc - 0.5) * res
-            ymin, ymax = scene.y0_m - (nr - 0.5) * res, scene.y0_m - 0.5 * res
+        for xmin, xmax, ymin, ymax in _mesh_rects(inner):
             outside &= (p[:, 0] < xmin) | (p[:, 0] > xmax) | (p[:, 1] < ymin) | (p[:, 1] > ymax)
         take[rows[outside], cols[outside]] = True
     return take
+
+
+def _mesh_rects(scenes: list[Scene]) -> np.ndarray:
+    """(n, 4) x min, x max, y min, y max (site ENU metres) of each scene's mesh (its vertex centres)."""
+    out = np.empty((len(scenes), 4))
+    for k, scene in enumerate(scenes):
+        res = scene.resolution_m
+        nr, nc = scene.heights.shape
+        out[k] = (scene.x0_m + 0.5 * res, scene.x0_m + (nc - 0.5) * res,
+                  scene.y0_m - (nr - 0.5) * res, scene.y0_m - 0.5 * res)
+    return out
 
 
 def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="hapke", shadows: str = "hard",
@@ -372,8 +389,9 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     backdrop : Scene or Terrain, or a sequence of them (finest first), optional
         A coarse regional terrain behind ``scene`` (e.g. from
         :func:`farside.terrain.regional_backdrop`), in the same site-ENU frame. When the main
-        pass leaves sky pixels, the whole view is also cast against the backdrop, and the
-        backdrop's pixels replace (in every layer) the main pass's sky pixels and the main-scene
+        pass leaves sky pixels, the view is also cast against the backdrop (every sky ray in
+        full; a ray with a hit only up to where it enters the mesh that gave the hit, since a
+        backdrop hit beyond is never taken), and the backdrop's pixels replace (in every layer) the main pass's sky pixels and the main-scene
         hits that lie behind backdrop terrain outside the main DEM (a hill in front of the site).
         Every other pixel is exactly what a render without backdrop gives. Several nested
         backdrops (e.g. 8 m over 30 km, then 32 m over 190 km) are composited in turn, each
@@ -419,17 +437,20 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     from_backdrop = None
     if backdrops:
         from_backdrop = np.zeros(lay["range_m"].shape, bool)
+        src = np.zeros(lay["range_m"].shape, np.int8)     # which scene gave each composite pixel
         inner = [scene]
         for bd in backdrops:
             if not np.isnan(lay["range_m"]).any():
                 break
-            back = _cast_and_shade(bd, camera, sun, model, mode, full, smooth, tmax)
+            limit = (True, lay["range_m"], src, _mesh_rects(inner)) if _LIMIT_BACKDROP_RAYS else _NO_LIMIT
+            back = _cast_and_shade(bd, camera, sun, model, mode, full, smooth, tmax, limit)
             take = _backdrop_pixels(lay, back, inner, camera)
             if take.any():
                 for k, a in lay.items():
                     if k in back:
                         a[take] = back[k][take]
                 from_backdrop |= take
+                src[take] = len(inner)
             inner.append(bd)
             del back
     rad = lay["reflectance"]
