@@ -2,6 +2,7 @@
 
 from farside._core.io import atomic_path, atomic_write_bytes, atomic_write_text, sha256_file
 from farside._core.rng import child_rngs, default_rng
+from farside._core.worker import OrderedWorker
 
 __all__ = [
     "atomic_path",
@@ -10,4 +11,5 @@ __all__ = [
     "sha256_file",
     "child_rngs",
     "default_rng",
+    "OrderedWorker",
 ]

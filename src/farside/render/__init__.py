@@ -29,7 +29,7 @@ from farside.render.camera import (
     tcam,
     tcam_panorama_pointings,
 )
-from farside.render.frame import Frame, render
+from farside.render.frame import Frame, apply_sensor, render
 from farside.render.io import write_frame, write_image
 from farside.render.photometry import Hapke, Lambert, LunarLambert, reflectance
 from farside.render.scene import SUN_RADIUS_RAD, Scene
@@ -55,6 +55,7 @@ __all__ = [
     "Lambert",
     "reflectance",
     "Sensor",
+    "apply_sensor",
     "CE4_COLOUR_RESPONSE",
     "expose",
     "auto_exposure",

@@ -18,7 +18,7 @@ from farside.render.scene import BLOCK, SUN_RADIUS_RAD, Scene, _unit_sun
 from farside.render.sensor import Sensor, auto_exposure, expose, solar_band_irradiance
 from farside.terrain import Terrain
 
-__all__ = ["Frame", "render"]
+__all__ = ["Frame", "render", "apply_sensor"]
 
 _SHADOWS = {"none": 0, "hard": 1, "penumbra": 2}
 #: iterations per work chunk of the frame kernels' parallel loops: small chunks handed out on demand,
@@ -471,9 +471,21 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         frame.phase_rad = lay["phase_rad"]
     # the sensor runs last, once, on the composite
     if sensor is not None:
-        if exposure_s is None:
-            exposure_s = auto_exposure(radiance, camera, sensor)
-        frame.dn, frame.dn_raw = expose(radiance, camera, sensor, exposure_s=exposure_s, rng=rng)
-        frame.exposure_s = float(exposure_s)
-        frame.sensor = sensor
+        apply_sensor(frame, sensor, rng=rng, exposure_s=exposure_s)
+    return frame
+
+
+def apply_sensor(frame: Frame, sensor: Sensor, *, rng: np.random.Generator, exposure_s: float | None = None) -> Frame:
+    """Expose ``frame``'s radiance through ``sensor`` (in place): sets ``dn``, ``dn_raw``,
+    ``exposure_s`` (auto exposure when None) and ``sensor``. ``render(..., sensor=s, rng=r)`` is
+    ``apply_sensor(render(...), s, rng=r)``; a frame pipeline can run this step on another thread."""
+    if not isinstance(sensor, Sensor):
+        raise invalid("sensor", type(sensor).__name__, "a farside.render.Sensor")
+    if not isinstance(rng, np.random.Generator):
+        raise invalid("rng", type(rng).__name__, "a numpy.random.Generator (needed with a sensor)")
+    if exposure_s is None:
+        exposure_s = auto_exposure(frame.radiance, frame.camera, sensor)
+    frame.dn, frame.dn_raw = expose(frame.radiance, frame.camera, sensor, exposure_s=exposure_s, rng=rng)
+    frame.exposure_s = float(exposure_s)
+    frame.sensor = sensor
     return frame
