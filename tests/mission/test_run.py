@@ -59,3 +59,36 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path):
     assert ha == hb
     assert ha["products/terrain/site_dem.tif"] != hc["products/terrain/site_dem.tif"]
     assert (tmp_path / "a" / "report.html").read_bytes() == (tmp_path / "b" / "report.html").read_bytes()
+
+
+@pytest.mark.slow
+def test_background_encoding_changes_no_product(quick_run, tmp_path):
+    """The descent stage exposes, writes and encodes each LCAM frame on a background thread while
+    the next one renders; with ``[descent] background_encoding = false`` all of it runs inline. The
+    products (every frame, sidecar and the video, by sha256) are the same either way."""
+    toml = tmp_path / "inline.toml"
+    toml.write_text("[descent]\nbackground_encoding = false\n")
+    out = tmp_path / "inline"
+    assert main(["run", str(toml), "--quick", "--out", str(out)]) == 0
+    a = json.loads((quick_run / "manifest.json").read_text())
+    b = json.loads((out / "manifest.json").read_text())
+    assert a["scenario"]["descent"]["background_encoding"] is True
+    assert b["scenario"]["descent"]["background_encoding"] is False
+    pa = {p["path"]: p["sha256"] for p in a["products"]}
+    pb = {p["path"]: p["sha256"] for p in b["products"]}
+    assert sum("/frames/" in k for k in pa) >= 40 and "products/descent/descent.mp4" in pa
+    assert pa == pb
+
+
+@pytest.mark.slow
+def test_timings_outside_the_manifest(quick_run):
+    """Each stage's wall/CPU time and peak memory go to timings.json, which the manifest does not list."""
+    tim = json.loads((quick_run / "timings.json").read_text())
+    man = json.loads((quick_run / "manifest.json").read_text())
+    assert [t["stage"] for t in tim["stages"]] == man["stages"]
+    for t in tim["stages"]:
+        assert t["wall_s"] > 0 and t["cpu_s"] > 0 and 50 < t["peak_rss_mb"] < 4096
+    assert tim["stages"][2]["steps"]["lcam_frames"]["frames"] == sum("/frames/" in p["path"] and
+                                                                    p["path"].endswith(".png")
+                                                                    for p in man["products"])
+    assert not any("timings" in p["path"] for p in man["products"])

@@ -183,3 +183,33 @@ def test_nested_backdrops_finest_first(scenes):
     p = f2.points_enu[lvl2]
     assert np.all(np.max(np.abs(p[:, :2]), axis=1) > 200.0 - 1e-6)
     np.testing.assert_allclose(p[:, 2], ZB, atol=1e-3)
+
+
+@pytest.mark.parametrize("pos", [(0.0, 300.0, 40.0), (0.0, 1500.0, 120.0), (0.0, 30.0, 25.0)],
+                         ids=["outside-site", "outside-both", "over-site"])
+def test_cut_short_backdrop_rays_give_the_full_cast(monkeypatch, pos):
+    """Backdrop passes cast each ray with a hit only up to where it enters the mesh that gave the
+    hit (render_pass's lim_*): every layer equals casting every ray in full, for a camera outside
+    both inner meshes (the descent's first frames), outside the site only, and over the site.
+    Ridges in both backdrops hide parts of the inner meshes, so the cut must keep those hits."""
+    import farside.render.frame as F
+
+    site = Scene(_site())
+    near_h = np.full((101, 101), -2.0, np.float32)
+    near_h[10:14, :] = 15.0                                   # a ridge across y = 144..160 m
+    near = Scene(Terrain(near_h, 4.0, x0_m=-202.0, y0_m=202.0))
+    far = Scene(_backdrop(ridge_m=40.0))
+    far.terrain.heights[10:12, :] = ZB + 80.0                 # and one at y = 712..720 m
+    far = Scene(far.terrain)
+    cam = _camera(pos=pos)
+    out = {}
+    for cut in (True, False):
+        monkeypatch.setattr(F, "_LIMIT_BACKDROP_RAYS", cut)
+        out[cut] = render(site, cam, sun_dir_enu=SUN, backdrop=[near, far], sensor=Sensor(),
+                          rng=np.random.default_rng(3))
+    a, b = out[True], out[False]
+    assert b.from_backdrop.sum() > 300
+    assert np.array_equal(a.from_backdrop, b.from_backdrop)
+    for k, v in _layers(a).items():
+        assert np.array_equal(v, getattr(b, k), equal_nan=True), k
+    assert np.array_equal(a.dn, b.dn)

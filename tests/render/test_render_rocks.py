@@ -232,3 +232,43 @@ def test_arrays_accepted(plane):
     sc = Scene(plane, rocks={"x_m": np.array([0.0]), "y_m": np.array([0.0]), "diameter_m": np.array([0.5]),
                              "height_m": np.array([0.2])})
     assert len(sc.rocks) == 1 and sc.rocks.base_m[0] == 0.0
+
+
+@pytest.mark.parametrize("behind", [True, False], ids=["rocks-behind-and-straddling", "rocks-ahead"])
+def test_object_order_masks_match_testing_every_pixel(plane, monkeypatch, behind):
+    """The rock pass tests only the pixels in the image boxes of the rocks and their swept
+    shadows (splat_masks); testing every pixel instead gives the same layers. A grazing view
+    from 1.2 m among rocks on all sides: rocks and shadow boxes wholly behind the camera, and
+    boxes straddling its plane (clipped), must neither be lost nor mark the whole image."""
+    import farside.render._rocks as R
+
+    rng = np.random.default_rng(5)
+    n = 400
+    xy = rng.uniform(-12.0, 12.0, (n, 2))
+    d = rng.uniform(0.08, 0.4, n)
+    # and two next to the camera: one 0.6 m behind it (its shadow reaches 3.8 m into the view),
+    # one beside it straddling its image plane (seen at the image's edge)
+    xy = np.vstack([xy, [[0.2, -0.6], [0.75, 0.05]]])
+    d = np.concatenate([d, [0.8, 0.8]])
+    tab = pd.DataFrame({"x_m": xy[:, 0], "y_m": xy[:, 1], "diameter_m": d, "height_m": 0.5 * d})
+    scene = Scene(plane, rocks=tab)
+    pos = np.array([0.0, 0.0, 1.2])
+    target = np.array([0.0, 3.0, 0.0]) if behind else np.array([0.0, 30.0, -20.0])
+    cam = lcam().replace(width_px=160, height_px=120, cx_px=79.5, cy_px=59.5, pixel_pitch_m=8e-5).with_pose(
+        pos, look_at_rotation(pos, target))
+    sun = sun_from(6.0, 190.0)                      # low Sun behind: long shadows toward the view
+    got = render(scene, cam, sun_dir_enu=sun, shadows="penumbra")
+    real = R.splat_masks
+
+    def everything(*args):
+        real(*args)
+        args[-2][:] = 1
+        args[-1][:] = 1
+
+    monkeypatch.setattr(R, "splat_masks", everything)
+    ref = render(scene, cam, sun_dir_enu=sun, shadows="penumbra")
+    assert np.isfinite(ref.range_m).sum() > 1000
+    for k in ("range_m", "reflectance", "lit_fraction", "points_enu", "normal_enu"):
+        assert np.array_equal(getattr(got, k), getattr(ref, k), equal_nan=True), k
+    # the rocks are in view and cast shadows in it
+    assert (ref.lit_fraction < 0.5).sum() > 50

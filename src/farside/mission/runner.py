@@ -97,6 +97,8 @@ def run_mission(
         clock = _StageClock()
         st.run(ctx)
         t = clock.stop(st.name)
+        if ctx.steps:
+            t["steps"] = ctx.steps
         timings.append(t)
         if log is not None:
             n = sum(1 for p in products if p["stage"] == st.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,20 @@ class RunContext:
     stage_name: str
     products: list[dict] = field(default_factory=list)
     progress_factory: Callable[..., Any] | None = None
+    #: wall seconds of named steps inside the stage (:meth:`timed`), for ``timings.json``
+    steps: dict[str, dict] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def timed(self, step: str, **info: Any) -> Iterator[dict]:
+        """Time a step of the stage (wall seconds, plus ``info`` and whatever the caller adds to
+        the yielded dict); recorded in the run's ``timings.json``, never in a product."""
+        rec = dict(info)
+        t0 = time.perf_counter()
+        try:
+            yield rec
+        finally:
+            rec["wall_s"] = round(time.perf_counter() - t0, 3)
+            self.steps[step] = rec
 
     def require(self, key: str, producer: str) -> Any:
         """``state[key]`` from an earlier stage; a one-line ScenarioError when that stage did not run."""

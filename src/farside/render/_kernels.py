@@ -461,6 +461,39 @@ def _tiles_done(done, tsh, u, v, nr, nc):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def _ball_exit(ox, oy, oz, dx, dy, dz, ball):
+    """Ray parameter (unit direction) where the ray leaves the ball (cx, cy, cz, r); -1 when it
+    misses it or the ball lies behind."""
+    px = ox - ball[0]
+    py = oy - ball[1]
+    pz = oz - ball[2]
+    b = px * dx + py * dy + pz * dz
+    disc = b * b - (px * px + py * py + pz * pz - ball[3] * ball[3])
+    if disc < 0.0:
+        return -1.0
+    t = -b + math.sqrt(disc)
+    return t if t > 0.0 else -1.0
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def bounding_ball_radius(h, x0, y0, res, cx, cy, cz):
+    """Largest distance from (cx, cy, cz) to a vertex of the DEM (vertex (r, c) at
+    x0 + (c + 0.5) res, y0 - (r + 0.5) res, h[r, c])."""
+    nr = h.shape[0]
+    nc = h.shape[1]
+    best = np.zeros(nr)
+    for r in prange(nr):
+        dy = y0 - (r + 0.5) * res - cy
+        m = 0.0
+        for c in range(nc):
+            dx = x0 + (c + 0.5) * res - cx
+            dz = h[r, c] - cz
+            m = max(m, dx * dx + dy * dy + dz * dz)
+        best[r] = m
+    return math.sqrt(best.max())
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _rect_entry(ox, oy, dx, dy, rects, k):
     """Ray parameter where the ray (origin ox, oy; direction dx, dy per unit parameter) enters
     the vertical prism over rectangle ``rects[k]`` (x min, x max, y min, y max); 0 when it starts
@@ -491,14 +524,14 @@ def _rect_entry(ox, oy, dx, dy, rects, k):
 
 
 # rows of render_pass's per-tile ray buffer
-_GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH = range(14)
+_GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH, _TM = range(15)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab, tmax,
                 sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
-                bmin, bmax, bsize, ptile, pre, pre_t, lim_on, lim_t, lim_src, lim_rects,
+                bmin, bmax, bsize, ptile, pre, pre_t, lim_on, lim_t, lim_src, lim_rects, ball,
                 t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
     """Cast and shade every pixel, in ``ptile`` x ``ptile`` pixel tiles. Each tile's rays start
     from the height bounds of the terrain under the tile's frustum (block min/max ``bmin``,
@@ -518,6 +551,11 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
     (convex), where a backdrop hit is never taken. A camera inside the rectangle casts nothing
     (the pixel comes out as sky here).
 
+    ``ball`` = (cx, cy, cz, r): a ball that holds every vertex (so every triangle) of the mesh,
+    e.g. about the Moon's centre for a backdrop with the Moon's curvature (:func:`bounding_ball`).
+    A ray that misses it is sky at once, and no ray is cast past where it leaves the ball: grazing
+    rays toward the curved horizon stop there instead of walking the slab to the DEM's edge.
+
     A tile is processed in three passes over its pixels (rays + clipping, traversal, shading)
     so that each pass is a short loop of independent iterations: the traversal's
     data-dependent branches then do not stall the arithmetic of the other passes."""
@@ -532,22 +570,18 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
         tsh += 1
     npend = np.zeros(ntr, np.int64)
     for ti in prange(ntr):
-        buf = np.empty((14, ptile * ptile))
+        buf = np.empty((15, ptile * ptile))
         for tj in range(ntc):
             i0 = ti * ptile
             j0 = tj * ptile
             i1 = min(i0 + ptile, height) - 1
             j1 = min(j0 + ptile, width) - 1
-            zlo, zhi = zmin, zmax
-            if not pre:
-                zlo, zhi = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
-                                        x0, y0, res, nr, nc, zmin, zmax, bmin, bmax, bsize)
+            # rays and how far each needs casting (tm <= 0: not at all)
             k = 0
+            ncast = 0
             for i in range(i0, i1 + 1):
                 for j in range(j0, j1 + 1):
                     ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
-                    gu = (ox - x0) * ires - 0.5
-                    gv = (y0 - oy) * ires - 0.5
                     tm = tmax
                     if lim_on:
                         tp = lim_t[i, j]
@@ -555,27 +589,38 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                             te = _rect_entry(ox, oy, dx, dy, lim_rects, lim_src[i, j])
                             # 1 m past the entry (rounding at the edge); never past the hit
                             tm = min(tm, tp, te + 1.0) if te > 0.0 else (-1.0 if te == 0.0 else min(tm, tp))
-                    if pre:
-                        t0, t1, du, dv, idu, idv, dmax = 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0
-                    elif tm <= 0.0:
-                        t0, t1, du, dv, idu, idv, dmax = 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0
-                    else:
-                        t0, t1, du, dv, idu, idv, dmax = _clip_ray(nr, nc, zlo, zhi, gu, gv, oz, dx * ires,
-                                                                   -dy * ires, dz, tm)
-                    buf[_GU, k] = gu
-                    buf[_GV, k] = gv
+                    if tm > 0.0:
+                        tm = min(tm, _ball_exit(ox, oy, oz, dx, dy, dz, ball))
+                    if tm > 0.0:
+                        ncast += 1
+                    buf[_GU, k] = (ox - x0) * ires - 0.5
+                    buf[_GV, k] = (y0 - oy) * ires - 0.5
                     buf[_OZ, k] = oz
-                    buf[_DU, k] = du
-                    buf[_DV, k] = dv
                     buf[_DZ, k] = dz
-                    buf[_IU, k] = idu
-                    buf[_IV, k] = idv
-                    buf[_DM, k] = dmax
-                    buf[_T0, k] = t0
-                    buf[_T1, k] = t1
                     buf[_DX, k] = dx
                     buf[_DY, k] = dy
+                    buf[_TM, k] = tm
                     k += 1
+            # the tile's height bounds only when a ray is cast (for grazing tiles over a wide
+            # backdrop they scan thousands of blocks)
+            zlo, zhi = zmin, zmax
+            if not pre and ncast > 0:
+                zlo, zhi = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
+                                        x0, y0, res, nr, nc, zmin, zmax, bmin, bmax, bsize)
+            for q in range(k):
+                tm = buf[_TM, q]
+                if pre or tm <= 0.0:
+                    t0, t1, du, dv, idu, idv, dmax = 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0
+                else:
+                    t0, t1, du, dv, idu, idv, dmax = _clip_ray(nr, nc, zlo, zhi, buf[_GU, q], buf[_GV, q], buf[_OZ, q],
+                                                               buf[_DX, q] * ires, -buf[_DY, q] * ires, buf[_DZ, q], tm)
+                buf[_DU, q] = du
+                buf[_DV, q] = dv
+                buf[_IU, q] = idu
+                buf[_IV, q] = idv
+                buf[_DM, q] = dmax
+                buf[_T0, q] = t0
+                buf[_T1, q] = t1
             tw = j1 - j0 + 1
             for q in range(k):
                 t0 = buf[_T0, q]

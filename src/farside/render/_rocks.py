@@ -557,29 +557,61 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
 
 
 @njit(cache=True, error_model="numpy")
-def frame_bounds(rc, utab, width, height, t_img):
-    """(x min, x max, y min, y max, z min) of the frame's terrain hits and whether any pixel is sky
-    (serial: a few ms per megapixel, and a parallel loop would triple its compile time)."""
+def frame_bounds(rc, utab, width, height, t_img, zlo, zhi, rx0, rx1, ry0, ry1):
+    """(x min, x max, y min, y max, z min) of the points where the frame's rays can meet a rock,
+    and False (every ray bounded; see below); serial: a few ms per megapixel, and a parallel loop
+    would triple its compile time.
+
+    A ray with a terrain hit contributes the hit. A sky ray (NaN range) can still meet a rock
+    where it crosses the rocks' slab [``zlo``, ``zhi``] over their rectangle [rx0, rx1] x [ry0,
+    ry1]: it contributes both ends of that stretch of its path (the stretch lies in the box of its
+    ends); a sky ray that never enters the slab over the rectangle contributes nothing."""
     lo = np.full((height, 3), np.inf)
     hi = np.full((height, 2), -np.inf)
-    sky = np.zeros(height, np.int64)
     for i in range(height):
         for j in range(width):
             tt = t_img[i, j]
-            if not (tt >= 0.0):
-                sky[i] = 1
-                continue
             ox, oy, oz, dx, dy, dz = K._ray(i, j, rc, utab)
-            t = float(tt)
-            x = ox + t * dx
-            y = oy + t * dy
-            z = oz + t * dz
-            lo[i, 0] = min(lo[i, 0], x)
-            hi[i, 0] = max(hi[i, 0], x)
-            lo[i, 1] = min(lo[i, 1], y)
-            hi[i, 1] = max(hi[i, 1], y)
-            lo[i, 2] = min(lo[i, 2], z)
-    return lo[:, 0].min(), hi[:, 0].max(), lo[:, 1].min(), hi[:, 1].max(), lo[:, 2].min(), sky.sum() > 0
+            if tt >= 0.0:
+                ta = float(tt)
+                tb = ta
+            else:
+                ta = 0.0
+                tb = np.inf
+                if dz < 0.0:
+                    if oz > zhi:
+                        ta = (zhi - oz) / dz
+                    tb = (zlo - oz) / dz
+                elif oz > zhi:
+                    continue
+                elif dz > 0.0:
+                    tb = (zhi - oz) / dz
+                if dx != 0.0:
+                    t1 = (rx0 - ox) / dx
+                    t2 = (rx1 - ox) / dx
+                    ta = max(ta, min(t1, t2))
+                    tb = min(tb, max(t1, t2))
+                elif ox < rx0 or ox > rx1:
+                    continue
+                if dy != 0.0:
+                    t1 = (ry0 - oy) / dy
+                    t2 = (ry1 - oy) / dy
+                    ta = max(ta, min(t1, t2))
+                    tb = min(tb, max(t1, t2))
+                elif oy < ry0 or oy > ry1:
+                    continue
+                if not (ta <= tb) or not math.isfinite(tb):
+                    continue
+            for t in (ta, tb):
+                x = ox + t * dx
+                y = oy + t * dy
+                z = oz + t * dz
+                lo[i, 0] = min(lo[i, 0], x)
+                hi[i, 0] = max(hi[i, 0], x)
+                lo[i, 1] = min(lo[i, 1], y)
+                hi[i, 1] = max(hi[i, 1], y)
+                lo[i, 2] = min(lo[i, 2], z)
+    return lo[:, 0].min(), hi[:, 0].max(), lo[:, 1].min(), hi[:, 1].max(), lo[:, 2].min(), False
 
 
 @njit(cache=True, error_model="numpy")
@@ -740,8 +772,9 @@ def _blocks_top(rocks: "RockBins", xmin: float, xmax: float, ymin: float, ymax: 
 
 def _candidates(rocks: "RockBins", camera, bounds, sun: np.ndarray, top_sun: float) -> tuple[np.ndarray, float]:
     """Rocks that can appear in, or cast a shadow into, the frame, and the longest shadow path
-    (m along the sun ray) that can end on a visible point. Frames without sky: the rocks listed
-    in the bins under the box of the hits and the camera, widened by that reach; else all."""
+    (m along the sun ray) that can end on a visible point: the rocks listed in the bins under
+    the box of the points where rays can meet rocks (:func:`frame_bounds`) and the camera,
+    widened by that reach; all without bounds (``sky`` set: orthographic views)."""
     xmin, xmax, ymin, ymax, zmin, sky = bounds
     if sun[2] > 0.0 and math.isfinite(zmin):
         reach = max(top_sun - zmin, 0.0) / sun[2] + 2.0 * rocks.bin_m
@@ -764,8 +797,8 @@ def local_tops(rocks: "RockBins", camera, bounds, sun: np.ndarray) -> tuple[floa
     from the camera's ground point to its terrain hit, inside the box of the hits and the camera:
     only rocks listed in the blocks under that box can meet it. A sun ray from a visible point
     climbs at tan(e) toward the Sun, so it can only meet rocks within (top - z min) / tan(e)
-    sunward of the box; the top is raised until it covers that reach. Frames with sky pixels
-    use the highest rock of the site."""
+    sunward of the box; the top is raised until it covers that reach. Without bounds (``sky``
+    set: orthographic views) the highest rock of the site."""
     xmin, xmax, ymin, ymax, zmin, sky = bounds
     if sky or camera.projection == "orthographic":
         return rocks.top_max, rocks.top_max
@@ -838,12 +871,18 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
     hit_id = np.empty((hgt, wid), np.int32)
     hit_t = np.empty((hgt, wid), np.float64)
     t_img = lay["range_m"]
-    bounds = frame_bounds(rc, utab, wid, hgt, t_img)
+    ortho = camera.projection == "orthographic"
+    if ortho:               # (no bound: every rock is a candidate, the slab tops the highest rock)
+        bounds = (-np.inf, np.inf, -np.inf, np.inf, -np.inf, True)
+    else:
+        bounds = frame_bounds(rc, utab, wid, hgt, t_img, rocks.bottom_min, rocks.top_max, rocks.x0_m,
+                              rocks.x0_m + rocks.nbx * rocks.bin_m, rocks.y0_m - rocks.nby * rocks.bin_m, rocks.y0_m)
+        if not math.isfinite(bounds[0]):     # no ray can meet a rock
+            return 0
     top_cam, top_sun = local_tops(rocks, camera, bounds, sun)
     cand, reach = _candidates(rocks, camera, bounds, sun, top_sun)
     mask_cam = np.zeros((hgt, wid), np.uint8)
     mask_sun = np.zeros((hgt, wid), np.uint8)
-    ortho = camera.projection == "orthographic"
     paths = _shadow_paths(scene, rocks, sun) if mode > 0 and sun[2] > 0.0 else np.empty(0)
     splat_masks(cand, rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, camera.fx_px, camera.fy_px,
                 camera.cx_px, camera.cy_px, camera.k1, camera.k2, ortho, camera.gsd_m, camera.position_enu,

@@ -21,6 +21,7 @@ import threading
 
 import numpy as np
 
+from farside import constants as C
 from farside.errors import invalid
 from farside.render import _kernels as K
 from farside.render._rocks import RockBins, mesh_heights
@@ -101,6 +102,7 @@ class Scene:
                                                                  BLOCK)
         self.block_min = hp.min(axis=(1, 3))
         self.block_max = hp.max(axis=(1, 3))
+        self.ball = self._bounding_ball()
         self.sun_reuse_tol_rad = tol
         self._sun: np.ndarray | None = None
         self._clip = 0.0
@@ -110,6 +112,17 @@ class Scene:
         self.rocks: RockBins | None = None
         if rocks is not None:
             self.rocks = self._rock_bins(rocks, rock_dem_min_pixels)
+
+    def _bounding_ball(self) -> np.ndarray:
+        """(cx, cy, cz, r): a ball about the Moon's centre (0, 0, -R in site ENU, z = height above
+        the reference sphere) holding every vertex, plus 1 m (rounding in the ray-ball test).
+        Rays that leave it cannot meet the mesh again (render_pass): this bounds the grazing rays
+        over a backdrop whose heights carry the Moon's curvature. For a flat DEM it is a loose,
+        harmless bound."""
+        cz = -C.MOON_RADIUS_M
+        r = K.bounding_ball_radius(self.heights, float(self.x0_m), float(self.y0_m), float(self.resolution_m),
+                                   0.0, 0.0, cz)
+        return np.array([0.0, 0.0, cz, r + 1.0])
 
     def __repr__(self) -> str:
         nr = 0 if self.rocks is None else len(self.rocks)

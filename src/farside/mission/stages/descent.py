@@ -197,8 +197,9 @@ class DescentStage(Stage):
         centre = (0.5 * (x_lo + x_hi), 0.5 * (y_lo + y_hi))
         scenes, info = [], {}
         inner = ter
-        with ctx.progress(f"descent: regional backdrop ({near_px} px at {near_res:g} m, {n} px at {res_m:g} m)",
-                          None):
+        with ctx.timed("backdrop"), \
+                ctx.progress(f"descent: regional backdrop ({near_px} px at {near_res:g} m, {n} px at {res_m:g} m)",
+                             None):
             if near_px:
                 near = regional_backdrop(ter, size_px=near_px, resolution_m=near_res, seed=seeds[1],
                                          blend_m=cfg.backdrop_blend_m)
@@ -273,7 +274,8 @@ class DescentStage(Stage):
             advance(1)
 
         try:
-            with ctx.progress(f"descent: LCAM frames (every {stride})", len(times)) as advance, \
+            with ctx.timed("lcam_frames", frames=len(times)), \
+                    ctx.progress(f"descent: LCAM frames (every {stride})", len(times)) as advance, \
                     OrderedWorker(threaded=cfg.background_encoding, name="lcam-writer") as worker:
                 for k in range(len(times)):
                     cam = base.with_pose(pos[k], rot[k])
