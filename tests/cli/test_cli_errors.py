@@ -86,3 +86,17 @@ def test_render_corrupt_and_non_lunar_dem_exit_2(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("farside: error: ") and needle in lines[0]
         assert not out.exists() and not list(tmp_path.glob(".*.part*"))
+
+
+def test_run_refuses_a_folder_that_is_not_a_run_directory(tmp_path, capsys):
+    """`farside run --out DIR` on a user's folder neither deletes nor mixes in its files: one line,
+    exit 2, the files untouched (DIR/products/mydata.csv used to be deleted with the old products)."""
+    out = tmp_path / "mine"
+    (out / "products").mkdir(parents=True)
+    (out / "products" / "mydata.csv").write_text("a,b\n1,2\n")
+    (out / "notes.txt").write_text("keep me")
+    assert main(["run", "--quick", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "out = " in err[0] and "farside run directory" in err[0] and "notes.txt" in err[0]
+    assert (out / "products" / "mydata.csv").read_text() == "a,b\n1,2\n"
+    assert sorted(p.name for p in out.rglob("*")) == ["mydata.csv", "notes.txt", "products"]

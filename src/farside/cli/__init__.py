@@ -46,7 +46,7 @@ def _progress_factory(console):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from farside.mission import default_stages, load_scenario, run_mission
+    from farside.mission import check_run_dir, default_stages, load_scenario, run_mission
 
     console = _console()
     stages = default_stages()
@@ -54,6 +54,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         scenario = scenario.with_seed(args.seed)
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.name}-seed{scenario.seed}"
+    check_run_dir(out)
     console.print(f"farside run: scenario [bold]{scenario.name}[/], seed {scenario.seed}"
                   f"{' (quick)' if args.quick else ''} -> {out}")
     result = run_mission(scenario, out, stages=stages, quick=args.quick, progress=_progress_factory(console),

@@ -111,46 +111,18 @@ def _ground_xy(rx, ry, rz, R):
 
 
 @njit(cache=True, inline="always")
-def _deriv(y, out, bx, by, bz, F, ve, R, gm):
-    gx, gy, gz = _gravity(y[0], y[1], y[2], R, gm)
-    m = y[6]
-    out[0] = y[3]
-    out[1] = y[4]
-    out[2] = y[5]
-    out[3] = gx + F * bx / m
-    out[4] = gy + F * by / m
-    out[5] = gz + F * bz / m
-    out[6] = -F / ve
-
-
-@njit(cache=True, inline="always")
-def rk4_step(y, dt, bx, by, bz, F, ve, R, gm, k1, k2, k3, k4, tmp):
-    """One RK4 step of translational motion with mass depletion (thrust held over the step)."""
-    n = 7
-    _deriv(y, k1, bx, by, bz, F, ve, R, gm)
-    for i in range(n):
-        tmp[i] = y[i] + 0.5 * dt * k1[i]
-    _deriv(tmp, k2, bx, by, bz, F, ve, R, gm)
-    for i in range(n):
-        tmp[i] = y[i] + 0.5 * dt * k2[i]
-    _deriv(tmp, k3, bx, by, bz, F, ve, R, gm)
-    for i in range(n):
-        tmp[i] = y[i] + dt * k3[i]
-    _deriv(tmp, k4, bx, by, bz, F, ve, R, gm)
-    for i in range(n):
-        y[i] = y[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
-
-
-@njit(cache=True, inline="always")
 def _deriv_s(x, y, z, vx, vy, vz, m, bx, by, bz, F, ve, R, gm):
-    """``_deriv`` on scalars (same arithmetic)."""
+    """Translational motion with mass depletion: d/dt of (position, velocity, mass) under
+    point-mass gravity and thrust F along the unit axis (bx, by, bz), on scalars."""
     gx, gy, gz = _gravity(x, y, z, R, gm)
     return vx, vy, vz, gx + F * bx / m, gy + F * by / m, gz + F * bz / m, -F / ve
 
 
 @njit(cache=True, inline="always")
 def _rk4_s(x, y, z, vx, vy, vz, m, dt, bx, by, bz, F, ve, R, gm):
-    """``rk4_step`` on scalars (same arithmetic, bit for bit; no arrays in the hot loop)."""
+    """One classical RK4 step of :func:`_deriv_s` with the thrust held over the step (scalars: no
+    arrays in the hot loop). Tested against the rocket equation, Kepler's vis-viva and scipy's
+    DOP853 (tests/descent/test_descent_physics.py)."""
     h = 0.5 * dt
     a1, a2, a3, a4, a5, a6, a7 = _deriv_s(x, y, z, vx, vy, vz, m, bx, by, bz, F, ve, R, gm)
     b1, b2, b3, b4, b5, b6, b7 = _deriv_s(x + h * a1, y + h * a2, z + h * a3, vx + h * a4, vy + h * a5, vz + h * a6,

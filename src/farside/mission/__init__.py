@@ -1,7 +1,7 @@
 """Mission layer: scenario model, pipeline of stages, runner, manifest and report."""
 
 from farside.mission.pipeline import default_stages
-from farside.mission.runner import RunResult, run_mission
+from farside.mission.runner import RunResult, check_run_dir, run_mission
 from farside.mission.scenario import Scenario, SiteConfig, chang_e4, load_scenario
 from farside.mission.stage import RunContext, Stage
 
@@ -12,6 +12,7 @@ __all__ = [
     "SiteConfig",
     "Stage",
     "chang_e4",
+    "check_run_dir",
     "default_stages",
     "load_scenario",
     "run_mission",

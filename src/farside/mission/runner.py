@@ -28,7 +28,7 @@ from farside.mission.report import Report
 from farside.mission.scenario import Scenario
 from farside.mission.stage import RunContext, Stage
 
-__all__ = ["run_mission", "RunResult"]
+__all__ = ["run_mission", "RunResult", "check_run_dir", "RUN_MARKER"]
 
 _VERSIONED = ("farside", "numpy", "scipy", "numba", "skyfield", "skyfield-data", "rasterio", "pydantic",
               "matplotlib", "pandas", "pyarrow", "opencv-python-headless", "imageio-ffmpeg")
@@ -69,14 +69,16 @@ def run_mission(
     run_dir = Path(out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise invalid("out", str(run_dir), "a directory path (a file of that name exists)")
+    check_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    # a re-run replaces earlier products of this run directory
+    # a re-run replaces earlier products of this run directory (a farside run directory: checked above)
     old = run_dir / "products"
     if old.exists():
         shutil.rmtree(old)
     for stale in ("manifest.json", "report.html", "timings.json"):
         with contextlib.suppress(FileNotFoundError):
             (run_dir / stale).unlink()
+    atomic_write_text(run_dir / RUN_MARKER, "farside run directory: `farside run --out` may replace its contents\n")
 
     rngs = child_rngs(scenario.seed)
     state: dict[str, Any] = {}
@@ -127,6 +129,32 @@ def run_mission(
     res = RunResult(manifest)
     res["run_dir"] = str(run_dir)
     return res
+
+
+#: written into every run directory when a run starts: a folder that has it (or a farside
+#: manifest) may be cleared by a re-run; any other non-empty folder is refused
+RUN_MARKER = ".farside-run"
+
+
+def check_run_dir(run_dir: str | Path) -> None:
+    """Refuse (one-line ``ScenarioError``) a non-empty folder that is not a farside run directory:
+    a run would delete or mix in its files. New, empty and earlier run directories pass."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise invalid("out", str(run_dir), "a directory path (a file of that name exists)")
+    if not run_dir.is_dir():
+        return
+    entries = sorted(p.name for p in run_dir.iterdir())
+    if not entries or RUN_MARKER in entries:
+        return
+    man = run_dir / "manifest.json"
+    if man.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            if "farside_manifest" in json.loads(man.read_text()):
+                return
+    shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+    raise invalid("out", str(run_dir), f"a new or empty folder, or an earlier farside run directory (this one holds "
+                                       f"other files: {shown})")
 
 
 def _read_hwm_kb() -> float | None:
