@@ -52,12 +52,11 @@ class Report:
         self._section(title).parts.append(f"<p>{html.escape(text)}</p>")
 
     def add_figure(self, title: str, fig, *, caption: str = "", section: str | None = None, dpi: int = 110) -> None:
-        """Embed a matplotlib Figure as a PNG (deterministic metadata), then close it."""
-        import matplotlib.pyplot as plt
-
+        """Embed a matplotlib Figure as a PNG (deterministic metadata). Stages build their figures
+        with the object API (``matplotlib.figure.Figure``), never through pyplot's global state or
+        a global backend switch: ``savefig`` renders through Agg for PNG whatever the backend."""
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-        plt.close(fig)
         self.add_png(title, buf.getvalue(), caption=caption, section=section)
 
     def add_png(self, title: str, png: bytes, *, caption: str = "", section: str | None = None) -> None:

@@ -321,9 +321,6 @@ class DescentStage(Stage):
 
     # ------------------------------------------------------------------------------------------
     def _report(self, ctx, res, ign_utc, td_utc, assumptions, n_frames, views=None) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import pandas as pd
 
         title = "Powered descent and hazard avoidance"
@@ -437,11 +434,11 @@ def _lcam_ground_extent(pos, rot, camera, ground_height_m: float, *, grid: int =
 
 def _frames_figure(views):
     """The report's frames (first, ~1000, last) side by side, and the sky fraction of every frame."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     n = len(views["dn"])
-    fig, ax = plt.subplots(1, n + 1, figsize=(4.2 * (n + 1), 4.4),
-                           gridspec_kw={"width_ratios": [1.0] * n + [1.3]})
+    fig = Figure(figsize=(4.2 * (n + 1), 4.4))
+    ax = fig.subplots(1, n + 1, gridspec_kw={"width_ratios": [1.0] * n + [1.3]})
     for a, dn, idx, t, sky in zip(ax, views["dn"], views["index"], views["t_s"], views["sky"]):
         a.imshow(dn, cmap="gray", vmin=0, vmax=255 if dn.dtype == np.uint8 else int(dn.max()) or 1)
         a.set_title(f"frame {idx}, t = {t:.0f} s, sky {100 * sky:.0f} %", fontsize=9)
@@ -496,7 +493,8 @@ def _video_writer(final, width, height, fps, *, preset: str = "veryfast"):
 
 
 def _profile_figure(res):
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
     from farside.descent import PHASE_NAMES
 
@@ -506,7 +504,8 @@ def _profile_figure(res):
     v = np.linalg.norm(tr[:, 5:8], axis=1)
     centre = tr[:, 2:5] + np.array([0.0, 0.0, C.MOON_RADIUS_M])     # from the Moon's centre
     v_up = np.sum(tr[:, 5:8] * centre, axis=1) / np.linalg.norm(centre, axis=1)
-    fig, ax = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    fig = Figure(figsize=(12, 7))
+    ax = fig.subplots(2, 2, sharex=True)
     ax[0, 0].plot(t, agl / 1000.0)
     ax[0, 0].set_ylabel("height above ground (km)")
     ax[0, 1].plot(t, v, label="speed")
@@ -519,7 +518,7 @@ def _profile_figure(res):
     ax[1, 1].plot(t, tr[:, 8])
     ax[1, 1].set_ylabel("mass (kg)")
     ph = tr[:, 1].astype(int)
-    colours = plt.cm.tab10(np.arange(len(PHASE_NAMES)))
+    colours = colormaps["tab10"](np.arange(len(PHASE_NAMES)))
     for a in ax.ravel():
         for k, name in enumerate(PHASE_NAMES[:-1]):
             idx = np.flatnonzero(ph == k)
@@ -534,13 +533,14 @@ def _profile_figure(res):
 
 
 def _hazard_figure(res):
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     maps = [(m, c, o) for m, c, o in ((res.coarse_map, res.coarse_choice_xy_m, (0.0, 0.0)),
                                       (res.fine_map, res.fine_choice_xy_m, res.fine_origin_xy_m)) if m is not None]
     if not maps:
         return None
-    fig, axes = plt.subplots(1, len(maps), figsize=(6.5 * len(maps), 6))
+    fig = Figure(figsize=(6.5 * len(maps), 6))
+    axes = fig.subplots(1, len(maps))
     axes = np.atleast_1d(axes)
     for a, (m, choice, origin) in zip(axes, maps):
         ext = m.extent_m

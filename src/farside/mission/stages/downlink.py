@@ -85,10 +85,7 @@ class DownlinkStage(Stage):
         self._report(ctx, res, stats)
 
     def _report(self, ctx, res, stats) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
         import pandas as pd
 
         title = "Downlink"
@@ -101,7 +98,8 @@ class DownlinkStage(Stage):
             f"(source store full). Median latency {lat / 60:.1f} min; relay buffer peak "
             f"{stats['max_relay_buffer_bits'] / 8e6:.1f} MB.</p>" if lat is not None else
             f"<p>{stats['n_products']} products queued; none delivered.</p>"))
-        fig, axs = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
+        fig = Figure(figsize=(11, 8))
+        axs = fig.subplots(3, 1, sharex=True)
         d = tl["t_s"].to_numpy() / 86400
         axs[0].step(d, tl["lander_rate_bps"] / 1e3, where="post", label="lander->relay")
         axs[0].step(d, tl["rover_rate_bps"] / 1e3, where="post", label="rover->relay")

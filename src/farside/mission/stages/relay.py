@@ -199,10 +199,8 @@ class RelayStage(Stage):
         return df
 
     def _report(self, ctx, cfg, orbit, placed, plan, comp, budget, branch, phase, horizon) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Circle
 
         from farside.comms import contact_plan
 
@@ -229,7 +227,7 @@ class RelayStage(Stage):
         _, xs = orbit.sample(600)
         lu_km = sysm.lu_m / 1e3
         rel = (xs[:, :3] - np.array([1 - sysm.mu, 0, 0])) * lu_km
-        fig = plt.figure(figsize=(12, 5.5))
+        fig = Figure(figsize=(12, 5.5))
         ax = fig.add_subplot(1, 2, 1, projection="3d")
         ax.plot(rel[:, 0], rel[:, 1], rel[:, 2], "b-", lw=1.2, label=f"{branch} halo")
         other = orbit.mirrored().sample(600)[1]
@@ -250,7 +248,7 @@ class RelayStage(Stage):
         ax2 = fig.add_subplot(1, 2, 2)
         ax2.plot(rel[:, 1], rel[:, 2], "b-", label=f"{branch} halo")
         ax2.plot(rel2[:, 1], rel2[:, 2], color="0.6", ls="--", label="other branch")
-        ax2.add_patch(plt.Circle((0, 0), rm, color="0.5"))
+        ax2.add_patch(Circle((0, 0), rm, color="0.5"))
         ax2.set_aspect("equal")
         ax2.set_xlabel("y (km, along the Moon's motion)")
         ax2.set_ylabel("z (km, north)")
@@ -269,7 +267,8 @@ class RelayStage(Stage):
         st = ctx.state["relay"]
         p = contact_plan(placed_day, t_day, lat_deg=st["lat_deg"], lon_deg=st["lon_deg"], height_m=st["height_m"],
                          horizon=horizon, mask_deg=cfg.mask_deg)
-        fig, axs = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+        fig = Figure(figsize=(11, 6))
+        axs = fig.subplots(2, 1, sharex=True)
         axs[0].plot(t_day / 86400, p.relay_el_deg, "b-", label="relay elevation")
         axs[0].plot(t_day / 86400, np.maximum(p.horizon_el_deg, cfg.mask_deg), "k:", label="max(mask, terrain horizon)")
         axs[0].set_ylabel("elevation (deg)")

@@ -44,10 +44,7 @@ class SiteStage(Stage):
 
     # ------------------------------------------------------------------------------------------
     def _report(self, ctx: RunContext, site, res: float) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         from farside.terrain import hillshade, slope_deg
 
@@ -61,7 +58,8 @@ class SiteStage(Stage):
         ext = [v / 1000 for v in t.extent_m]
         step = max(1, t.shape[0] // 1024)
         sub = t.replace(heights=t.heights[::step, ::step], resolution_m=t.resolution_m * step)
-        fig, axes = plt.subplots(1, 2, figsize=(12, 5.4))
+        fig = Figure(figsize=(12, 5.4))
+        axes = fig.subplots(1, 2)
         axes[0].imshow(hillshade(sub, sun_azimuth_deg=90.0, sun_elevation_deg=20.0), cmap="gray", extent=ext)
         axes[0].set_title("hillshade (sun from east, 20°)")
         s = slope_deg(t, baseline_m=max(2 * t.resolution_m, 4.0))[::step, ::step]
@@ -77,7 +75,7 @@ class SiteStage(Stage):
         self._sun_plot(ctx)
 
     def _crater_plot(self, ctx, site, section) -> None:
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         from farside.terrain import neukum_production, trask_equilibrium
 
@@ -88,7 +86,8 @@ class SiteStage(Stage):
         cr = site.craters
         inside = (cr["x_m"] >= x0) & (cr["x_m"] < x1) & (cr["y_m"] >= y0) & (cr["y_m"] < y1)
         d = np.sort(cr.loc[inside, "diameter_m"].to_numpy())[::-1]
-        fig, ax = plt.subplots(figsize=(6.5, 5))
+        fig = Figure(figsize=(6.5, 5))
+        ax = fig.subplots()
         if len(d):
             ax.loglog(d, np.arange(1, len(d) + 1) / area_km2, "k.", ms=3, label=f"generated site ({len(d)} craters centred inside)")
         dd = np.logspace(np.log10(max(d.min() if len(d) else 1.0, 0.5)), np.log10(max(d.max() if len(d) else 100, 10)), 100)
@@ -105,7 +104,7 @@ class SiteStage(Stage):
                               caption="Cumulative crater size-frequency distribution vs REFERENCE.md 7.1 models")
 
     def _rock_plot(self, ctx, site, section) -> None:
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         from farside.terrain import rock_cfa
 
@@ -113,7 +112,8 @@ class SiteStage(Stage):
         t = site.terrain
         area = t.width_m * t.height_m
         rocks = site.rocks
-        fig, ax = plt.subplots(figsize=(6.5, 5))
+        fig = Figure(figsize=(6.5, 5))
+        ax = fig.subplots()
         groups = [("all rocks", np.ones(len(rocks), bool), "k.")]
         if "source" in rocks.columns:
             for src, mk in (("background", "b."), ("ejecta", "r.")):
@@ -139,7 +139,7 @@ class SiteStage(Stage):
 
     def _sun_plot(self, ctx) -> None:
         import matplotlib.dates as mdates
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         from farside.ephemeris import body_altaz, seconds_to_utc, sunrise_sunset, utc_to_seconds
 
@@ -158,7 +158,8 @@ class SiteStage(Stage):
         times = seconds_to_utc(epoch, secs)
         alt, az, _ = body_altaz("sun", lat, lon, times)
         days = secs / 86400.0
-        fig, ax = plt.subplots(figsize=(10, 4.5))
+        fig = Figure(figsize=(10, 4.5))
+        ax = fig.subplots()
         ax.plot(days, alt, "C1-", label="Sun elevation")
         ax2 = ax.twinx()
         ax2.plot(days, (az + 180.0) % 360.0 - 180.0, "C0-", lw=1, label="Sun azimuth")
