@@ -2,6 +2,7 @@
 
 from farside._core.io import atomic_path, atomic_write_bytes, atomic_write_text, sha256_file
 from farside._core.rng import child_rngs, default_rng
+from farside._core.vec import orthonormalise_columns
 from farside._core.worker import OrderedWorker
 
 __all__ = [
@@ -12,4 +13,5 @@ __all__ = [
     "child_rngs",
     "default_rng",
     "OrderedWorker",
+    "orthonormalise_columns",
 ]

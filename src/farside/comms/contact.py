@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from farside._core.vec import orthonormalise_columns
 from farside.comms.horizon import HorizonProfile, elevation_azimuth
 from farside.comms.link import GROUND_LINK, LANDER_LINK, ROVER_LINK, LinkConfig, dish_gain_dbi, link_budget
 from farside.constants import MOON_RADIUS_M
 from farside.errors import invalid
-from farside.orbit.placement import PlacedOrbit, _orthonormalise
+from farside.orbit.placement import PlacedOrbit
 
 __all__ = [
     "GroundStation",
@@ -189,7 +190,7 @@ def earth_fixed_to_moon_me(epoch_utc: str, t_s: np.ndarray, *, grid_step_s: floa
     a = np.einsum("nij,nkj->nik", m, _rz(theta_g))
     a_t = CubicSpline(tg, a, axis=0)(t)
     m_t = np.einsum("nij,njk->nik", a_t, _rz(2 * np.pi * _ERA_RATE * t / 86400.0))
-    m_t = _orthonormalise(m_t)
+    m_t = orthonormalise_columns(m_t)
     return CubicSpline(tg, earth, axis=0)(t), m_t
 
 

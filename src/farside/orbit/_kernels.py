@@ -257,17 +257,3 @@ def to_xz_crossing(mu, s0, count, rtol, atol, t_max):
         f[:] = fnew
         h_abs = h_next
     return -1.0, y.copy()
-
-
-@njit(cache=True)
-def to_xz_crossing_batch(mu, S0, count, rtol, atol, t_max):
-    """``to_xz_crossing`` for each row of S0; returns (t (m,), states (m, n))."""
-    m = S0.shape[0]
-    n = S0.shape[1]
-    ts = np.empty(m)
-    out = np.empty((m, n))
-    for k in range(m):
-        tk, sk = to_xz_crossing(mu, S0[k], count, rtol, atol, t_max)
-        ts[k] = tk
-        out[k] = sk
-    return ts, out

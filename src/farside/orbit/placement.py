@@ -29,21 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from farside._core.vec import orthonormalise_columns
 from farside.errors import invalid
 from farside.orbit.halo import HaloOrbit
 
 __all__ = ["PlacedOrbit", "place_orbit", "EphemerisGrid", "ephemeris_grid"]
-
-
-def _orthonormalise(b: np.ndarray) -> np.ndarray:
-    """Gram-Schmidt on the columns of (..., 3, 3) matrices (x first, then z, y = z x x)."""
-    x = b[..., :, 0]
-    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
-    z = b[..., :, 2]
-    z = z - np.sum(z * x, axis=-1, keepdims=True) * x
-    z = z / np.linalg.norm(z, axis=-1, keepdims=True)
-    y = np.cross(z, x)
-    return np.stack([x, y, z], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -72,8 +62,8 @@ class EphemerisGrid:
     def at(self, t_s) -> dict[str, np.ndarray]:
         t = np.asarray(t_s, dtype=float).ravel()
         self.check_span(t)
-        me = _orthonormalise(self._spline(self.syn_to_me)(t))
-        ic = _orthonormalise(self._spline(self.syn_to_icrf)(t))
+        me = orthonormalise_columns(self._spline(self.syn_to_me)(t))
+        ic = orthonormalise_columns(self._spline(self.syn_to_icrf)(t))
         return {"syn_to_me": me, "syn_to_icrf": ic, "dist_m": self._spline(self.dist_m)(t),
                 "earth_me": self._spline(self.earth_me)(t)}
 
@@ -100,7 +90,7 @@ def ephemeris_grid(epoch_utc: str, t_start_s: float, t_end_s: float, *, grid_ste
     earth_me = body_position_moon_me("earth", times)
     rot = icrf_to_moon_me_matrix(times)
     b_me = np.einsum("nij,njk->nik", rot, b_icrf)
-    return EphemerisGrid(epoch_utc, t, _orthonormalise(b_me), b_icrf, dist, earth_me)
+    return EphemerisGrid(epoch_utc, t, orthonormalise_columns(b_me), b_icrf, dist, earth_me)
 
 
 @dataclass(frozen=True, eq=False)

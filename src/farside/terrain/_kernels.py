@@ -116,11 +116,3 @@ def stamp_rocks_kernel(z, x0, y0, res, cx, cy, radius, height):
                 r2 = dxp * dxp + dy * dy
                 if r2 < a2:
                     z[i, j] += height[c] * math.sqrt(1.0 - r2 / a2)
-
-
-def _warm() -> None:  # pragma: no cover - helper for benchmarks
-    z = np.zeros((4, 4))
-    tab = np.zeros((2, 3))
-    stamp_craters_kernel(z, 0.0, 0.0, 1.0, np.zeros(1), np.zeros(1), np.ones(1),
-                         np.zeros(1, np.int64), np.zeros(1), tab, 3.0)
-    stamp_rocks_kernel(z, 0.0, 0.0, 1.0, np.zeros(1), np.zeros(1), np.ones(1), np.ones(1))
