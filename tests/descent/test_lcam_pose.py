@@ -25,7 +25,6 @@ def _trajectory(axis):
 
 def test_camera_above_the_footpads_after_touchdown():
     pos, rot = lcam_poses(_trajectory((0.0, 0.0, 1.0)), np.array([5.0, 20.0]))
-    assert LCAM_MOUNT_HEIGHT_M == 1.0
     np.testing.assert_allclose(pos[:, 2], -5935.0 + LCAM_MOUNT_HEIGHT_M, atol=1e-12)
     np.testing.assert_allclose(pos[:, :2], [[5.0, -3.0]] * 2, atol=1e-12)
     np.testing.assert_allclose(rot[:, :, 2], [[0.0, 0.0, -1.0]] * 2, atol=1e-12)   # looking straight down

@@ -95,8 +95,6 @@ def test_day_and_night_add_up_to_the_synodic_month() -> None:
     assert iv[0].start_utc == "2019-01-01T00:00:00.000Z" and iv[-1].end_utc == "2021-01-01T00:00:00.000Z"
     for a, b in zip(iv, iv[1:]):
         assert a.end_s == b.start_s and a.end_utc == b.start_utc and a.is_day != b.is_day
-    total = sum(i.duration_s for i in iv)
-    assert total == pytest.approx(utc_to_seconds("2019-01-01T00:00:00Z", "2021-01-01T00:00:00Z")[0], abs=1e-6)
     full = [i for i in iv if i.complete]
     for i in full:
         assert i.duration_s / 86400.0 == pytest.approx(SYNODIC_D / 2, abs=0.35)

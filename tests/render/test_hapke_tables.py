@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from farside.render import Hapke, reflectance
+from farside.render import Hapke
 from farside.render import _kernels as K
 from farside.render import _photometry_kernels as PK
 from farside.render import photometry as PH
@@ -101,11 +101,3 @@ def test_packed_layout_and_determinism():
                             (PK.I_PS_OFF, PK.I_PS_N, 16), (PK.I_H_OFF, PK.I_H_N, 4)):
         assert fresh[i_n] >= 256 and fresh[i_off] + per * fresh[i_n] <= fresh.size
 
-
-def test_reflectance_stays_exact():
-    """farside.render.reflectance() evaluates the exact formula, not the tables."""
-    h = Hapke()
-    i, e, g = math.radians(40.0), math.radians(25.0), math.radians(50.0)
-    pp = h.packed()
-    exact = K.hapke_r(math.cos(i), math.cos(e), math.cos(g), *pp[:8])
-    assert float(reflectance(h, i, e, g)) == exact
