@@ -1,7 +1,7 @@
 """Visibility and contact plans for the Chang'e-4 site with the Queqiao-like orbit.
 
-Sources: site coordinates Liu et al. 2019 (REFERENCE.md 1.2); Queqiao Az = 13,000 km L2 halo and
-distances "about 65,000 km from the Moon" / "about 455,000 km from the Earth" (REFERENCE.md 5).
+Sources: site coordinates Liu et al. 2019 (docs/references.md 1.2); Queqiao Az = 13,000 km L2 halo and
+distances "about 65,000 km from the Moon" / "about 455,000 km from the Earth" (docs/references.md 5).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_relay_visibility_fraction_over_a_year(placed_year, report_measured):
 
 def test_relay_distances_match_press_figures(placed_year):
     """Queqiao "about 65,000 km from the Moon" and "about 455,000 km from the Earth" (Xinhua;
-    REFERENCE.md 5): the placed orbit's mean distances over a year are within 5 % of both."""
+    docs/references.md 5): the placed orbit's mean distances over a year are within 5 % of both."""
     t = np.arange(0.0, YEAR_S, 3600.0)
     pos = placed_year.positions(t)
     d_moon = np.linalg.norm(pos["r_moon_me"], axis=1) / 1e3

@@ -1,4 +1,4 @@
-"""Link budgets (REFERENCE.md 5 for the rate steps and Queqiao's 4.2 m dish)."""
+"""Link budgets (docs/references.md 5 for the rate steps and Queqiao's 4.2 m dish)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_queqiao_dish_gain():
 
 
 def test_rates_are_published_steps():
-    """Every rate a link runs at is one of the published steps (Zhang 2021 Table 1; REFERENCE.md 5)
+    """Every rate a link runs at is one of the published steps (Zhang 2021 Table 1; docs/references.md 5)
     or zero; the rate falls with range."""
     d = np.linspace(3e7, 1.5e8, 200)
     for cfg, steps in ((LANDER_LINK, {1.4e3, 50e3, 280e3, 555e3}), (ROVER_LINK, {0.7e3, 140e3, 285e3})):

@@ -14,7 +14,7 @@ from farside.descent import CE4_LANDER, Dispersions, simulate_descent
 
 @pytest.mark.slow  # ~4 s warm, ~20 s on a cold numba cache (first compile of the kernels)
 def test_nominal_chang_e4_descent(ce4_site, ce4_hazards):
-    """Nominal CE-4 landing against the published profile (REFERENCE.md 1.1, 2.1, 2.2).
+    """Nominal CE-4 landing against the published profile (docs/references.md 1.1, 2.1, 2.2).
 
     Published: ~700 s from ignition ("690 s", Xinhua; 02:15 -> 02:26 UTC); hover at 100 m; engine
     cut-off at 2 m; CE-5 touched down at 1.99 m/s vertical, 0.0085 m/s horizontal and used 1,898 kg
@@ -74,7 +74,7 @@ def _plane_site(rocks=None, craters=None, n=1400):
 
 @pytest.mark.parametrize("hazard", ["crater", "rock"])
 def test_hazard_at_the_aim_point(hazard):
-    """A fresh crater (D = 40 m, d/D = 0.2, Pike 1974, REFERENCE.md 7.2) or a 0.5 m rock where
+    """A fresh crater (D = 40 m, d/D = 0.2, Pike 1974, docs/references.md 7.2) or a 0.5 m rock where
     the lander would touch down: with HDA it diverts and lands safely; without it does not.
 
     The hazard is placed where the flat-site flight of the same seed touched down (the aim point as

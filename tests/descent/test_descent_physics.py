@@ -43,7 +43,7 @@ def test_coast_matches_kepler_vis_viva():
     v_apo = math.sqrt(MOON_GM_M3_S2 * (2 / r_apo - 1 / a))
     assert abs(r - r_apo) < 5.0
     assert abs(v - v_apo) < 5e-3
-    # the perilune speed of the pre-landing orbit is the reported ~1.7 km/s (REFERENCE.md 2.1)
+    # the perilune speed of the pre-landing orbit is the reported ~1.7 km/s (docs/references.md 2.1)
     assert 1650.0 < np.linalg.norm(v0) < 1750.0
 
 

@@ -1,8 +1,8 @@
 """Sunrise, sunset, local noon and day/night intervals at the Chang'e-4 site.
 
-References: site and touchdown time, REFERENCE.md 1.1-1.2 (farside.constants); first lunar night
+References: site and touchdown time, docs/references.md 1.1-1.2 (farside.constants); first lunar night
 entered 2019-01-13 and lunar-day ends reported 2019-12-04 (day 12) and 2020-06-28 (day 19),
-REFERENCE.md 3; synodic period 29.53 d, REFERENCE.md 7.5.
+docs/references.md 3; synodic period 29.53 d, docs/references.md 7.5.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def events_2019_2020():
 
 
 def test_first_sunset_after_touchdown_is_2019_01_13(events_2019_2020) -> None:
-    """Lander and rover entered their first lunar night on 2019-01-13 (REFERENCE.md 3).
+    """Lander and rover entered their first lunar night on 2019-01-13 (docs/references.md 3).
     Measured: 2019-01-13T20:50:26Z (centre); upper limb 45 min later, still the 13th."""
     sunsets = [e for e in events_2019_2020 if e.kind == "sunset"]
     assert sunsets[0].time_utc.startswith("2019-01-13")
@@ -44,7 +44,7 @@ def test_first_sunset_after_touchdown_is_2019_01_13(events_2019_2020) -> None:
 
 def test_lunar_day_ends_match_cnsa_reports(events_2019_2020) -> None:
     """CNSA/Xinhua reported the end of Yutu-2's 12th lunar day on 2019-12-04 and of the 19th on
-    2020-06-28 (REFERENCE.md 3, secondary sources). Counting sunsets from touchdown:"""
+    2020-06-28 (docs/references.md 3, secondary sources). Counting sunsets from touchdown:"""
     sunsets = [e for e in events_2019_2020 if e.kind == "sunset"]
     assert sunsets[11].time_utc.startswith("2019-12-04")
     assert sunsets[18].time_utc.startswith("2020-06-28")
@@ -85,7 +85,7 @@ def test_local_noon_is_near_the_elevation_maximum(events_2019_2020) -> None:
 
 def test_day_and_night_add_up_to_the_synodic_month() -> None:
     """Two years of intervals: each complete day + the following night within 0.2 d of 29.53 d
-    (NSSDC; REFERENCE.md 7.5), the mean sunrise-to-sunrise period within 0.01 d. The spread comes
+    (NSSDC; docs/references.md 7.5), the mean sunrise-to-sunrise period within 0.01 d. The spread comes
     from the Earth's orbital eccentricity (the Sun's rate in the Moon's sky varies +/-3.4 %, i.e.
     +/-0.08 d) plus the seasonal shift of rise/set with the Sun's declination at 45 deg S.
     Day and night each 14.77 +/- 0.35 d (measured 14.48-15.05 d). Measured mean: 29.530 d."""

@@ -1,7 +1,7 @@
 """Sun/Earth geometry at a lunar site and Moon-fixed positions.
 
-References: Chang'e-4 site, Liu J. et al. 2019 (REFERENCE.md 1.2, farside.constants); Moon orbit
-constants, NSSDC Moon Fact Sheet (REFERENCE.md 7.5); WGS84 ellipsoid (NIMA TR8350.2); IAU 1982
+References: Chang'e-4 site, Liu J. et al. 2019 (docs/references.md 1.2, farside.constants); Moon orbit
+constants, NSSDC Moon Fact Sheet (docs/references.md 7.5); WGS84 ellipsoid (NIMA TR8350.2); IAU 1982
 GMST and IAU 1976 precession (Explanatory Supplement to the Astronomical Almanac, 1992).
 """
 
@@ -195,7 +195,7 @@ def test_directions_are_unit_vectors_consistent_with_altaz() -> None:
 
 def test_touchdown_in_the_lunar_morning_near_perihelion() -> None:
     """CE-4 landed in the local morning of its first lunar day (the rover's midday "nap" because of
-    >100 deg C surface temperatures ended ~2019-01-10; REFERENCE.md 3): Sun up, in the east, still
+    >100 deg C surface temperatures ended ~2019-01-10; docs/references.md 3): Sun up, in the east, still
     rising. Earth was at perihelion on 2019-01-03 05:20 UTC, 0.98330 AU = 1.47098e11 m (USNO), so the
     Sun-site distance is that +/- the Earth-Moon distance (3.8e8 m)."""
     times = [CE4_TOUCHDOWN_UTC, "2019-01-03T03:26:00Z"]
@@ -251,7 +251,7 @@ def test_body_state_velocity_is_derivative_of_moon_me_position() -> None:
 
 
 def test_earth_moon_state_matches_nssdc_orbit() -> None:
-    """NSSDC Moon Fact Sheet (REFERENCE.md 7.5): a = 384,400 km, perigee/apogee 363,300/405,500 km
+    """NSSDC Moon Fact Sheet (docs/references.md 7.5): a = 384,400 km, perigee/apogee 363,300/405,500 km
     (means; extremes reach ~356,400 / ~406,700 km), i = 5.145 deg to the ecliptic (oscillates
     +/-0.15 deg), mean orbital velocity 1.023 km/s."""
     r, v = earth_moon_state_icrf(YEAR_2019)

@@ -17,8 +17,8 @@ def _write(tmp_path, text):
 def test_builtin_is_chang_e4():
     sc = chang_e4(default_stages())
     assert sc.epoch_utc == "2019-01-03T02:26:00Z"
-    assert (sc.site.lat_deg, sc.site.lon_deg) == (-45.4446, 177.5991)  # Liu et al. 2019, REFERENCE.md 1.2
-    assert sc.site.rock_abundance == 0.0021  # Wu et al. 2021, REFERENCE.md 7.3
+    assert (sc.site.lat_deg, sc.site.lon_deg) == (-45.4446, 177.5991)  # Liu et al. 2019, docs/references.md 1.2
+    assert sc.site.rock_abundance == 0.0021  # Wu et al. 2021, docs/references.md 7.3
 
 
 @pytest.mark.parametrize("text,pattern", [

@@ -1,4 +1,4 @@
-"""CR3BP basics: Lagrange points, Jacobi constant, STM (REFERENCE.md 7.6)."""
+"""CR3BP basics: Lagrange points, Jacobi constant, STM (docs/references.md 7.6)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ FIRST = np.array([1.1808985497899205, 0, 1.0295054075242347e-4, 0, -0.1558563139
 
 
 def test_lagrange_points_match_jpl_catalogue():
-    """JPL API system constants (REFERENCE.md 7.6): L1 x = 0.836915125772357, L2 x = 1.15568216544488,
+    """JPL API system constants (docs/references.md 7.6): L1 x = 0.836915125772357, L2 x = 1.15568216544488,
     L3 x = -1.00506264581028; equilibria, so dU/dx = 0 there (checked through the EOM)."""
     lp = lagrange_points()
     assert lp["L1"][0] == pytest.approx(0.836915125772357, abs=1e-13)
@@ -27,14 +27,14 @@ def test_lagrange_points_match_jpl_catalogue():
 
 def test_l2_distance_beyond_moon():
     """L2 is 64,500-65,500 km beyond the Moon's centre with the JPL catalogue's LU = 389,703.26 km
-    (REFERENCE.md 7.6 DERIVED: 65,405 km; with LU = 384,400 km it would be 64,515 km)."""
+    (docs/references.md 7.6 DERIVED: 65,405 km; with LU = 384,400 km it would be 64,515 km)."""
     d_km = (lagrange_points()["L2"][0] - (1 - MU)) * EARTH_MOON.lu_m / 1e3
     assert 64_500 <= d_km <= 65_500
     assert d_km == pytest.approx(65_405, abs=1.0)
 
 
 def test_jacobi_matches_catalogue_and_is_conserved():
-    """JPL first L2 northern member: C = 3.15211885653673 (REFERENCE.md 7.6); conserved along
+    """JPL first L2 northern member: C = 3.15211885653673 (docs/references.md 7.6); conserved along
     the trajectory to 1e-11 at the integration tolerance 1e-12."""
     assert jacobi_constant(FIRST) == pytest.approx(3.15211885653673, abs=1e-13)
     st = propagate(FIRST, np.linspace(0, 3.4, 50))

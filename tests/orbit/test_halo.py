@@ -1,4 +1,4 @@
-"""Halo orbits: JPL catalogue members reproduced, Queqiao's orbit, continuation (REFERENCE.md 7.6)."""
+"""Halo orbits: JPL catalogue members reproduced, Queqiao's orbit, continuation (docs/references.md 7.6)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "jpl_hal
 
 def _jacobi_by_hand(s) -> float:
     """C = x^2 + y^2 + 2 (1 - mu) / r1 + 2 mu / r2 - v^2 (Szebehely 1967, synodic frame, JPL mu)."""
-    mu = 1.215058560962404e-2                       # JPL catalogue (REFERENCE.md 7.6)
+    mu = 1.215058560962404e-2                       # JPL catalogue (docs/references.md 7.6)
     x, y, z, vx, vy, vz = (float(v) for v in s)
     r1 = math.sqrt((x + mu) ** 2 + y ** 2 + z ** 2)
     r2 = math.sqrt((x - 1 + mu) ** 2 + y ** 2 + z ** 2)
@@ -46,7 +46,7 @@ MEMBERS = _catalogue_members()
 @pytest.mark.parametrize(("state", "jacobi", "period"), MEMBERS)
 @pytest.mark.parametrize("fix", ["z", "jacobi"])
 def test_catalogue_member_reproduced_from_perturbed_guess(state, jacobi, period, fix):
-    """JPL Three-Body Periodic Orbit catalogue members (shared/data/jpl_halo, REFERENCE.md 7.6):
+    """JPL Three-Body Periodic Orbit catalogue members (shared/data/jpl_halo, docs/references.md 7.6):
     from a guess with x and vy perturbed by 1e-4, the corrector (member pinned by the catalogue
     z0 or Jacobi constant) returns the period to 1e-8 relative, the Jacobi constant to 1e-10,
     and an orbit that closes after one period to better than 1e-9 (max-norm, nondimensional)."""
@@ -60,8 +60,8 @@ def test_catalogue_member_reproduced_from_perturbed_guess(state, jacobi, period,
 
 
 def test_queqiao_orbit_period_and_amplitude():
-    """Az = 13,000 km L2 halo (Zhang 2021 Table 1, REFERENCE.md 5): period 15.0-15.2 days in the
-    CR3BP (the press's "about 14 days" is rounded; REFERENCE.md 7.6 derives 15.09 d for the
+    """Az = 13,000 km L2 halo (Zhang 2021 Table 1, docs/references.md 5): period 15.0-15.2 days in the
+    CR3BP (the press's "about 14 days" is rounded; docs/references.md 7.6 derives 15.09 d for the
     13,724 km catalogue member)."""
     for branch in ("north", "south"):
         o = halo_orbit(libration_point="L2", branch=branch, az_km=13_000.0)
@@ -79,7 +79,7 @@ def test_queqiao_orbit_period_and_amplitude():
 
 def test_selectors_agree():
     """The jacobi and period selectors return the catalogue member they describe (JPL member 10:
-    C = 3.12339059179271, T = 3.355454605921271; REFERENCE.md 7.6)."""
+    C = 3.12339059179271, T = 3.355454605921271; docs/references.md 7.6)."""
     a = halo_orbit(libration_point="L2", branch="north", jacobi=3.12339059179271)
     b = halo_orbit(libration_point="L2", branch="north", period=3.355454605921271)
     ref = np.array([1.1725968315021398, 0, 0.08379646067902027, 0, -0.18665448429320147, 0])

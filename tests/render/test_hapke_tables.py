@@ -1,6 +1,6 @@
 """The renderer's table-driven Hapke kernel (``_photometry_kernels.hapke_r_tab``) against the exact
 formula (``_kernels.hapke_r``, itself checked against Hapke 2012 / Sato et al. 2014 closed forms in
-test_render_photometry.py; REFERENCE.md 7.4).
+test_render_photometry.py; docs/references.md 7.4).
 
 The reference is the exact formula evaluated on the same inputs, so the tolerance is the
 approximation error of the tables alone: 1e-5 relative wherever r > 1e-6 1/sr.

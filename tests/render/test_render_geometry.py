@@ -48,7 +48,7 @@ def _ortho_over(ter: Terrain, sub: int = 4) -> Camera:
 
 
 def test_lcam_flat_plane_points_project_to_analytic_pixels():
-    """LCAM (REFERENCE.md 4.1: f = 8.55 mm, 6.7 um, pp (478.63, 513.09)) 2 km above a flat plane:
+    """LCAM (docs/references.md 4.1: f = 8.55 mm, 6.7 um, pp (478.63, 513.09)) 2 km above a flat plane:
     each pixel's surface point is the analytic pinhole back-projection, and projecting the
     rendered 3-D point gives back its pixel within 0.1 px."""
     n = 129
@@ -182,7 +182,7 @@ def test_penumbra_width():
 
 
 def test_tcam_panorama_covers_360():
-    """80 TCAM pointings (Xinhua: 80-frame panorama, REFERENCE.md 4.2) cover every azimuth with
+    """80 TCAM pointings (Xinhua: 80-frame panorama, docs/references.md 4.2) cover every azimuth with
     overlap between neighbouring frames of a tier."""
     pts = tcam_panorama_pointings()
     assert len(pts) == 80

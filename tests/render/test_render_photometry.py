@@ -1,8 +1,8 @@
 """Photometry: rendered flat planes against closed-form Hapke and Lunar-Lambert values.
 
-References: Hapke model with the Sato et al. (2014) fixed constants (REFERENCE.md 7.4; equations
+References: Hapke model with the Sato et al. (2014) fixed constants (docs/references.md 7.4; equations
 from Hapke 2012, "Theory of Reflectance and Emittance Spectroscopy", 2nd ed., ch. 8-12);
-Lunar-Lambert of McEwen (1991) with the L(g) polynomial quoted by ASP (REFERENCE.md 7.4);
+Lunar-Lambert of McEwen (1991) with the L(g) polynomial quoted by ASP (docs/references.md 7.4);
 Chandrasekhar (1960) Table XIII, H(mu = 1) = 2.9078 for conservative isotropic scattering.
 The reference functions below are written independently of farside's numba kernels, straight
 from the equations, in scalar Python.
@@ -166,6 +166,6 @@ def test_opposition_surge_near_zero_phase():
 def test_typical_mare_brightness():
     """The default (UNCONFIRMED, typical mare) Hapke parameters give I/F ~ 0.04-0.06 at
     i = g = 30 deg, e = 0, consistent with the 3.86 % average visible reflectance measured in situ
-    at the CE-3 site (REFERENCE.md 7.4)."""
+    at the CE-3 site (docs/references.md 7.4)."""
     iof = math.pi * float(reflectance("hapke", math.radians(30), 0.0, math.radians(30)))
     assert 0.03 < iof < 0.07

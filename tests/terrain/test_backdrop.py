@@ -39,7 +39,7 @@ def _backdrop(curvature: bool = True, seed: int = 5) -> Terrain:
 
 
 def test_sphere_drop_analytic():
-    """R - sqrt(R^2 - r^2) for R = 1737.4 km (REFERENCE.md 7.5): 719.6 m at 50 km, 1842.8 m at 80 km."""
+    """R - sqrt(R^2 - r^2) for R = 1737.4 km (docs/references.md 7.5): 719.6 m at 50 km, 1842.8 m at 80 km."""
     r = np.array([0.0, 1_000.0, 50_000.0, 80_000.0, 167_000.0])
     exact = np.array([R - math.sqrt(R * R - x * x) for x in r])
     np.testing.assert_allclose(sphere_drop_m(r), exact, rtol=0, atol=1e-6)

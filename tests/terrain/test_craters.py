@@ -31,7 +31,7 @@ from tests.terrain._generated import CE4_RES_M, CE4_SIZE_PX, ce4_site, inside, m
 # --- model functions -------------------------------------------------------------------------
 
 def test_chronology_values():
-    """The Neukum chronology (REFERENCE.md 7.1) against the separately published production
+    """The Neukum chronology (docs/references.md 7.1) against the separately published production
     function: at T = 1 Gyr it gives the PF's N(>1 km) = 10^a0 (craterstats a0 = -3.0768) within
     0.1 %; the linear (constant-flux) term dominates after ~3.5 Gyr ago, the exponential (late heavy
     bombardment) before: N(3.9 Gyr) is more than 5x the linear extrapolation 3.9 N(1 Gyr)."""
@@ -43,7 +43,7 @@ def test_chronology_values():
 
 
 def test_production_polynomial_and_scaling():
-    """Neukum et al. 2001 PF (REFERENCE.md 7.1): at T = 1 Gyr log10 N(>D) is the polynomial with
+    """Neukum et al. 2001 PF (docs/references.md 7.1): at T = 1 Gyr log10 N(>D) is the polynomial with
     craterstats' a0 = -3.0768, so N(>1 km) = 10^a0 = 8.38e-4 km^-2 (= the chronology at 1 Gyr);
     other ages scale the whole curve by N_chron(T) / N_chron(1)."""
     a = [-3.0768, -3.557528, 0.781027, 1.021521, -0.156012, -0.444058,
@@ -68,7 +68,7 @@ def test_production_extension_below_10m_is_a_power_law():
 
 
 def test_trask_equilibrium():
-    """Trask (1966): log N = -1.1 - 2 log D (REFERENCE.md 7.1); same form in m/m^2 and km/km^2."""
+    """Trask (1966): log N = -1.1 - 2 log D (docs/references.md 7.1); same form in m/m^2 and km/km^2."""
     assert trask_equilibrium(1.0) == pytest.approx(10 ** -1.1)
     assert trask_equilibrium(0.001) * 1e-6 == pytest.approx(10 ** -1.1 * 1.0 ** -2 * 1.0)  # 1 m, per m^2
     d = np.array([0.01, 0.1])
@@ -78,7 +78,7 @@ def test_trask_equilibrium():
 
 def test_equilibrium_crossover_for_ce4_age():
     """On a 3.25 Gyr surface production and Trask equilibrium cross between 100 and 250 m, so the
-    small craters of the CE-4 site are in equilibrium (REFERENCE.md 7.1, 1.3)."""
+    small craters of the CE-4 site are in equilibrium (docs/references.md 7.1, 1.3)."""
     d = np.geomspace(0.01, 1.0, 2001)
     prod_wins = neukum_production(d, 3.25) < trask_equilibrium(d)
     cross = d[np.argmax(prod_wins)]
@@ -114,7 +114,7 @@ def test_model_functions_reject_bad_input(bad):
 @pytest.mark.slow
 def test_crater_counts_follow_min_production_equilibrium():
     """Per-bin counts of craters centred in a generated 4.19 km^2 CE-4 site agree with
-    area * [min(Neukum 2001 production, Trask equilibrium)] (REFERENCE.md 7.1) within the Poisson
+    area * [min(Neukum 2001 production, Trask equilibrium)] (docs/references.md 7.1) within the Poisson
     3-sigma interval (two-sided 99.73 %), in 8 bins per decade from 2 m (2 pixels) to 1 km."""
     site = ce4_site()
     half = CE4_SIZE_PX * CE4_RES_M / 2
@@ -162,7 +162,7 @@ def _plane(n, res, z0=0.0, gx=0.0):
 
 def test_isolated_fresh_crater_depth_ratio():
     """A fresh simple crater on a plane has rim-crest-to-floor depth / D = 0.20 +- 0.02 (Pike 1974;
-    REFERENCE.md 7.2), measured on the DEM as Pike does (rim crest to floor)."""
+    docs/references.md 7.2), measured on the DEM as Pike does (rim crest to floor)."""
     for d_m, res in ((100.0, 1.0), (20.0, 0.5)):
         z, x0, y0 = _plane(int(4 * d_m / res), res, z0=-5935.0)
         cr = pd.DataFrame({"x_m": [0.3], "y_m": [-0.2], "diameter_m": [d_m], "tau": [0.0]})
@@ -211,7 +211,7 @@ def test_later_crater_cuts_earlier_one():
 @pytest.mark.slow
 def test_degraded_small_craters_mean_depth_ratio_ce4():
     """Small craters of the default CE-4 site have mean d/D ~ 0.061 (Wu et al. 2021 EPSL;
-    REFERENCE.md 7.2). The model's one calibrated constant (TAU_ERASE) sets the catalogue mean; the
+    docs/references.md 7.2). The model's one calibrated constant (TAU_ERASE) sets the catalogue mean; the
     test checks (a) the catalogue mean of craters 10-100 m (all in equilibrium) within +-0.005 and
     (b) d/D measured on the DEM (ring-averaged rim crest to floor, after superposition, roughness
     and rocks) within +-0.012 of 0.061, over > 1000 craters."""

@@ -52,7 +52,7 @@ def test_site_geometry_and_defaults():
     assert t.heights.dtype == np.float32 and t.shape == (128, 128)
     assert t.extent_m == pytest.approx((-32.0, 32.0, -32.0, 32.0))  # centred on the ENU origin
     assert (t.anchor_lat_deg, t.anchor_lon_deg) == (CE4_LAT_DEG, CE4_LON_DEG)
-    # the Chang'e-4 floor at about -5.93 km (REFERENCE.md 1.3; constants.CE4_ELEVATION_M)
+    # the Chang'e-4 floor at about -5.93 km (docs/references.md 1.3; constants.CE4_ELEVATION_M)
     assert np.median(t.heights) == pytest.approx(CE4_ELEVATION_M, abs=5.0)
     assert s.params["age_gyr"] == 3.25 and s.params["rock_abundance"] == 0.0021
     for col in ("x_m", "y_m", "diameter_m", "depth_m"):
@@ -113,7 +113,7 @@ def test_fractal_roughness_scaling():
 @pytest.mark.slow
 def test_default_site_statistics():
     """The 4.2 km^2 CE-4 site: a level floor at -5935 m with its crater relief; slopes mostly
-    below 5 deg at the 37 m baseline of Guo et al. 2019 (REFERENCE.md 1.3)."""
+    below 5 deg at the 37 m baseline of Guo et al. 2019 (docs/references.md 1.3)."""
     s = ce4_site()
     t = s.terrain
     assert t.shape == (CE4_SIZE_PX, CE4_SIZE_PX) and t.resolution_m == CE4_RES_M

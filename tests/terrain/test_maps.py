@@ -50,11 +50,11 @@ def test_plane_has_no_roughness_or_protrusion_and_no_hazard_below_limit():
     assert float(np.abs(protrusion_m(t, baseline_m=3.0)).max()) < 2e-3
     assert not hazard_mask(t, limits=ROVER_LIMITS).any()
     assert not hazard_mask(t, limits=LANDER_LIMITS).any()  # 7 deg < 8 deg assumption
-    assert hazard_mask(_plane(21.0, 45.0), limits=ROVER_LIMITS).all()  # Yutu-2: 20 deg (REFERENCE.md 3)
+    assert hazard_mask(_plane(21.0, 45.0), limits=ROVER_LIMITS).all()  # Yutu-2: 20 deg (docs/references.md 3)
 
 
 def test_box_rock_is_an_obstacle():
-    """A 0.25 m high, 1 m box on flat ground exceeds the 0.20 m obstacle limit (REFERENCE.md 2.4, 3)."""
+    """A 0.25 m high, 1 m box on flat ground exceeds the 0.20 m obstacle limit (docs/references.md 2.4, 3)."""
     h = np.full((100, 100), -5935.0, np.float32)
     h[48:50, 48:50] += 0.25
     t = Terrain(h, 0.5)

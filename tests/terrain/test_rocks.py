@@ -23,7 +23,7 @@ def _cfa(rocks: pd.DataFrame, diam: np.ndarray, area_m2: float) -> np.ndarray:
 
 
 def test_q_and_cfa_values():
-    """Golombek & Rapp: q(k) = 1.79 + 0.152/k, F = k exp(-q D) (REFERENCE.md 7.3); CE-4 k = 0.0021
+    """Golombek & Rapp: q(k) = 1.79 + 0.152/k, F = k exp(-q D) (docs/references.md 7.3); CE-4 k = 0.0021
     (Wu et al. 2021) gives q = 74.17 /m; Pathfinder k = 0.19 (Golombek et al. 2003) q = 2.59 /m."""
     assert rock_q(0.19) == pytest.approx(2.59, abs=0.005)
     assert rock_cfa(0.0, 0.19) == pytest.approx(0.19)
@@ -33,7 +33,7 @@ def test_q_and_cfa_values():
 @pytest.mark.parametrize("k, area_side_m, d_max", [(0.19, 400.0, 1.0), (0.08, 1200.0, 1.0)])
 def test_background_cfa_follows_model_0p1_to_1m(k, area_side_m, d_max):
     """Background rocks only: the cumulative fractional area of the sampled population matches
-    k exp(-q(k) D) (Golombek & Rapp 1997; REFERENCE.md 7.3) within 10 % for D = 0.1-1 m. The areas
+    k exp(-q(k) D) (Golombek & Rapp 1997; docs/references.md 7.3) within 10 % for D = 0.1-1 m. The areas
     (0.16 and 1.44 km^2) hold > 400 rocks >= 1 m, so Poisson noise at 1 m is < 5 %."""
     rng = np.random.default_rng(11)
     half = area_side_m / 2
@@ -46,7 +46,7 @@ def test_background_cfa_follows_model_0p1_to_1m(k, area_side_m, d_max):
 
 
 def test_background_cfa_ce4_abundance():
-    """CE-4 k = 0.0021 (Wu et al. 2021; REFERENCE.md 7.3): q = 74 /m leaves almost no background
+    """CE-4 k = 0.0021 (Wu et al. 2021; docs/references.md 7.3): q = 74 /m leaves almost no background
     rocks above 0.15 m, so the model is checked over 0.10-0.12 m, where a 100 km^2 area still holds
     > 1000 rocks >= 0.12 m: CFA within 10 %."""
     rng = np.random.default_rng(3)
@@ -83,7 +83,7 @@ def test_ejecta_blocks_only_around_fresh_blocky_craters():
     assert r.between(30.0, 90.0).all()  # R .. 3R
     assert b["diameter_m"].max() <= 0.1 * 60.0
     # the abundance near the rim approaches the fresh-ejecta value (Diviner RA ~0.05 at young
-    # craters, REFERENCE.md 1.3), and thins outward
+    # craters, docs/references.md 1.3), and thins outward
     a = np.pi * b["diameter_m"] ** 2 / 4
     inner = a[r < 36].sum() / (np.pi * (36 ** 2 - 30 ** 2))
     outer = a[r > 60].sum() / (np.pi * (90 ** 2 - 60 ** 2))

@@ -1,4 +1,4 @@
-"""Radio link budgets held to Queqiao's published rate steps (REFERENCE.md section 5).
+"""Radio link budgets held to Queqiao's published rate steps (docs/references.md section 5).
 
 The chain, in decibels::
 
@@ -46,9 +46,9 @@ SPEED_OF_LIGHT_M_S = 299_792_458.0
 #: 10 log10(k_B), k_B = 1.380649e-23 J/K (SI 2019 exact).
 BOLTZMANN_DBW_K_HZ = 10.0 * math.log10(1.380649e-23)
 
-#: Queqiao's parabolic antenna toward the Moon (Zhang 2021 Table 1; REFERENCE.md 5).
+#: Queqiao's parabolic antenna toward the Moon (Zhang 2021 Table 1; docs/references.md 5).
 QUEQIAO_DISH_M = 4.2
-#: Published rate steps (Zhang 2021 Table 1; REFERENCE.md 5), bit/s.
+#: Published rate steps (Zhang 2021 Table 1; docs/references.md 5), bit/s.
 LANDER_RATES_BPS = (1_400.0, 50_000.0, 280_000.0, 555_000.0)
 ROVER_RATES_BPS = (700.0, 140_000.0, 285_000.0)
 GROUND_RATES_BPS = (1e6, 2e6, 4e6, 10e6)

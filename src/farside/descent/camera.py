@@ -1,6 +1,6 @@
 """Landing-camera (LCAM) timing and pose along a descent trajectory (no rendering, no files).
 
-LCAM (REFERENCE.md 4.1): first frame 2019-01-03T02:20:09Z, frame 5357 at 02:29:14Z, i.e. about
+LCAM (docs/references.md 4.1): first frame 2019-01-03T02:20:09Z, frame 5357 at 02:29:14Z, i.e. about
 9.83 frames/s over a 545 s window; the descent video was stitched from more than 4,700 frames.
 The camera looks along the engine nozzle (opposite the thrust axis): forward-down during main
 braking, straight down from the quick adjustment on. Image top: the ground-track heading folded
@@ -20,9 +20,9 @@ __all__ = ["LCAM_FIRST_FRAME_UTC", "LCAM_WINDOW_S", "LCAM_FPS", "LCAM_START_AFTE
            "LCAM_MOUNT_HEIGHT_M", "lcam_times", "lcam_poses"]
 
 LCAM_FIRST_FRAME_UTC = "2019-01-03T02:20:09Z"
-#: 02:20:09 -> 02:29:14 UTC (REFERENCE.md 4.1)
+#: 02:20:09 -> 02:29:14 UTC (docs/references.md 4.1)
 LCAM_WINDOW_S = 545.0
-#: DERIVED: 5357 frames / 545 s (REFERENCE.md 4.1; the rate itself is UNCONFIRMED)
+#: DERIVED: 5357 frames / 545 s (docs/references.md 4.1; the rate itself is UNCONFIRMED)
 LCAM_FPS = 5357.0 / 545.0
 #: 02:15:00 ignition -> 02:20:09 first frame
 LCAM_START_AFTER_IGNITION_S = 309.0

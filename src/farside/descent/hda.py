@@ -1,6 +1,6 @@
 """Hazard detection and avoidance: coarse (LCAM optical image) and fine (laser 3-D imager).
 
-The CE-3 "relay avoidance" scheme (REFERENCE.md 2.4): from about 2 km a grey-level image marks
+The CE-3 "relay avoidance" scheme (docs/references.md 2.4): from about 2 km a grey-level image marks
 large hazards (crater shadows, bright rocks, rough texture) and the approach is re-targeted; at the
 100 m hover an elevation map from the 3-D imager gives slope and protrusion maps and the safest
 reachable point is chosen.
@@ -166,7 +166,7 @@ def fine_hazard_map(z_rel: np.ndarray, spacing_m: float, *, settings: HdaSetting
 def coarse_hazard_map(image: np.ndarray, spacing_m: float, x0_m: float, y0_m: float, *,
                       shadow_frac: float = 0.35, bright_frac: float = 2.2, texture_sigma: float = 0.25,
                       shading_dev: float = 0.20, window_px: int = 9, shading_window_px: int = 31) -> HazardMap:
-    """Coarse hazards from a ground-projected grey-level LCAM image (REFERENCE.md 2.4).
+    """Coarse hazards from a ground-projected grey-level LCAM image (docs/references.md 2.4).
 
     ``image`` is the nadir LCAM frame resampled onto a ground grid (row 0 = north) of
     ``spacing_m``; a pixel is a hazard if it is in shadow (darker than ``shadow_frac`` x the median:

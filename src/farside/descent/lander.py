@@ -2,7 +2,7 @@
 
 Every number that no readable source confirms is stated here, in one place, as an assumption
 (``ASSUMPTIONS``), next to the sourced ones. Sources are sections of
-``../shared/reference/REFERENCE.md``.
+``../shared/reference/docs/references.md``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ def _free(default):
 
 @dataclass(frozen=True)
 class DescentProfile:
-    """Phase targets of the CE-3/CE-4 descent design (REFERENCE.md 2.1-2.2).
+    """Phase targets of the CE-3/CE-4 descent design (docs/references.md 2.1-2.2).
 
     Sourced: start at the 15 km perilune (2.1), ~1.7 km/s (2.1), coarse avoidance imaging at
     ~2 km (2.1), hover at 100 m (2.1), cut-off at 2 m (2.1). The boundaries between main braking,
-    quick adjustment and approach, and the slow-descent speed, are UNCONFIRMED (REFERENCE.md 8);
+    quick adjustment and approach, and the slow-descent speed, are UNCONFIRMED (docs/references.md 8);
     the values here are assumptions close to the CE-3 design.
     """
 
@@ -76,7 +76,7 @@ class Sensors:
     alt_noise_rel: float = 1.0e-3           # 0.1 % of range, 1 sigma
     alt_noise_min_m: float = 0.05
     alt_bias_rel_sigma: float = 5.0e-4
-    alt_max_range_m: float = 30_000.0       # rangefinder on before ignition (REFERENCE.md 2.4)
+    alt_max_range_m: float = 30_000.0       # rangefinder on before ignition (docs/references.md 2.4)
     vel_noise_sigma_mps: float = 0.05
     vel_bias_sigma_mps: float = 0.003       # laser Doppler velocimeter, near-zero speed
     vel_max_height_m: float = 3_000.0       # velocimeter used below 3 km, assumption
@@ -92,9 +92,9 @@ class Sensors:
 
 @dataclass(frozen=True)
 class TouchdownLimits:
-    """What the four legs survive (CE-3/CE-4 design limits UNCONFIRMED, REFERENCE.md 8: assumptions).
+    """What the four legs survive (CE-3/CE-4 design limits UNCONFIRMED, docs/references.md 8: assumptions).
 
-    CE-5 touched down at 1.99 m/s vertical, 0.0085 m/s horizontal (REFERENCE.md 2.2).
+    CE-5 touched down at 1.99 m/s vertical, 0.0085 m/s horizontal (docs/references.md 2.2).
     """
 
     max_vertical_speed_mps: float = 4.0
@@ -111,13 +111,13 @@ class TouchdownLimits:
 class HdaSettings:
     """Hazard detection and avoidance thresholds and sensor footprints (defaults documented).
 
-    Sourced: protrusions >= 0.2 m must be seen (REFERENCE.md 2.4); LCAM 1024 px, 43.7 deg FOV
-    (REFERENCE.md 4.1). Slope threshold, safe-zone radius, 3-D imager footprint, resolution and
-    noise are UNCONFIRMED (REFERENCE.md 2.4, 8): assumptions.
+    Sourced: protrusions >= 0.2 m must be seen (docs/references.md 2.4); LCAM 1024 px, 43.7 deg FOV
+    (docs/references.md 4.1). Slope threshold, safe-zone radius, 3-D imager footprint, resolution and
+    noise are UNCONFIRMED (docs/references.md 2.4, 8): assumptions.
     """
 
     max_slope_deg: float = 7.0              # 1 deg below the 8 deg touchdown limit (estimation margin)
-    max_obstacle_m: float = 0.20            # REFERENCE.md 2.4
+    max_obstacle_m: float = 0.20            # docs/references.md 2.4
     safe_radius_m: float = 3.0              # obstacle-free radius: footpads (2 m) + 1 m margin
     slope_margin_m: float = 3.0             # distance from slope-hazard cells (as for obstacles)
     fine_divert_max_m: float = 45.0         # reachable in the 100 m -> 30 m avoidance phase (36 s)
@@ -139,16 +139,16 @@ class HdaSettings:
 class Lander:
     """A soft lander with one throttleable main engine.
 
-    Sourced (REFERENCE.md 2.3): 7500 N main engine throttleable 1500-7500 N; CE-4 lander dry mass
+    Sourced (docs/references.md 2.3): 7500 N main engine throttleable 1500-7500 N; CE-4 lander dry mass
     1200 kg; rover 140 kg. UNCONFIRMED (assumptions): Isp, mass at ignition, geometry.
     """
 
     name: str = "Chang'e-4"
     max_thrust_n: float = 7500.0
     min_thrust_n: float = 1500.0
-    isp_s: float = 310.0                    # UNCONFIRMED (REFERENCE.md 2.3): ve = 3040 m/s
+    isp_s: float = 310.0                    # UNCONFIRMED (docs/references.md 2.3): ve = 3040 m/s
     ignition_mass_kg: float = 2650.0        # UNCONFIRMED: wet mass at powered-descent ignition
-    dry_mass_kg: float = 1340.0             # lander 1200 kg + rover 140 kg (REFERENCE.md 2.3)
+    dry_mass_kg: float = 1340.0             # lander 1200 kg + rover 140 kg (docs/references.md 2.3)
     max_slew_rate_deg_s: float = 5.0        # thrust-axis slew rate, assumption
     footpad_radius_m: float = 2.0           # footpad circle radius, assumption
     cg_height_m: float = 1.6                # centre of mass above the footpad plane, assumption
@@ -178,16 +178,16 @@ CE4_LANDER = Lander()
 
 #: Every UNCONFIRMED value used by the descent model, for the report and the docs.
 ASSUMPTIONS: dict[str, str] = {
-    "isp_s": "310 s (v_e = 3040 m/s); no published flight value (REFERENCE.md 2.3)",
+    "isp_s": "310 s (v_e = 3040 m/s); no published flight value (docs/references.md 2.3)",
     "ignition_mass_kg": "2650 kg at ignition: 3780 kg at launch less the transfer, LOI and orbit "
-                        "manoeuvres; not published (REFERENCE.md 2.3, 8)",
+                        "manoeuvres; not published (docs/references.md 2.3, 8)",
     "brake_throttle": "main braking at 95 % of 7500 N, leaving 5 % for dispersions",
     "phase boundaries": "main braking ends 2.6 km above the site, 150 m up-range; quick adjustment 16 s; "
                         "approach 88 s; hover 14 s; avoidance 100 -> 30 m in 36 s; slow descent 1 m/s "
-                        "(CE-4 phase boundaries UNCONFIRMED, REFERENCE.md 2.1, 8)",
+                        "(CE-4 phase boundaries UNCONFIRMED, docs/references.md 2.1, 8)",
     "approach_azimuth_deg": "ground track heading south (180 deg) over the site",
     "touchdown limits": "vertical <= 4 m/s, horizontal <= 1 m/s, attitude <= 5 deg, slope <= 8 deg, "
-                        "obstacle under the body <= 0.30 m (REFERENCE.md 2.2: design limits UNCONFIRMED)",
+                        "obstacle under the body <= 0.30 m (docs/references.md 2.2: design limits UNCONFIRMED)",
     "hda thresholds": "slope 7 deg (1 deg margin), obstacle 0.20 m (sourced, 2.4), obstacle-free radius 3 m, "
                       "slope-hazard margin 3 m, fine divert <= 45 m, "
                       "coarse divert <= 300 m with 10 m clearance",

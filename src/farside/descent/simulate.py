@@ -1,6 +1,6 @@
 """Closed-loop powered descent: :func:`simulate_descent`.
 
-Phases (CE-3/CE-4 design, REFERENCE.md 2.1-2.2): main braking from the 15 km perilune at full
+Phases (CE-3/CE-4 design, docs/references.md 2.1-2.2): main braking from the 15 km perilune at full
 thrust with explicit (linear-acceleration) guidance in the local vertical frame over a spherical
 Moon; quick adjustment (pitch-up, velocity nulling); near-vertical approach with coarse hazard
 avoidance from the LCAM image at ~2 km; hover at 100 m with fine hazard avoidance from the 3-D

@@ -42,7 +42,7 @@ class SiteConfig(BaseModel):
                                description="edge used with --quick (2 km at 1 m: the LCAM view from 2 km fits)")
     quick_resolution_m: float = Field(1.0, gt=0.0, le=1000.0, description="pixel size used with --quick")
     age_gyr: float = Field(3.25, gt=0.0, le=4.5,
-                           description="surface age, Gyr (CE-4 floor basalts 3.15-3.35 Ga, REFERENCE.md 1.3: midpoint)")
+                           description="surface age, Gyr (CE-4 floor basalts 3.15-3.35 Ga, docs/references.md 1.3: midpoint)")
     rock_abundance: float = Field(0.0021, ge=0.0, lt=1.0,
                                   description="rock cumulative fractional area k (CE-4: 0.21 %, Wu et al. 2021)")
     regional_slope_deg: float = Field(0.0, ge=0.0, lt=45.0)

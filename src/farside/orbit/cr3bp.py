@@ -3,7 +3,7 @@
 Barycentric synodic frame, nondimensional: the Earth sits at ``(-mu, 0, 0)``, the Moon at
 ``(1 - mu, 0, 0)``, the unit of length is the Earth-Moon distance ``LU`` and the unit of time
 ``TU`` = 1 / (mean motion). Constants are the JPL Three-Body Periodic Orbit catalogue's
-(REFERENCE.md 7.6), so catalogue initial conditions can be used as they are.
+(docs/references.md 7.6), so catalogue initial conditions can be used as they are.
 
 Equations of motion (Szebehely 1967)::
 
@@ -68,7 +68,7 @@ class CR3BPSystem:
         return self.lu_m / self.tu_s
 
 
-#: JPL catalogue constants (REFERENCE.md 7.6): mu, LU = 389,703.264829278 km,
+#: JPL catalogue constants (docs/references.md 7.6): mu, LU = 389,703.264829278 km,
 #: TU = 382,981.289129055 s, Moon radius 1737.1 km.
 EARTH_MOON = CR3BPSystem(
     mu=1.215058560962404e-2,

@@ -1,4 +1,4 @@
-"""Cameras: intrinsics + pose in site ENU, projection, and the Chang'e-4 presets (REFERENCE.md s.4).
+"""Cameras: intrinsics + pose in site ENU, projection, and the Chang'e-4 presets (docs/references.md s.4).
 
 Camera frame (OpenCV convention): ``x`` right, ``y`` down, ``z`` along the optical axis. Pixel
 coordinates ``(col, row)`` have integer values at pixel *centres*; pixel ``[0, 0]`` is centred at
@@ -226,10 +226,10 @@ def pan_tilt_rotation(pan_rad: float, tilt_rad: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# presets (REFERENCE.md section 4)
+# presets (docs/references.md section 4)
 # ---------------------------------------------------------------------------------------------
 def lcam(*, position_enu=(0.0, 0.0, 2000.0), heading_rad: float = 0.0, **overrides) -> Camera:
-    """CE-4 landing camera, looking straight down from the lander (REFERENCE.md 4.1).
+    """CE-4 landing camera, looking straight down from the lander (docs/references.md 4.1).
 
     1024 x 1024, f = 8.55 mm, 6.7 um pixels, principal point (478.63, 513.09) px from the PDS4
     label (read via a transcription). 8-bit mono. The f-number is UNCONFIRMED (f/4 assumed);
@@ -237,7 +237,7 @@ def lcam(*, position_enu=(0.0, 0.0, 2000.0), heading_rad: float = 0.0, **overrid
     """
     kw = dict(width_px=1024, height_px=1024, focal_length_m=8.55e-3, pixel_pitch_m=6.7e-6,
               cx_px=478.63, cy_px=513.09, colour="mono", f_number=4.0, name="LCAM",
-              notes=("intrinsics from the CE-4 LCAM PDS4 label (REFERENCE.md 4.1)",
+              notes=("intrinsics from the CE-4 LCAM PDS4 label (docs/references.md 4.1)",
                      "f-number f/4 UNCONFIRMED", "distortion UNCONFIRMED (none modelled)"),
               position_enu=np.asarray(position_enu, float), rotation_enu_from_cam=nadir_rotation(heading_rad))
     kw.update(overrides)
@@ -254,14 +254,14 @@ TCAM_PANS = 20
 
 def tcam(*, position_enu=(0.0, 0.0, TCAM_MAST_HEIGHT_M), pan_rad: float = 0.0, tilt_rad: float = math.radians(-17.0),
          **overrides) -> Camera:
-    """CE-4 lander terrain camera (REFERENCE.md 4.2): 2352 x 1728 RGB behind a Bayer RGGB filter.
+    """CE-4 lander terrain camera (docs/references.md 4.2): 2352 x 1728 RGB behind a Bayer RGGB filter.
 
     Focal length, pixel pitch, f-number and mast height are UNCONFIRMED; the values chosen give a
     22.0 x 16.3 deg field so that :func:`tcam_panorama_pointings` covers 360 deg in 80 frames.
     """
     kw = dict(width_px=2352, height_px=1728, focal_length_m=TCAM_FOCAL_LENGTH_M, pixel_pitch_m=TCAM_PIXEL_PITCH_M,
               cx_px=1175.5, cy_px=863.5, colour="rggb", f_number=8.0, name="TCAM",
-              notes=("2352 x 1728 RGB from GRAS level-2C products (REFERENCE.md 4.2)",
+              notes=("2352 x 1728 RGB from GRAS level-2C products (docs/references.md 4.2)",
                      "focal length 33.3 mm, pixel 5.5 um, f/8, mast height 2.6 m UNCONFIRMED"),
               position_enu=np.asarray(position_enu, float), rotation_enu_from_cam=pan_tilt_rotation(pan_rad, tilt_rad))
     kw.update(overrides)
@@ -271,7 +271,7 @@ def tcam(*, position_enu=(0.0, 0.0, TCAM_MAST_HEIGHT_M), pan_rad: float = 0.0, t
 def tcam_panorama_pointings() -> list[tuple[float, float]]:
     """The 80 (pan_rad, tilt_rad) pointings of the TCAM 360 deg panorama (4 tiers x 20 pans).
 
-    The 80-frame count is from Xinhua (REFERENCE.md 4.2); the tier layout is UNCONFIRMED.
+    The 80-frame count is from Xinhua (docs/references.md 4.2); the tier layout is UNCONFIRMED.
     """
     out = []
     for tilt in TCAM_TILTS_DEG:
@@ -291,20 +291,20 @@ def _stereo_pair(base: Camera, baseline_m: float, position_enu, pan_rad: float, 
 
 def pcam_pair(*, position_enu=(0.0, 0.0, 1.5), pan_rad: float = 0.0, tilt_rad: float = math.radians(-10.0),
               colour: str = "rggb") -> tuple[Camera, Camera]:
-    """Yutu-2 panoramic camera stereo pair (REFERENCE.md 4.3): f = 50 mm, 19.7 x 14.5 deg,
+    """Yutu-2 panoramic camera stereo pair (docs/references.md 4.3): f = 50 mm, 19.7 x 14.5 deg,
     270 mm baseline, 1.5 m above the surface, 2352 x 1728 (pixel pitch 7.38 um DERIVED from
     the FOV and format)."""
     pitch = 2 * 50e-3 * math.tan(math.radians(19.7 / 2)) / 2352
     base = Camera(width_px=2352, height_px=1728, focal_length_m=50e-3, pixel_pitch_m=pitch, cx_px=1175.5,
                   cy_px=863.5, colour=colour, f_number=8.0, name="PCAM",
-                  notes=("f 50 mm, FOV 19.7 x 14.5 deg, 270 mm baseline, 1.5 m height (REFERENCE.md 4.3)",
+                  notes=("f 50 mm, FOV 19.7 x 14.5 deg, 270 mm baseline, 1.5 m height (docs/references.md 4.3)",
                          "pixel pitch DERIVED from FOV and 2352 px; f-number UNCONFIRMED (f/8)"))
     return _stereo_pair(base, 0.27, position_enu, pan_rad, tilt_rad)
 
 
 def navcam_pair(*, position_enu=(0.0, 0.0, 1.5), pan_rad: float = 0.0, tilt_rad: float = math.radians(-20.0)
                 ) -> tuple[Camera, Camera]:
-    """Yutu-2 navigation stereo cameras. Every number is UNCONFIRMED (REFERENCE.md 4.3, 8):
+    """Yutu-2 navigation stereo cameras. Every number is UNCONFIRMED (docs/references.md 4.3, 8):
     1024 x 1024 mono, 46.6 deg field, 0.27 m baseline on the mast at 1.5 m."""
     f = 1024 / 2 * 6.7e-6 / math.tan(math.radians(46.6 / 2))
     base = Camera(width_px=1024, height_px=1024, focal_length_m=f, pixel_pitch_m=6.7e-6, cx_px=511.5,

@@ -3,11 +3,11 @@
 All return the bidirectional reflectance ``r`` in 1/sr; radiance = ``r * E_sun`` with ``E_sun``
 the solar irradiance normal to the beam, and the radiance factor is ``I/F = pi * r``.
 
-Hapke constants (REFERENCE.md 7.4): Sato et al. (2014) fix Bc0 = 0, hc = 1, theta-bar = 23.657 deg
+Hapke constants (docs/references.md 7.4): Sato et al. (2014) fix Bc0 = 0, hc = 1, theta-bar = 23.657 deg
 and filling factor 1 (K = 1). Their spatially varying w, b, c, Bs0, hs maps were not read: the
 defaults below are *typical mare values chosen by us* (UNCONFIRMED), w = 0.25, b = 0.25,
 c = 0.45, Bs0 = 1.8, hs = 0.06, giving I/F = 0.047 at i = g = 30 deg, e = 0 (the CE-3 site's
-average visible reflectance is 3.86 %, REFERENCE.md 7.4). Lunar-Lambert uses the L(g)
+average visible reflectance is 3.86 %, docs/references.md 7.4). Lunar-Lambert uses the L(g)
 polynomial quoted by ASP (1, -0.019, 0.000242, -0.00000146, g in degrees) with a normal albedo
 of 0.12 (UNCONFIRMED).
 """
@@ -85,7 +85,7 @@ def _hapke_exact_grid(mu0, mu, cosg, pp):
 
 @dataclass(frozen=True)
 class LunarLambert:
-    """McEwen (1991) Lunar-Lambert with ASP's L(g) polynomial (REFERENCE.md 7.4)."""
+    """McEwen (1991) Lunar-Lambert with ASP's L(g) polynomial (docs/references.md 7.4)."""
 
     albedo: float = 0.12
     l1: float = -0.019

@@ -7,7 +7,7 @@ horizon. :func:`regional_backdrop` builds the terrain behind it:
 1. **procedural relief** from :func:`farside.terrain.generate_site` at a coarse resolution
    (tens of metres per pixel) with the site's surface age: craters from two pixels up to
    :data:`MAX_SIMPLE_CRATER_DIAMETER_M` (14.2 km, the simple-to-complex transition on the
-   maria, Sun et al. 2023, REFERENCE.md 7.2; the generator's crater shapes are simple-crater
+   maria, Sun et al. 2023, docs/references.md 7.2; the generator's crater shapes are simple-crater
    shapes), the self-affine roughness (its RMS scales with the pixel size as the Hurst law
    says), no rocks (the largest, 10 m, is a third of a pixel);
 2. **the site inside it**: on the cells covered by the site DEM the heights are the site's
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: Largest crater drawn in a backdrop: the simple-to-complex transition diameter on the maria,
-#: 14.2 km (Sun et al. 2023, REFERENCE.md 7.2); larger lunar craters have flat floors and central
+#: 14.2 km (Sun et al. 2023, docs/references.md 7.2); larger lunar craters have flat floors and central
 #: peaks, which the generator's simple-crater profiles do not model.
 MAX_SIMPLE_CRATER_DIAMETER_M = 14_200.0
 #: Default working-memory budget of :func:`regional_backdrop` (the generator's estimate).

@@ -3,7 +3,7 @@
 Population model
 ----------------
 * **Production**: the Neukum, Ivanov & Hartmann (2001) lunar production function (PF), a degree-11
-  polynomial in ``log10 D`` (REFERENCE.md 7.1), scaled to the surface age with the Neukum (1983)
+  polynomial in ``log10 D`` (docs/references.md 7.1), scaled to the surface age with the Neukum (1983)
   chronology ``N(1 km) = 5.44e-14 (exp(6.93 T) - 1) + 8.38e-4 T`` (per km^2, T in Gyr). We use
   ``a0 = -3.0768`` (craterstats' correction of the published -3.0876, which makes the PF's
   ``N(1 km)`` at 1 Gyr equal the chronology's 8.38e-4 km^-2). The PF is published for
@@ -11,14 +11,14 @@ Population model
   end point (the polynomial itself diverges below 10 m: it gives 1e41 km^-2 at 1 m). At the small
   diameters where the extension is used the Trask equilibrium is orders of magnitude lower, so the
   visible population does not depend on it.
-* **Equilibrium**: Trask (1966) ``N(>D) = 10^-1.1 D^-2`` (REFERENCE.md 7.1); the form is the same
+* **Equilibrium**: Trask (1966) ``N(>D) = 10^-1.1 D^-2`` (docs/references.md 7.1); the form is the same
   with D in km and N per km^2 or D in m and N per m^2.
 * The visible (cumulative) population is ``min(production, equilibrium)``; for the Chang'e-4
   floor (3.25 Gyr) the two cross at D ~ 150 m, so every crater below that is in equilibrium.
 
 Shape model
 -----------
-A fresh simple crater of diameter ``D = 2R`` (REFERENCE.md 7.2, Pike 1974/1977) is, in units of R
+A fresh simple crater of diameter ``D = 2R`` (docs/references.md 7.2, Pike 1974/1977) is, in units of R
 and relative to the pre-impact surface:
 
 * interior ``x = r/R <= 1``: a paraboloid bowl from the floor at ``h_rim - 0.4`` (rim-crest to
@@ -35,7 +35,7 @@ since the crater formed, its fraction of the flux that erases a crater of that s
 lifetime; production-regime craters have not lived a full lifetime) and ``tau = u * tau_erase``.
 ``tau_erase`` (:data:`TAU_ERASE`) is the one calibrated constant: it is set so that the mean
 rim-to-floor d/D of equilibrium craters is 0.061, the value Wu et al. (2021) measured for the
-small craters of the Chang'e-4 site (REFERENCE.md 7.2). Craters are then erased when their
+small craters of the Chang'e-4 site (docs/references.md 7.2). Craters are then erased when their
 d/D has dropped to about 0.020. (Since ``tau_erase`` is the same for all D while the erasing
 flux grows with D, the implied diffusivity grows roughly linearly with D, as crater-degradation
 studies find for small lunar craters.)
@@ -74,7 +74,7 @@ __all__ = [
     "stamp_craters",
 ]
 
-#: Neukum, Ivanov & Hartmann (2001) lunar PF coefficients a0..a11 at T = 1 Gyr (REFERENCE.md 7.1);
+#: Neukum, Ivanov & Hartmann (2001) lunar PF coefficients a0..a11 at T = 1 Gyr (docs/references.md 7.1);
 #: a0 as corrected by craterstats (published -3.0876).
 NEUKUM_2001_COEFFS = np.array([
     -3.0768, -3.557528, 0.781027, 1.021521, -0.156012, -0.444058,
@@ -85,12 +85,12 @@ _PF_DMAX_KM = 300.0
 
 #: Rim height of a fresh simple crater / D (Pike 1977, ~0.036 D).
 RIM_HEIGHT_RATIO = 0.036
-#: Rim-crest-to-floor depth of a fresh simple crater / D (Pike 1974, 1977; REFERENCE.md 7.2).
+#: Rim-crest-to-floor depth of a fresh simple crater / D (Pike 1974, 1977; docs/references.md 7.2).
 FRESH_DEPTH_RATIO = 0.20
 #: Stamp footprint radius in crater radii (ejecta reaches zero there).
 FOOTPRINT_RADII = 3.0
 #: Nondimensional diffusion time kappa t / R^2 at which a crater is erased (calibrated, see module
-#: docstring: mean d/D of equilibrium craters = 0.061, Wu et al. 2021, REFERENCE.md 7.2).
+#: docstring: mean d/D of equilibrium craters = 0.061, Wu et al. 2021, docs/references.md 7.2).
 TAU_ERASE = 0.54
 
 # Profile table: sampled uniformly in s = (r/R)^2 on [0, FOOTPRINT_RADII^2] (no square root in the
@@ -114,7 +114,7 @@ def _check_age(age_gyr: float) -> float:
 def neukum_chronology(age_gyr):
     """Cumulative crater density N(D > 1 km) per km^2 on a surface of age ``age_gyr`` (Gyr).
 
-    ``N(1) = 5.44e-14 (exp(6.93 T) - 1) + 8.38e-4 T`` (Neukum 1983; NIH 2001; REFERENCE.md 7.1).
+    ``N(1) = 5.44e-14 (exp(6.93 T) - 1) + 8.38e-4 T`` (Neukum 1983; NIH 2001; docs/references.md 7.1).
     Broadcasts; ages must lie in [0, 4.5] Gyr.
     """
     t = np.asarray(age_gyr, dtype=float)
@@ -137,7 +137,7 @@ def _pf_slope(logd: float) -> float:
 
 def neukum_production(D_km, age_gyr):
     """Cumulative production N(>D) per km^2 for craters of diameter ``D_km`` on a surface of age
-    ``age_gyr`` (Neukum et al. 2001 PF scaled by the Neukum chronology; REFERENCE.md 7.1).
+    ``age_gyr`` (Neukum et al. 2001 PF scaled by the Neukum chronology; docs/references.md 7.1).
 
     Outside the PF's published range (0.01-300 km) the curve is continued as a power law with
     the PF's slope at the range end (-3.16 below 10 m).
@@ -157,7 +157,7 @@ def neukum_production(D_km, age_gyr):
 
 def trask_equilibrium(D_km):
     """Trask (1966) empirical equilibrium, cumulative N(>D) per km^2 = 10^-1.1 D_km^-2
-    (REFERENCE.md 7.1). The same expression holds for D in m and N per m^2."""
+    (docs/references.md 7.1). The same expression holds for D in m and N per m^2."""
     d = np.asarray(D_km, dtype=float)
     _check_finite_positive("D_km", d)
     return 10.0 ** -1.1 / d ** 2

@@ -46,10 +46,10 @@ __all__ = [
 ]
 
 #: Surface age of the Chang'e-4 site for the crater population: the midpoint of the two model ages
-#: of the Von Karman floor basalts, 3.15 and 3.35 Ga (Guo et al. 2019; REFERENCE.md 1.3). Only
+#: of the Von Karman floor basalts, 3.15 and 3.35 Ga (Guo et al. 2019; docs/references.md 1.3). Only
 #: craters larger than ~150 m (the production/equilibrium crossover) depend on it.
 CE4_SURFACE_AGE_GYR = 3.25
-#: Chang'e-4 rock abundance 0.21 % (Wu et al. 2021, Pancam; REFERENCE.md 7.3).
+#: Chang'e-4 rock abundance 0.21 % (Wu et al. 2021, Pancam; docs/references.md 7.3).
 CE4_ROCK_ABUNDANCE = 0.0021
 #: Working memory per pixel of :func:`generate_site` (float64 DEM, noise, half spectrum, output).
 _BYTES_PER_PX = 48
@@ -132,7 +132,7 @@ def generate_site(
     on the site-ENU origin (module docstring for the model).
 
     Defaults reproduce the Chang'e-4 site: surface age 3.25 Gyr (midpoint of the 3.15 and 3.35 Ga
-    floor-basalt ages, REFERENCE.md 1.3), rock abundance 0.0021 (Wu et al. 2021), elevation
+    floor-basalt ages, docs/references.md 1.3), rock abundance 0.0021 (Wu et al. 2021), elevation
     -5935 m (:data:`farside.constants.CE4_ELEVATION_M`), a level regional floor.
 
     Parameters
@@ -155,7 +155,7 @@ def generate_site(
     min_rock_diameter_m : float
         Smallest rock drawn (default 0.1 m); rocks up to 10 m.
     ejecta_rock_abundance : float
-        Rock abundance on the rim of a fresh blocky crater (default 0.05, REFERENCE.md 1.3).
+        Rock abundance on the rim of a fresh blocky crater (default 0.05, docs/references.md 1.3).
     roughness_hurst, roughness_rms_m, roughness_baseline_m : float
         Fractal roughness: Hurst exponent and RMS height difference at the baseline.
     """

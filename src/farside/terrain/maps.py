@@ -6,8 +6,8 @@ effective baseline is rounded to an even number of pixels, at least 2.
 
 Hazard limits
 -------------
-* rover (Yutu-2): 20 deg slopes and 0.20 m obstacles (REFERENCE.md section 3);
-* lander: obstacles >= 0.2 m must be seen (REFERENCE.md 2.4, for CE-3). The slope limit is
+* rover (Yutu-2): 20 deg slopes and 0.20 m obstacles (docs/references.md section 3);
+* lander: obstacles >= 0.2 m must be seen (docs/references.md 2.4, for CE-3). The slope limit is
   **UNCONFIRMED** for Chang'e-3/4; 8 deg at a 4 m baseline (about the footpad span) is our
   assumption, recorded in :data:`LANDER_LIMITS`.
 """
@@ -47,10 +47,10 @@ class HazardLimits:
     source: str = ""
 
 
-#: Lander: 0.2 m protrusions (REFERENCE.md 2.4); slope 8 deg at 4 m is UNCONFIRMED (assumption).
-LANDER_LIMITS = HazardLimits(8.0, 0.20, 4.0, "obstacle 0.2 m: REFERENCE.md 2.4; slope 8 deg: UNCONFIRMED assumption")
-#: Yutu-2: 20 deg slope, 0.20 m obstacles (REFERENCE.md 3); baseline = rover length 1.5 m.
-ROVER_LIMITS = HazardLimits(20.0, 0.20, 1.5, "REFERENCE.md section 3 (Yutu-2 limits)")
+#: Lander: 0.2 m protrusions (docs/references.md 2.4); slope 8 deg at 4 m is UNCONFIRMED (assumption).
+LANDER_LIMITS = HazardLimits(8.0, 0.20, 4.0, "obstacle 0.2 m: docs/references.md 2.4; slope 8 deg: UNCONFIRMED assumption")
+#: Yutu-2: 20 deg slope, 0.20 m obstacles (docs/references.md 3); baseline = rover length 1.5 m.
+ROVER_LIMITS = HazardLimits(20.0, 0.20, 1.5, "docs/references.md section 3 (Yutu-2 limits)")
 
 
 def _half_step(terrain: Terrain, baseline_m: float | None) -> int:

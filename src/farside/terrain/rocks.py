@@ -2,18 +2,18 @@
 
 Background population
 ---------------------
-Golombek & Rapp (1997), as restated by Golombek et al. (2003) (REFERENCE.md 7.3): the cumulative
+Golombek & Rapp (1997), as restated by Golombek et al. (2003) (docs/references.md 7.3): the cumulative
 fractional area covered by rocks of diameter ``>= D`` is ``F_k(D) = k exp(-q(k) D)`` with
 ``q(k) = 1.79 + 0.152 / k`` (D in m, q in 1/m), ``k`` being the total rock abundance. The implied
 number density per m^2 per m of diameter is ``n(D) = k q exp(-q D) / (pi D^2 / 4)``, which
 :func:`sample_rocks` draws from (inverse CDF on a fine log grid, Poisson total count). At the
-Chang'e-4 site ``k = 0.0021`` (Wu et al. 2021; REFERENCE.md 7.3) gives ``q = 74 /m``: the
+Chang'e-4 site ``k = 0.0021`` (Wu et al. 2021; docs/references.md 7.3) gives ``q = 74 /m``: the
 background has ~1.6e-4 rocks >= 0.1 m per m^2 and essentially none >= 0.2 m.
 
 Ejecta blocks (model assumptions, documented, not fitted to a CE-4 count)
 -------------------------------------------------------------------------
 Diviner rock abundance reaches ~0.05 at young craters in the Von Karman region (Guo et al. 2019;
-REFERENCE.md 1.3). :func:`sample_ejecta_blocks` gives each *blocky* crater an ejecta rock
+docs/references.md 1.3). :func:`sample_ejecta_blocks` gives each *blocky* crater an ejecta rock
 abundance ``k(r) = k0 (r/R)^-3`` on ``R < r < 3R`` (thinning like the ejecta blanket), with
 ``k0 = ejecta_abundance * (1 - u / block_life_fraction)``: blocks break down faster than the
 crater degrades (Basilevsky et al. 2013), so only craters in the first ``block_life_fraction`` of
@@ -55,7 +55,7 @@ def _check_k(k: float, name: str = "k") -> float:
 
 
 def rock_q(k):
-    """Golombek & Rapp ``q(k) = 1.79 + 0.152 / k`` in 1/m (REFERENCE.md 7.3); ``k`` in (0, 1)."""
+    """Golombek & Rapp ``q(k) = 1.79 + 0.152 / k`` in 1/m (docs/references.md 7.3); ``k`` in (0, 1)."""
     kk = np.asarray(k, dtype=float)
     if not np.all(np.isfinite(kk)) or np.any(kk <= 0) or np.any(kk >= 1):
         raise invalid("k", k, "rock abundances in (0, 1)")

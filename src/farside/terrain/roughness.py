@@ -14,7 +14,7 @@ Defaults (:data:`DEFAULT_HURST` = 0.8, :data:`DEFAULT_RMS_M` = 0.03 m at a 1 m b
 RMS slope of ~1.7 deg at 1 m and ~0.8 deg at 37 m from this component alone) are assumptions for
 regolith-covered mare: Hurst exponents of lunar maria at metre-to-hectometre baselines are ~0.8-0.95
 (Rosenburg et al. 2011, LOLA), and the Von Karman floor has slopes mostly < 5 deg at 37 m
-(Guo et al. 2019; REFERENCE.md 1.3) including the craters, which add their own relief.
+(Guo et al. 2019; docs/references.md 1.3) including the craters, which add their own relief.
 """
 
 from __future__ import annotations

@@ -338,7 +338,7 @@ class DescentStage(Stage):
                          (res.touchdown_lon_deg - lon_pub) * math.radians(1) * C.MOON_RADIUS_M
                          * math.cos(math.radians(lat_pub)))
         comp = pd.DataFrame([
-            ("touchdown UTC", "2019-01-03T02:26 (NSSDC; REFERENCE.md 1.1)", td_utc),
+            ("touchdown UTC", "2019-01-03T02:26 (NSSDC; docs/references.md 1.1)", td_utc),
             ("duration, s", "~700 (690, Xinhua; 1.1)", f"{res.duration_s:.1f}"),
             ("touchdown point", "177.5991E 45.4446S (Liu et al. 2019; 1.2)",
              f"{res.touchdown_lon_deg:.4f}E {abs(res.touchdown_lat_deg):.4f}S ({d_m:.0f} m away)"),

@@ -1,6 +1,6 @@
 """Relay stage: Queqiao's halo orbit, site/ground visibility, link budgets, contact plan.
 
-The orbit is the Az = 13,000 km Earth-Moon L2 halo (Zhang 2021 Table 1; REFERENCE.md 5) in the
+The orbit is the Az = 13,000 km Earth-Moon L2 halo (Zhang 2021 Table 1; docs/references.md 5) in the
 CR3BP with JPL catalogue constants, placed in the DE421 Earth-Moon system
 (:mod:`farside.orbit.placement`). The branch (north/south) is chosen by comparing both over a
 window (default one year at 10-minute steps): the one that is visible from the site for more

@@ -120,7 +120,7 @@ class CamerasStage(Stage):
             f"<p>Rendered over the landing point ({ground[0]:.1f} m E, {ground[1]:.1f} m N, height {ground[2]:.1f} m) "
             f"at {time_utc}; Sun elevation {elev:.2f}&deg;, azimuth {az:.1f}&deg;. Photometry: Hapke with Sato et "
             f"al. (2014) constants and typical mare w, b, c, B<sub>S0</sub>, h<sub>S</sub> (UNCONFIRMED); cast "
-            f"shadows with the solar disk's penumbra. LCAM intrinsics from its PDS4 label (REFERENCE.md 4.1); TCAM "
+            f"shadows with the solar disk's penumbra. LCAM intrinsics from its PDS4 label (docs/references.md 4.1); TCAM "
             f"focal length and pointing are UNCONFIRMED. The raw TCAM frame's mean R:G:B over the ground is "
             f"{m[0]:.0f}:{m[1]:.0f}:{m[2]:.0f} &mdash; the red cast of the detector's channel imbalance.</p>"))
         for label, img in shown:

@@ -101,7 +101,7 @@ class SiteStage(Stage):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         ctx.report.add_figure("Crater size-frequency", fig, section=section,
-                              caption="Cumulative crater size-frequency distribution vs REFERENCE.md 7.1 models")
+                              caption="Cumulative crater size-frequency distribution vs docs/references.md 7.1 models")
 
     def _rock_plot(self, ctx, site, section) -> None:
         from matplotlib.figure import Figure
@@ -134,7 +134,7 @@ class SiteStage(Stage):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         ctx.report.add_figure("Rock size-frequency", fig, section=section,
-                              caption="Rock cumulative fractional area (Golombek & Rapp 1997, REFERENCE.md 7.3); "
+                              caption="Rock cumulative fractional area (Golombek & Rapp 1997, docs/references.md 7.3); "
                                       "rocks above the curve are ejecta blocks around fresh craters")
 
     def _sun_plot(self, ctx) -> None:
