@@ -1,4 +1,4 @@
-"""Physical constants with their sources (see ../shared/reference/docs/references.md).
+"""Physical constants with their sources (see docs/references.md).
 
 SI units unless the name says otherwise.
 """

@@ -2,7 +2,7 @@
 
 Every number that no readable source confirms is stated here, in one place, as an assumption
 (``ASSUMPTIONS``), next to the sourced ones. Sources are sections of
-``../shared/reference/docs/references.md``.
+``docs/references.md``.
 """
 
 from __future__ import annotations
