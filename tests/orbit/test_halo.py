@@ -148,3 +148,23 @@ def test_bad_selectors_raise():
         halo_orbit(libration_point="L2", branch="north", jacobi=2.5)
     with pytest.raises(ScenarioError, match="fix"):
         correct_halo(np.ones(6), fix="w")
+
+
+def test_family_runs_through_the_nrho_branch_to_the_lunar_surface():
+    """The L2 northern family is continued through the near-rectilinear branch until the perilune
+    reaches the Moon's surface (1737.1 km, the JPL catalogue's secondary radius): the period falls
+    monotonically from 3.4155 TU (the catalogue's near-planar end) to about 1.36 TU, so a period
+    selects one member; 1.40 TU, refused while the family stopped 1000 km up, is a member now, its
+    perilune sampled between the surface and 1000 km; 1.30 TU is refused naming the perilune."""
+    fam = halo_family(libration_point="L2", branch="north", n_members=100_000)
+    assert np.all(np.diff(fam.period) < 0)
+    assert 1.34 < fam.period[-1] < 1.38
+    assert np.all(fam.closure < 1e-9)
+    o = halo_orbit(libration_point="L2", branch="north", period=1.40)
+    assert o.period == pytest.approx(1.40, abs=1e-9) and o.closure_error() < 1e-9
+    t, st = o.sample(4000)
+    r_km = np.linalg.norm(st[:, :3] - [1 - EARTH_MOON.mu, 0, 0], axis=1) * EARTH_MOON.lu_m / 1e3
+    assert 1737.1 < r_km.min() < 1737.1 + 1000.0          # perilune between the surface and 1000 km up
+    with pytest.raises(ScenarioError, match=r"^period = 1.3 is invalid: .*perilune below the lunar surface") as e:
+        halo_orbit(libration_point="L2", branch="north", period=1.3)
+    assert "\n" not in str(e.value)

@@ -430,15 +430,16 @@ def _tangent(mu, p, rtol, atol, prev=None):
 
 def halo_family(*, libration_point: LibrationPoint = "L2", branch: Branch = "north",
                 n_members: int = 200, az_km_start: float = 5000.0, step: float = 4e-3,
-                min_perilune_km: float = 1000.0,
+                min_perilune_km: float = 0.0,
                 system: CR3BPSystem = EARTH_MOON, rtol: float = DEFAULT_RTOL,
                 atol: float = DEFAULT_ATOL) -> HaloFamily:
     """Continue a halo family by pseudo-arclength from a Richardson seed at ``az_km_start``.
 
     Members are spaced by ``step`` (nondimensional arclength in ``(x0, z0, vy0)``), both ways
-    from the seed: down to 100 km from the planar (Lyapunov) bifurcation, and up towards the
-    near-rectilinear end until the orbit passes lower than ``min_perilune_km`` above the
-    secondary's surface. Members are ordered from the near-planar end; at most ``n_members``
+    from the seed: down to 100 km from the planar (Lyapunov) bifurcation, and up through the
+    near-rectilinear (NRHO) branch until the orbit would pass lower than ``min_perilune_km``
+    above the secondary's surface (default 0: the family ends at the member whose perilune grazes
+    the Moon, T ~ 1.36 TU for L2; the JPL catalogue continues below, through a point-mass Moon). Members are ordered from the near-planar end; at most ``n_members``
     are kept (from that end). The step adapts
     (halved after a failed or slow correction, grown back after easy ones) but never exceeds
     ``step``. Each member is corrected to |vx|, |vz| < 1e-12 at the half period.
@@ -469,9 +470,24 @@ def halo_family(*, libration_point: LibrationPoint = "L2", branch: Branch = "nor
 
 
 def _perilune(mu, p, th) -> float:
-    t = np.linspace(0, 2 * th, 400)
-    st = propagate(np.array([p[0], 0, p[1], 0, p[2], 0]), t, mu=mu, rtol=1e-10, atol=1e-10)
-    return float(np.min(np.linalg.norm(st[:, :3] - np.array([1 - mu, 0, 0]), axis=1)))
+    """Closest approach to the secondary over one period (nondimensional): the minimum of 720
+    samples, refined by a bounded Brent search between its neighbours (a fast near-rectilinear
+    perilune passage lasts a few samples only; sampling alone overestimates its depth)."""
+    from scipy.optimize import minimize_scalar
+
+    s0 = np.array([p[0], 0, p[1], 0, p[2], 0])
+    moon = np.array([1 - mu, 0, 0])
+    t = np.linspace(0, 2 * th, 721)
+    st = propagate(s0, t, mu=mu, rtol=1e-11, atol=1e-12)
+    d = np.linalg.norm(st[:, :3] - moon, axis=1)
+    k = int(np.argmin(d))
+    lo, hi = t[max(k - 1, 0)], t[min(k + 1, t.size - 1)]
+
+    def dist(tt):
+        return float(np.linalg.norm(propagate(s0, [tt], mu=mu, rtol=1e-11, atol=1e-12)[0, :3] - moon))
+
+    r = minimize_scalar(dist, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+    return float(min(r.fun, d[k]))
 
 
 def _continue(mu, p, tan, step, n_max, rtol, atol, keep):
@@ -522,9 +538,12 @@ def halo_orbit(*, libration_point: LibrationPoint, branch: Branch, az_km: float 
     ``jacobi`` or ``period`` (nondimensional TU).
 
     ``az_km`` seeds the corrector from Richardson's approximation (falling back to continuation);
-    ``jacobi`` and ``period`` interpolate a guess from the continued family (seeded at 5000 km)
-    and correct with that constraint, so they select the first member reached from the
-    near-planar end (both quantities are monotonic there but not over the whole family).
+    ``jacobi`` and ``period`` interpolate a guess from the continued family (seeded at 5000 km,
+    continued to the member whose perilune grazes the Moon) and correct with that constraint.
+    The period falls monotonically along the whole family (3.4155 TU near the planar end to
+    ~1.36 TU at the surface), so a period selects one member; a shorter period is refused with the
+    grazing member's perilune altitude. The Jacobi constant is not monotonic over the whole family:
+    it selects the first member reached from the near-planar end.
     """
     _check_point_branch(libration_point, branch)
     given = {k: v for k, v in (("az_km", az_km), ("jacobi", jacobi), ("period", period)) if v is not None}
@@ -567,7 +586,15 @@ def _from_family(fam: HaloFamily, vals: np.ndarray, value: float, fix: str, targ
     if idx.size == 0:
         rng = f"[{vals.min():.10g}, {vals.max():.10g}]"
         name = {"az": "az_km", "jacobi": "jacobi", "period": "period"}[fix]
-        raise invalid(name, value, f"a value inside the {point} halo family's range {rng}")
+        why = ""
+        if fix == "period" and value < vals.min():
+            k = int(np.argmin(vals))
+            s0 = fam.state0[k]
+            h_km = (_perilune(system.mu, np.array([s0[0], s0[2], s0[4]]), 0.5 * fam.period[k]) * system.lu_m
+                    - system.secondary_radius_m) / 1e3
+            why = (f" (shorter periods put the perilune below the lunar surface: the {vals.min():.4f} TU member "
+                   f"passes {h_km:.0f} km above it)")
+        raise invalid(name, value, f"a value inside the {point} halo family's range {rng}{why}")
     i = int(idx[0])
     w = 0.0 if d[i + 1] == d[i] else d[i] / (d[i] - d[i + 1])
     guess = fam.state0[i] + w * (fam.state0[i + 1] - fam.state0[i])
