@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,30 @@ def test_same_scene_and_seed_give_identical_images(regolith_scene, tmp_path):
     meta = json.loads((tmp_path / "f0.json").read_text())
     assert meta["camera"]["name"] == "LCAM" and meta["time_utc"] == "2019-01-03T02:26:00Z"
     assert meta["exposure_s"] > 0 and meta["sensor"]["bit_depth"] == 8
+
+
+def _blackbody_fraction(lam_m: float, t_k: float) -> float:
+    """Fraction of a blackbody's exitance below wavelength ``lam_m``: the series of Widger and
+    Woodall (1976), F = 15/pi^4 sum_n e^(-n x)/n (x^3 + 3x^2/n + 6x/n^2 + 6/n^3), x = hc/(lam k T)
+    (a second method: no numerical integration of Planck's law)."""
+    h, c, k = 6.62607015e-34, 299_792_458.0, 1.380649e-23
+    x = h * c / (lam_m * k * t_k)
+    s = sum(math.exp(-n * x) / n * (x ** 3 + 3 * x ** 2 / n + 6 * x / n ** 2 + 6 / n ** 3) for n in range(1, 200))
+    return 15.0 / math.pi ** 4 * s
+
+
+@pytest.mark.parametrize("band", ["pan", "r", "g", "b"])
+def test_solar_band_irradiance_is_the_blackbody_fraction_of_the_tsi(band):
+    """The band irradiance at 1 AU is TSI x the fraction of a 5772 K blackbody's output in the
+    band (IAU 2015 nominal solar values: TSI 1361 W/m^2, T_eff 5772 K); 0.1 %. The pan band
+    (400-700 nm) holds ~37 % of it. The photon-weighted mean wavelength lies inside the band."""
+    from farside.render import solar_band_irradiance
+    from farside.render.sensor import BANDS_NM
+
+    lo, hi = BANDS_NM[band]
+    frac = _blackbody_fraction(hi * 1e-9, 5772.0) - _blackbody_fraction(lo * 1e-9, 5772.0)
+    e, lam = solar_band_irradiance(band)
+    assert e == pytest.approx(1361.0 * frac, rel=1e-3)
+    assert lo * 1e-9 < lam < hi * 1e-9
+    if band == "pan":
+        assert 0.35 < frac < 0.40

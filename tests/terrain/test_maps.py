@@ -80,3 +80,24 @@ def test_bad_limits():
         hazard_mask(t, max_slope_deg=float("nan"), max_obstacle_m=0.2, baseline_m=1.0)
     with pytest.raises(ScenarioError, match=r"baseline_m = -2 is invalid"):
         slope_deg(t, baseline_m=-2)
+
+
+@pytest.mark.parametrize(("slope_deg", "aspect_deg"), [(0.0, 0.0), (10.0, 90.0), (25.0, 200.0), (40.0, 315.0)])
+def test_hillshade_of_a_plane_is_the_cosine_of_the_incidence(slope_deg, aspect_deg):
+    """On a plane of slope s facing azimuth a (downslope direction), a Lambertian hillshade under a
+    Sun at elevation e, azimuth A is cos(i) = sin(e) cos(s) + cos(e) sin(s) cos(A - a) (e.g. ESRI's
+    hillshade formula with zenith 90 - e), clipped at 0."""
+    from farside.terrain.maps import hillshade
+
+    n, res = 64, 2.0
+    x = (np.arange(n) + 0.5) * res
+    xx, yy = np.meshgrid(x, -x)
+    t = math.tan(math.radians(slope_deg))
+    a = math.radians(aspect_deg)
+    h = -t * (xx * math.sin(a) + yy * math.cos(a))           # falls toward azimuth a
+    ter = Terrain(h.astype(np.float64), res, x0_m=0.0, y0_m=0.0)
+    for az, el in ((315.0, 45.0), (120.0, 15.0), (200.0, 60.0)):
+        hs = hillshade(ter, sun_azimuth_deg=az, sun_elevation_deg=el)
+        e, s, A = math.radians(el), math.radians(slope_deg), math.radians(az)
+        want = max(0.0, math.sin(e) * math.cos(s) + math.cos(e) * math.sin(s) * math.cos(A - a))
+        np.testing.assert_allclose(hs[2:-2, 2:-2], want, atol=2e-6)
