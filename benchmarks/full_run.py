@@ -44,6 +44,8 @@ class BareRender(Stage):
     """Benchmark-only stage: render() alone on the descent stage's frames (nothing written)."""
 
     name = "bare_render"
+    requires = ("site", "descent")
+    uses = ("backdrop_scenes",)
 
     def __init__(self, stride: int) -> None:
         self.stride = stride
@@ -54,8 +56,8 @@ class BareRender(Stage):
         from farside.ephemeris import seconds_to_utc, sun_direction_enu
         from farside.render import Scene, Sensor, lcam, render
 
-        site = ctx.state["site"]
-        res = ctx.state["descent"]
+        site = ctx.state.site
+        res = ctx.state.descent
         sc = ctx.scenario
         cfg = sc.stages.get("descent") or default_stages()[2].Config()
         ignition_s = float(cfg.ignition_offset_s)
@@ -65,7 +67,7 @@ class BareRender(Stage):
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg,
                                            seconds_to_utc(sc.epoch_utc, [ignition_s + 690.0])), float).reshape(-1, 3)[0]
         scene = Scene(site.terrain, rocks=site.rocks)
-        bd = ctx.state.get("backdrop_scene")
+        bd = ctx.state.backdrop_scenes
         backdrop = [Scene(b.terrain) for b in bd] if bd else None
         base = lcam()
         sensor = Sensor()

@@ -92,3 +92,23 @@ def test_timings_outside_the_manifest(quick_run):
                                                                     p["path"].endswith(".png")
                                                                     for p in man["products"])
     assert not any("timings" in p["path"] for p in man["products"])
+
+
+def test_pipeline_check_names_the_missing_producer_before_running(tmp_path):
+    """A stage whose required state has no earlier producer is a one-line error before any stage
+    runs (nothing is written); the draining downlink stage may be listed anywhere."""
+    from farside.errors import ScenarioError
+    from farside.mission import check_pipeline
+    from farside.mission.stages.descent import DescentStage
+    from farside.mission.stages.downlink import DownlinkStage
+    from farside.mission.stages.relay import RelayStage
+
+    sc = chang_e4([SiteStage()])
+    out = tmp_path / "r"
+    with pytest.raises(ScenarioError, match=r"^pipeline: stage 'descent' requires 'site': stage 'site' provides it "
+                                            r"and must run before 'descent'$"):
+        run_mission(sc, out, stages=[DescentStage(), SiteStage()], quick=True)
+    assert not out.exists()
+    with pytest.raises(ScenarioError, match=r"^pipeline: stage 'downlink' requires 'relay': no stage"):
+        check_pipeline([SiteStage(), DownlinkStage()])
+    check_pipeline([DownlinkStage(), SiteStage(), RelayStage()])      # drains: listed first is fine

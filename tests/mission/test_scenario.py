@@ -55,10 +55,13 @@ def test_valid_override(tmp_path):
 
 
 def test_stage_without_its_producer_says_so(tmp_path):
-    """Running a stage whose input stage is missing gives one line naming both stages."""
+    """Running a stage whose input stage is missing gives one line naming the stage and the
+    missing state, before anything runs."""
     from farside.mission import run_mission
     from farside.mission.stages.descent import DescentStage
 
     sc = chang_e4([DescentStage()])
-    with pytest.raises(ScenarioError, match=r"^descent stage needs the site stage .* run 'site' before 'descent'$"):
+    with pytest.raises(ScenarioError, match=r"^pipeline: stage 'descent' requires 'site': no stage of this pipeline "
+                                            r"provides it$"):
         run_mission(sc, tmp_path / "out", stages=[DescentStage()], quick=True)
+    assert not (tmp_path / "out").exists()

@@ -23,5 +23,5 @@ def default_stages() -> list[Stage]:
         RelayStage(),
         DescentStage(),
         CamerasStage(),
-        DownlinkStage(),  # keep last: it drains every product queued by the stages before it
+        DownlinkStage(),  # drains the queue: runs after every other stage wherever it is listed
     ]

@@ -27,6 +27,7 @@ from farside.errors import invalid
 from farside.mission.report import Report
 from farside.mission.scenario import Scenario
 from farside.mission.stage import RunContext, Stage
+from farside.mission.state import MissionState, check_pipeline
 
 __all__ = ["run_mission", "RunResult", "check_run_dir", "RUN_MARKER"]
 
@@ -69,6 +70,7 @@ def run_mission(
     run_dir = Path(out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise invalid("out", str(run_dir), "a directory path (a file of that name exists)")
+    check_pipeline(stages)
     check_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # a re-run replaces earlier products of this run directory (a farside run directory: checked above)
@@ -80,8 +82,11 @@ def run_mission(
             (run_dir / stale).unlink()
     atomic_write_text(run_dir / RUN_MARKER, "farside run directory: `farside run --out` may replace its contents\n")
 
+    from farside.comms import DownlinkQueue
+
     rngs = child_rngs(scenario.seed)
-    state: dict[str, Any] = {}
+    state = MissionState()
+    downlink = DownlinkQueue()
     report = Report(f"farside run: {scenario.name} (seed {scenario.seed})")
     quick_note = " Quick mode (--quick): reduced site size and frame subsets." if quick else ""
     report.header.append(
@@ -90,14 +95,19 @@ def run_mission(
         f"seed {scenario.seed}.{quick_note}</p>")
     products: list[dict] = []
     timings: list[dict] = []
-    for st in stages:
+    # the draining stages (the downlink) run after all others, whatever their place in the list
+    for st in [s for s in stages if not s.drains] + [s for s in stages if s.drains]:
         cfg = scenario.stages.get(st.name)
         if cfg is None:
             cfg = st.Config()
         ctx = RunContext(scenario=scenario, run_dir=run_dir, quick=quick, rngs=rngs, state=state, report=report,
-                         config=cfg, stage_name=st.name, products=products, progress_factory=progress)
+                         config=cfg, stage_name=st.name, products=products, progress_factory=progress,
+                         downlink=downlink)
         clock = _StageClock()
         st.run(ctx)
+        missing = [f for f in st.provides if getattr(state, f) is None and f not in st.may_skip(cfg, quick)]
+        if missing:
+            raise RuntimeError(f"stage {st.name!r} declares {missing} but did not produce them")
         t = clock.stop(st.name)
         if ctx.steps:
             t["steps"] = ctx.steps
@@ -114,7 +124,7 @@ def run_mission(
         "scenario": scenario.to_dict(),
         "seed": scenario.seed,
         "quick": quick,
-        "stages": [s.name for s in stages],
+        "stages": [t["stage"] for t in timings],
         "versions": _versions(),
         "products": sorted(products, key=lambda p: p["path"]),
         "report": "report.html",

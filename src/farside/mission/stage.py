@@ -2,8 +2,10 @@
 
 A :class:`Stage` has a ``name`` (also its scenario-TOML table), a pydantic ``Config`` model for that
 table (unknown keys rejected) and a ``run(ctx)`` method that reads earlier results from
-``ctx.state``, writes products through ``ctx.write(...)`` (atomic, recorded in the manifest) and
-adds report sections. Stages never touch each other's code: the runner wires them in order
+``ctx.state`` (a typed :class:`~farside.mission.state.MissionState`), writes products through
+``ctx.write(...)`` (atomic, recorded in the manifest), queues them for the downlink
+(``ctx.downlink``) and adds report sections. Stages never touch each other's code: the runner
+checks the declared ``requires``/``provides`` and wires them in order
 (:func:`farside.mission.pipeline.default_stages`).
 """
 
@@ -24,6 +26,7 @@ from farside._core import atomic_path, sha256_file
 
 if TYPE_CHECKING:
     from farside.mission.report import Report
+    from farside.mission.state import MissionState
     from farside.mission.scenario import Scenario
 
 __all__ = ["Stage", "RunContext", "EmptyConfig"]
@@ -36,10 +39,21 @@ class EmptyConfig(BaseModel):
 
 
 class Stage(abc.ABC):
-    """Base class of a pipeline stage: subclasses set ``name`` (and ``Config``) and implement ``run``."""
+    """Base class of a pipeline stage: subclasses set ``name`` (and ``Config``), declare the
+    :class:`~farside.mission.state.MissionState` fields they ``provides``, ``requires`` and
+    optionally ``uses``, and implement ``run``. A stage with ``drains = True`` consumes what the
+    others queued (the downlink): the runner runs it after every other stage, wherever it is listed."""
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = EmptyConfig
+    provides: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[tuple[str, ...]] = ()
+    uses: ClassVar[tuple[str, ...]] = ()
+    drains: ClassVar[bool] = False
+
+    def may_skip(self, config: BaseModel, quick: bool) -> tuple[str, ...]:
+        """The ``provides`` fields this configuration legitimately leaves unset (default none)."""
+        return ()
 
     @abc.abstractmethod
     def run(self, ctx: "RunContext") -> None:
@@ -54,12 +68,14 @@ class RunContext:
     run_dir: Path
     quick: bool
     rngs: dict[str, np.random.Generator]
-    state: dict[str, Any]
+    state: "MissionState"
     report: "Report"
     config: BaseModel
     stage_name: str
     products: list[dict] = field(default_factory=list)
     progress_factory: Callable[..., Any] | None = None
+    #: the run's downlink queue (farside.comms.DownlinkQueue): any stage may enqueue products
+    downlink: Any = None
     #: wall seconds of named steps inside the stage (:meth:`timed`), for ``timings.json``
     steps: dict[str, dict] = field(default_factory=dict)
 
@@ -75,14 +91,16 @@ class RunContext:
             rec["wall_s"] = round(time.perf_counter() - t0, 3)
             self.steps[step] = rec
 
-    def require(self, key: str, producer: str) -> Any:
-        """``state[key]`` from an earlier stage; a one-line ScenarioError when that stage did not run."""
-        if key not in self.state or self.state[key] is None:
+    def require(self, key: str) -> Any:
+        """``state.<key>`` from an earlier stage; a one-line ScenarioError when it was not produced
+        (the pipeline check catches a missing producer before the run; this catches a producer
+        that ran without producing it)."""
+        value = getattr(self.state, key)
+        if value is None:
             from farside.errors import ScenarioError
 
-            raise ScenarioError(f"{self.stage_name} stage needs the {producer} stage (state {key!r} is missing): "
-                                f"run {producer!r} before {self.stage_name!r}")
-        return self.state[key]
+            raise ScenarioError(f"{self.stage_name} stage needs state {key!r}, which no earlier stage produced")
+        return value
 
     @property
     def products_dir(self) -> Path:

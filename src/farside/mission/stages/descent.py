@@ -21,9 +21,10 @@ Products (``products/descent/``):
   for the full sequence: the first frame, 82 km up-range at ~10 km, sees to the horizon ~180 km
   away), capped at ``backdrop_max_size_px`` = 6,144 px. ``--quick``: 1,024 px at 32 m and 128 m.
 
-State: ``descent`` (the :class:`farside.descent.DescentResult`), ``touchdown_enu`` (x, y, z),
-``touchdown_utc``, ``touchdown_s``, ``backdrop_scene`` (the backdrop's render Scene, or None). If
-the relay stage set up ``downlink``, the products are queued.
+State: ``descent`` (the :class:`farside.descent.DescentResult`), ``touchdown``
+(:class:`~farside.mission.state.Touchdown`: site ENU point, UTC, mission seconds),
+``backdrop_scenes`` (the backdrops' render Scenes, finest first, or None). The products are
+queued for the downlink (``ctx.downlink``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from farside import constants as C
 from farside.mission.stage import RunContext, Stage
+from farside.mission.state import Touchdown
 
 __all__ = ["DescentStage", "DescentConfig"]
 
@@ -90,13 +92,18 @@ class DescentConfig(BaseModel):
 class DescentStage(Stage):
     name = "descent"
     Config = DescentConfig
+    requires = ("site",)
+    provides = ("descent", "touchdown", "backdrop_scenes")
+
+    def may_skip(self, config, quick):
+        return ("backdrop_scenes",)       # None when the frames see nothing beyond the site
 
     def run(self, ctx: RunContext) -> None:
         from farside.descent import ASSUMPTIONS, CE4_LANDER, prepare_hazards, simulate_descent
         from farside.ephemeris import seconds_to_utc, sun_direction_enu
 
         cfg: DescentConfig = ctx.config  # type: ignore[assignment]
-        site = ctx.require("site", "site")
+        site = ctx.require("site")
         sc = ctx.scenario
         epoch = sc.epoch_utc
         ignition_s = float(cfg.ignition_offset_s)
@@ -117,10 +124,9 @@ class DescentStage(Stage):
         ign_utc, td_utc = seconds_to_utc(epoch, [ignition_s, ignition_s + res.duration_s], places=1)
         td_s = ignition_s + res.duration_s
         tr = res.trajectory
-        ctx.state["descent"] = res
-        ctx.state["touchdown_enu"] = (res.touchdown_x_m, res.touchdown_y_m, float(tr[-1, 4]))
-        ctx.state["touchdown_utc"] = td_utc
-        ctx.state["touchdown_s"] = td_s
+        ctx.state.descent = res
+        ctx.state.touchdown = Touchdown(enu_m=(res.touchdown_x_m, res.touchdown_y_m, float(tr[-1, 4])), utc=td_utc,
+                                        mission_s=td_s)
 
         self._write_tables(ctx, res, ign_utc, td_utc, ignition_s)
         n_frames, views = 0, None
@@ -241,7 +247,7 @@ class DescentStage(Stage):
         backdrop, info = (None, None)
         if cfg.backdrop:
             backdrop, info = self._backdrop(ctx, cfg, site, pos, rot, base, backdrop_seeds)
-            ctx.state["backdrop_scene"] = backdrop        # the cameras stage renders it too
+            ctx.state.backdrop_scenes = backdrop          # the cameras stage renders them too
         # frames shown in the report: the first, the one nearest frame 1000, and a late one (the
         # one nearest 1 km above the ground: the site fills the view)
         cols = list(TRAJECTORY_COLUMNS)
@@ -302,7 +308,7 @@ class DescentStage(Stage):
         return len(times), views
 
     def _downlink(self, ctx, td_s, n_frames) -> None:
-        q = ctx.state.get("downlink")
+        q = ctx.downlink
         if q is None:
             return
         frame_bits = 0.0

@@ -1,7 +1,8 @@
-"""Downlink stage (last): every queued product through the relay contact plan to Earth.
+"""Downlink stage: every queued product through the relay contact plan to Earth.
 
-Earlier stages call ``ctx.state["downlink"].enqueue(name, size_bits, t_created_s, source=...,
-priority=...)``. This stage adds the landers' and rover's housekeeping telemetry (ASSUMED: lander
+The run's downlink queue is a service: any stage calls ``ctx.downlink.enqueue(name, size_bits,
+t_created_s, source=..., priority=...)``. This stage drains it (``drains = True``: the runner
+runs it after every other stage, wherever it is listed). This stage adds the landers' and rover's housekeeping telemetry (ASSUMED: lander
 2 kbit/s from touchdown, rover 1 kbit/s from egress, in 10-minute packets, priority 1), extends
 the relay's contact plan to cover the last product plus ``margin_days``, runs the
 store-and-forward simulation and writes ``products/downlink/products.csv`` (per product:
@@ -37,6 +38,9 @@ class DownlinkConfig(BaseModel):
 class DownlinkStage(Stage):
     name = "downlink"
     Config = DownlinkConfig
+    requires = ("relay", "contact_plan")
+    provides = ("downlink_result",)
+    drains = True
 
     def run(self, ctx: RunContext) -> None:
         import pandas as pd
@@ -47,9 +51,9 @@ class DownlinkStage(Stage):
         from farside.orbit.placement import place_orbit
 
         cfg: DownlinkConfig = ctx.config
-        relay = ctx.require("relay", "relay")
-        queue: DownlinkQueue = ctx.state.setdefault("downlink", DownlinkQueue())
-        plan = ctx.state["contact_plan"]
+        relay = ctx.require("relay")
+        queue: DownlinkQueue = ctx.downlink
+        plan = ctx.require("contact_plan")
         epoch = ctx.scenario.epoch_utc
         t_end_plan = float(plan.t_s[-1])
         if cfg.housekeeping:
@@ -66,10 +70,10 @@ class DownlinkStage(Stage):
         if need > t_end_plan:
             dt = plan.step_s
             t = np.arange(0.0, need + 0.5 * dt, dt)
-            placed = place_orbit(relay["orbit"], epoch, t_end_s=float(t[-1]) + dt, phase=relay["phase"])
+            placed = place_orbit(relay.orbit, epoch, t_end_s=float(t[-1]) + dt, phase=relay.phase)
             with ctx.progress("downlink: extending the contact plan", None):
-                plan = contact_plan(placed, t, lat_deg=relay["lat_deg"], lon_deg=relay["lon_deg"],
-                                    height_m=relay["height_m"], horizon=relay["horizon"], mask_deg=relay["mask_deg"])
+                plan = contact_plan(placed, t, lat_deg=relay.lat_deg, lon_deg=relay.lon_deg,
+                                    height_m=relay.height_m, horizon=relay.horizon, mask_deg=relay.mask_deg)
         with ctx.progress(f"downlink: {len(items)} products", None):
             res = queue.simulate(plan, store_bits={"lander": cfg.lander_store_gbit * 1e9, "rover": cfg.rover_store_gbit * 1e9},
                                  relay_buffer_bits=cfg.relay_buffer_gbit * 1e9)
@@ -81,7 +85,7 @@ class DownlinkStage(Stage):
         summary = pd.DataFrame([{"quantity": k, "value": v} for k, v in stats.items()])
         with ctx.write("downlink/summary.csv", description="latency statistics, drops, buffer peak") as tmp:
             summary.to_csv(tmp, index=False)
-        ctx.state["downlink_result"] = res
+        ctx.state.downlink_result = res
         self._report(ctx, res, stats)
 
     def _report(self, ctx, res, stats) -> None:

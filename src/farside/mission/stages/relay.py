@@ -12,8 +12,8 @@ real phase on 2019-01-03 is not published.
 Products (``products/relay/``): ``orbit_synodic.parquet`` (one period, nondimensional),
 ``orbit_moon_me.parquet`` (relay position over the plan), ``branch_comparison.csv``,
 ``horizon.csv``, ``contact_plan.parquet``, ``contact_windows.csv``, ``link_budget.csv``.
-State: ``relay`` (orbit, placed orbit, site geometry), ``contact_plan``, ``downlink`` (the
-:class:`farside.comms.DownlinkQueue` later stages feed).
+State: ``relay`` (:class:`~farside.mission.state.RelayLink`: orbit, placed orbit, site
+geometry) and ``contact_plan``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from farside.mission.stage import RunContext, Stage
+from farside.mission.state import RelayLink
 
 __all__ = ["RelayStage", "RelayConfig"]
 
@@ -56,7 +57,7 @@ def site_geometry(ctx: RunContext, cfg: RelayConfig):
     from farside.comms import horizon_elevation
 
     sc = ctx.scenario.site
-    site = ctx.state.get("site")
+    site = ctx.state.site
     horizon = None
     ground_m = float(sc.elevation_m)
     if site is not None:
@@ -68,12 +69,14 @@ def site_geometry(ctx: RunContext, cfg: RelayConfig):
 
 class RelayStage(Stage):
     name = "relay"
+    provides = ("relay", "contact_plan")
+    uses = ("site",)
     Config = RelayConfig
 
     def run(self, ctx: RunContext) -> None:
         import pandas as pd
 
-        from farside.comms import DownlinkQueue, contact_plan, windows
+        from farside.comms import contact_plan, windows
         from farside.orbit import halo_orbit
         from farside.orbit.placement import place_orbit
 
@@ -153,10 +156,9 @@ class RelayStage(Stage):
         with ctx.write("relay/link_budget.csv", description="link budgets at min/median/max range") as tmp:
             budget.to_csv(tmp, index=False)
 
-        ctx.state["relay"] = {"orbit": orbit, "placed": placed, "phase": phase, "lat_deg": lat, "lon_deg": lon,
-                              "height_m": h_ant, "horizon": horizon, "mask_deg": cfg.mask_deg, "branch": branch}
-        ctx.state["contact_plan"] = plan
-        ctx.state.setdefault("downlink", DownlinkQueue())
+        ctx.state.relay = RelayLink(orbit=orbit, placed=placed, phase=phase, lat_deg=lat, lon_deg=lon, height_m=h_ant,
+                                    horizon=horizon, mask_deg=cfg.mask_deg, branch=branch)
+        ctx.state.contact_plan = plan
         self._report(ctx, cfg, orbit, placed, plan, comp, budget, branch, phase, horizon)
 
     # ------------------------------------------------------------------------------------------
@@ -264,8 +266,8 @@ class RelayStage(Stage):
             placed_day = place_orbit(orbit, ctx.scenario.epoch_utc, t_end_s=float(t_day[-1]) + 600.0, phase=phase)
         else:
             placed_day = placed
-        st = ctx.state["relay"]
-        p = contact_plan(placed_day, t_day, lat_deg=st["lat_deg"], lon_deg=st["lon_deg"], height_m=st["height_m"],
+        st = ctx.state.relay
+        p = contact_plan(placed_day, t_day, lat_deg=st.lat_deg, lon_deg=st.lon_deg, height_m=st.height_m,
                          horizon=horizon, mask_deg=cfg.mask_deg)
         fig = Figure(figsize=(11, 6))
         axs = fig.subplots(2, 1, sharex=True)

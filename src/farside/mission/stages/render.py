@@ -11,7 +11,7 @@ when it ran, else the site origin at the scenario epoch), with the Sun from
 each with a JSON sidecar, and shows them (downscaled) in the report. ``--quick`` renders the
 TCAM frame at half size. The 2 km LCAM view (1.6 km footprint) off the site's centre and the TCAM
 view toward the horizon see past the site DEM's edge: there they show the descent stage's regional
-backdrop (``ctx.state["backdrop_scene"]``, :func:`farside.terrain.regional_backdrop`) when it
+backdrop (``ctx.state.backdrop_scenes``, :func:`farside.terrain.regional_backdrop`) when it
 ran, else black (no terrain there).
 """
 
@@ -44,27 +44,29 @@ class CamerasConfig(BaseModel):
 class CamerasStage(Stage):
     name = "cameras"
     Config = CamerasConfig
+    requires = ("site",)
+    uses = ("touchdown", "backdrop_scenes")
 
     def run(self, ctx: RunContext) -> None:
         from farside.ephemeris import sun_direction_enu
         from farside.render import CE4_COLOUR_RESPONSE, Scene, Sensor, lcam, render, tcam, write_frame
 
         cfg: CamerasConfig = ctx.config  # type: ignore[assignment]
-        site = ctx.require("site", "site")
+        site = ctx.require("site")
         sc = ctx.scenario
         ter = site.terrain
-        td = ctx.state.get("touchdown_enu")
+        td = ctx.state.touchdown.enu_m if ctx.state.touchdown is not None else None
         x, y = (float(td[0]), float(td[1])) if td is not None else (0.0, 0.0)
         (xmin, xmax, ymin, ymax) = ter.extent_m
         x = min(max(x, xmin + ter.resolution_m), xmax - ter.resolution_m)
         y = min(max(y, ymin + ter.resolution_m), ymax - ter.resolution_m)
         z = float(ter.height_at(x, y))
-        time_utc = ctx.state.get("touchdown_utc") or sc.epoch_utc
+        time_utc = ctx.state.touchdown.utc if ctx.state.touchdown is not None else sc.epoch_utc
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, [time_utc]), float).reshape(-1, 3)[0]
         rng = ctx.rngs["render"]
         seeds = rng.integers(0, 2**63, size=len(cfg.lcam_altitudes_m) + 1)
         scene = Scene(ter, rocks=site.rocks)
-        backdrop = ctx.state.get("backdrop_scene")      # the descent stage's, when it built one
+        backdrop = ctx.state.backdrop_scenes            # the descent stage's, when it built them
         shown = []
         n = len(cfg.lcam_altitudes_m) + 1
         with ctx.progress("cameras: LCAM and TCAM views", n) as advance:
@@ -101,10 +103,10 @@ class CamerasStage(Stage):
         self._report(ctx, shown, sun, time_utc, (x, y, z), fr)
 
     def _downlink(self, ctx) -> None:
-        q = ctx.state.get("downlink")
+        q = ctx.downlink
         if q is None:
             return
-        t0 = float(ctx.state.get("touchdown_s", 0.0))
+        t0 = ctx.state.touchdown.mission_s if ctx.state.touchdown is not None else 0.0
         for p in ctx.products:
             if p.get("stage") == self.name:
                 q.enqueue(p["path"].removeprefix("products/"), 8.0 * p["bytes"], t0, source="lander", priority=5)

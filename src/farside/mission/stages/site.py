@@ -20,6 +20,7 @@ __all__ = ["SiteStage"]
 class SiteStage(Stage):
     name = "site"
     Config = SiteConfig
+    provides = ("site", "first_sunset_s")
 
     def run(self, ctx: RunContext) -> None:
         from farside.terrain import generate_site, write_dem, write_site_tables
@@ -34,7 +35,7 @@ class SiteStage(Stage):
                 regional_slope_azimuth_deg=cfg.regional_slope_azimuth_deg,
                 anchor_lat_deg=cfg.lat_deg, anchor_lon_deg=cfg.lon_deg,
             )
-        ctx.state["site"] = site
+        ctx.state.site = site
         with ctx.write("terrain/site_dem.tif", description="site DEM, float32 m, lunar tmerc CRS") as tmp:
             write_dem(site.terrain, tmp)
         cpath, rpath = write_site_tables(site, ctx.product_path("terrain"))
@@ -179,4 +180,4 @@ class SiteStage(Stage):
         ctx.report.add_figure("Sun over the first lunar day", fig,
                               caption=f"Sun elevation and azimuth at {lat:.4f}°, {lon:.4f}°E from sunrise to sunset "
                                       "(DE421 + MOON_ME via skyfield)")
-        ctx.state["first_sunset_s"] = float(set_s)
+        ctx.state.first_sunset_s = float(set_s)
