@@ -66,8 +66,11 @@ def test_background_encoding_changes_no_product(quick_run, tmp_path):
     """The descent stage exposes, writes and encodes each LCAM frame on a background thread while
     the next one renders; with ``[descent] background_encoding = false`` all of it runs inline. The
     products (every frame, sidecar and the video, by sha256) are the same either way."""
-    toml = tmp_path / "inline.toml"
-    toml.write_text("[descent]\nbackground_encoding = false\n")
+    from farside.mission.scenario import builtin_scenario_path
+
+    toml = tmp_path / "inline.toml"          # the built-in Chang'e-4 file with the encoding inline
+    text = builtin_scenario_path("chang-e-4").read_text()
+    toml.write_text(text.replace("[descent]\n", "[descent]\nbackground_encoding = false\n", 1))
     out = tmp_path / "inline"
     assert main(["run", str(toml), "--quick", "--out", str(out)]) == 0
     a = json.loads((quick_run / "manifest.json").read_text())

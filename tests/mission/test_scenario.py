@@ -65,3 +65,41 @@ def test_stage_without_its_producer_says_so(tmp_path):
                                             r"provides it$"):
         run_mission(sc, tmp_path / "out", stages=[DescentStage()], quick=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_every_scenario_key_is_documented():
+    """docs/scenario.md has a row for every key a scenario accepts, with a meaning."""
+    from pathlib import Path
+
+    from farside.mission import default_stages
+    from farside.mission.scenario import Scenario, SiteConfig
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scenario.md").read_text()
+    keys = [k for k in Scenario.model_fields if k not in ("stages", "site")] + list(SiteConfig.model_fields)
+    for st in default_stages():
+        if st.name != "site":
+            keys += list(st.Config.model_fields)
+    for k in keys:
+        rows = [ln for ln in doc.splitlines() if ln.startswith(f"| `{k}` |")]
+        assert rows and not rows[0].rstrip().endswith("|  |"), k
+
+
+@pytest.mark.parametrize("name", ["chang-e-4", "south-pole-example"])
+def test_shipped_scenarios_load(name):
+    """The shipped scenario files validate; the built-in default is the Chang'e-4 file."""
+    from farside.mission import default_stages, load_scenario
+
+    sc = load_scenario(name, default_stages())
+    assert sc.name == name
+    if name == "chang-e-4":
+        assert sc == load_scenario(None, default_stages())
+        assert sc.events == {"rover egress": "2019-01-03T14:22:00Z"}
+    else:
+        assert sc.reference_mission == "" and sc.site.lat_deg < -80
+
+
+def test_bad_event_time_one_line():
+    from farside.mission.scenario import _build
+
+    with pytest.raises(ScenarioError, match=r"^events = .* is invalid: must be an ISO-8601 UTC time"):
+        _build({"events": {"egress": "tomorrow"}}, [])

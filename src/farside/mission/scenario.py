@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from farside import constants as C
 from farside.errors import ScenarioError, invalid
 
-__all__ = ["SiteConfig", "Scenario", "load_scenario", "chang_e4", "validation_message"]
+__all__ = ["SiteConfig", "Scenario", "load_scenario", "chang_e4", "validation_message", "BUILTIN_SCENARIOS",
+           "builtin_scenario_path"]
 
 #: Largest site edge (pixels) accepted: 16384^2 float32 heights need 1 GiB, and generation holds a
 #: few such arrays; beyond that the 24 GB machine this targets would not cope.
@@ -64,28 +65,64 @@ class Scenario(BaseModel):
     name: str = "chang-e-4"
     epoch_utc: str = C.CE4_TOUCHDOWN_UTC
     seed: int = Field(2019, ge=0, lt=2**63)
+    #: the published mission the report compares with ("chang-e-4"), or "" for none
+    reference_mission: str = Field("chang-e-4", pattern="^(chang-e-4|)$")
+    #: named mission events (label -> ISO UTC), e.g. "rover egress"; marked in the report's Sun
+    #: plot and usable as start times by the stages (e.g. [downlink] rover_housekeeping_start)
+    events: dict[str, str] = Field(default_factory=dict)
     site: SiteConfig = SiteConfig()
     stages: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("epoch_utc")
     @classmethod
     def _iso(cls, v: str) -> str:
-        try:
-            dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError("must be an ISO-8601 UTC time such as 2019-01-03T02:26:00Z") from None
-        if not (1900 <= dt.year < 2050):
-            raise ValueError("must lie in 1900-2049 (coverage of the DE421 lunar orientation kernel)")
+        return _check_utc(v)
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: dict[str, str]) -> dict[str, str]:
+        for label, t in v.items():
+            if not label or label in ("epoch", "touchdown"):
+                raise ValueError(f"event label {label!r} is reserved or empty")
+            _check_utc(t)
         return v
+
+    def event_seconds(self, spec: str, *, touchdown_s: float | None = None) -> float:
+        """Mission seconds since the epoch of ``spec``: "epoch", "touchdown" (``touchdown_s``, or
+        the epoch when there was no descent), an event label, or an ISO UTC time."""
+        from farside.ephemeris import utc_to_seconds
+
+        if spec == "epoch":
+            return 0.0
+        if spec == "touchdown":
+            return 0.0 if touchdown_s is None else float(touchdown_s)
+        t = self.events.get(spec, spec)
+        try:
+            _check_utc(t)
+        except ValueError:
+            valid = ", ".join(["epoch", "touchdown", *sorted(self.events)]) + " or an ISO UTC time"
+            raise invalid("event", spec, valid) from None
+        return float(utc_to_seconds(self.epoch_utc, [t])[0])
 
     def with_seed(self, seed: int) -> "Scenario":
         return self.model_copy(update={"seed": _check_seed(seed)})
 
     def to_dict(self) -> dict:
-        d = {"name": self.name, "epoch_utc": self.epoch_utc, "seed": self.seed, "site": self.site.model_dump()}
+        d = {"name": self.name, "epoch_utc": self.epoch_utc, "seed": self.seed,
+             "reference_mission": self.reference_mission, "events": dict(self.events), "site": self.site.model_dump()}
         for k, v in self.stages.items():
             d[k] = v.model_dump() if isinstance(v, BaseModel) else v
         return d
+
+
+def _check_utc(v: str) -> str:
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise ValueError("must be an ISO-8601 UTC time such as 2019-01-03T02:26:00Z") from None
+    if not (1900 <= dt.year < 2050):
+        raise ValueError("must lie in 1900-2049 (coverage of the DE421 lunar orientation kernel)")
+    return v
 
 
 def _check_seed(seed: Any) -> int:
@@ -107,7 +144,7 @@ def validation_message(exc: ValidationError, prefix: str = "") -> str:
 
 def _build(data: Mapping[str, Any], stages: Sequence[Any]) -> Scenario:
     by_name = {s.name: s for s in stages}
-    top = {"name", "epoch_utc", "seed", "site"}
+    top = {"name", "epoch_utc", "seed", "site", "reference_mission", "events"}
     for key in data:
         if key not in top and key not in by_name:
             valid = ", ".join(sorted(top | set(by_name)))
@@ -130,7 +167,7 @@ def _build(data: Mapping[str, Any], stages: Sequence[Any]) -> Scenario:
             configs[st.name] = st.Config(**dict(table))
         except ValidationError as exc:
             raise ScenarioError(validation_message(exc, st.name)) from None
-    kwargs = {k: data[k] for k in ("name", "epoch_utc") if k in data}
+    kwargs = {k: data[k] for k in ("name", "epoch_utc", "reference_mission", "events") if k in data}
     if "seed" in data:
         kwargs["seed"] = _check_seed(data["seed"])
     try:
@@ -139,9 +176,30 @@ def _build(data: Mapping[str, Any], stages: Sequence[Any]) -> Scenario:
         raise ScenarioError(validation_message(exc)) from None
 
 
+#: scenarios shipped in the package (``src/farside/mission/scenarios/<name>.toml``)
+BUILTIN_SCENARIOS = ("chang-e-4", "south-pole-example")
+
+
+def builtin_scenario_path(name: str) -> Path:
+    """Path of a scenario TOML shipped with farside (see :data:`BUILTIN_SCENARIOS`)."""
+    from importlib import resources
+
+    if name not in BUILTIN_SCENARIOS:
+        raise invalid("scenario", name, f"one of {', '.join(BUILTIN_SCENARIOS)} or a TOML file")
+    return Path(str(resources.files("farside.mission") / "scenarios" / f"{name}.toml"))
+
+
 def chang_e4(stages: Sequence[Any] = ()) -> Scenario:
-    """The built-in Chang'e-4 scenario (site at Liu et al. 2019's point, epoch = touchdown)."""
-    return _build({}, stages)
+    """The built-in Chang'e-4 scenario (``scenarios/chang-e-4.toml``: site at Liu et al. 2019's
+    point, epoch = touchdown, the rover's egress as an event). With a subset of the pipeline's
+    ``stages``, the file's tables for the other stages are left out."""
+    from farside.mission.pipeline import default_stages
+
+    data = tomllib.loads(builtin_scenario_path("chang-e-4").read_text(encoding="utf-8"))
+    keep = {s.name for s in stages}
+    for name in {s.name for s in default_stages()} - keep - {"site"}:
+        data.pop(name, None)
+    return _build(data, stages)
 
 
 def load_scenario(path: str | Path | None, stages: Sequence[Any] = ()) -> Scenario:
@@ -149,8 +207,10 @@ def load_scenario(path: str | Path | None, stages: Sequence[Any] = ()) -> Scenar
     if path is None:
         return chang_e4(stages)
     p = Path(path)
+    if not p.is_file() and str(path) in BUILTIN_SCENARIOS:
+        p = builtin_scenario_path(str(path))
     if not p.is_file():
-        raise invalid("scenario", str(p), "an existing TOML file")
+        raise invalid("scenario", str(p), f"an existing TOML file or a built-in scenario ({', '.join(BUILTIN_SCENARIOS)})")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

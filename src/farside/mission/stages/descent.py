@@ -50,6 +50,11 @@ class DescentConfig(BaseModel):
     hda: bool = True
     #: ignition relative to the scenario epoch (CE-4: 02:15:00 UTC ignition, epoch 02:26:00 UTC)
     ignition_offset_s: float = Field(-660.0, ge=-86400.0, le=86400.0)
+    #: the Sun of the frames and of the hazard images is taken this long after ignition (the
+    #: expected descent duration; CE-4: ~690 s, docs/references.md 1.1); it moves < 0.1 deg in 12 min
+    sun_after_ignition_s: float = Field(690.0, ge=0.0, le=7200.0)
+    #: time stamp of the coarse-hazard (LCAM) image, after ignition (near the 2 km coarse avoidance)
+    coarse_hda_image_after_ignition_s: float = Field(600.0, ge=0.0, le=7200.0)
     frames: bool = True
     frame_stride: int = Field(1, ge=1, le=100000)
     quick_frame_stride: int = Field(250, ge=1, le=100000)
@@ -99,7 +104,7 @@ class DescentStage(Stage):
         return ("backdrop_scenes",)       # None when the frames see nothing beyond the site
 
     def run(self, ctx: RunContext) -> None:
-        from farside.descent import ASSUMPTIONS, CE4_LANDER, prepare_hazards, simulate_descent
+        from farside.descent import ASSUMPTIONS, CE4_LANDER, TRAJECTORY_COLUMNS, prepare_hazards, simulate_descent
         from farside.ephemeris import seconds_to_utc, sun_direction_enu
 
         cfg: DescentConfig = ctx.config  # type: ignore[assignment]
@@ -112,12 +117,12 @@ class DescentStage(Stage):
         backdrop_seed = int(rng.integers(0, 2**63))      # drawn after the others: they do not change
         near_seed = int(rng.integers(0, 2**63))
         lander = CE4_LANDER
-        t_td_guess = ignition_s + 690.0
+        t_td_guess = ignition_s + cfg.sun_after_ignition_s
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, seconds_to_utc(epoch, [t_td_guess])),
                          dtype=float).reshape(-1, 3)[0]
         with ctx.progress("descent: LCAM coarse-hazard frame", None):
             hazards = prepare_hazards(site, sun_dir_enu=sun, lander=lander, rng=np.random.default_rng(seeds[0]),
-                                      time_utc=seconds_to_utc(epoch, [ignition_s + 600.0])[0])
+                                      time_utc=seconds_to_utc(epoch, [ignition_s + cfg.coarse_hda_image_after_ignition_s])[0])
         with ctx.progress("descent: closed-loop guidance", None):
             res = simulate_descent(site, lander=lander, rng=np.random.default_rng(seeds[1]), hda=cfg.hda,
                                    hazards=hazards, ignition_s=ignition_s)
@@ -125,8 +130,8 @@ class DescentStage(Stage):
         td_s = ignition_s + res.duration_s
         tr = res.trajectory
         ctx.state.descent = res
-        ctx.state.touchdown = Touchdown(enu_m=(res.touchdown_x_m, res.touchdown_y_m, float(tr[-1, 4])), utc=td_utc,
-                                        mission_s=td_s)
+        z_td = float(tr[-1, TRAJECTORY_COLUMNS.index("z_m")])
+        ctx.state.touchdown = Touchdown(enu_m=(res.touchdown_x_m, res.touchdown_y_m, z_td), utc=td_utc, mission_s=td_s)
 
         self._write_tables(ctx, res, ign_utc, td_utc, ignition_s)
         n_frames, views = 0, None
@@ -339,23 +344,24 @@ class DescentStage(Stage):
             f"{res.coarse_divert_m:.1f} m, fine divert {res.divert_m:.1f} m; "
             f"<b>{'safe' if res.safe else 'UNSAFE: ' + ', '.join(res.failed_criteria)}</b>. "
             f"{n_frames} LCAM frames rendered.</p>"))
-        lat_pub, lon_pub = C.CE4_LAT_DEG, C.CE4_LON_DEG
-        d_m = math.hypot((res.touchdown_lat_deg - lat_pub) * math.radians(1) * C.MOON_RADIUS_M,
-                         (res.touchdown_lon_deg - lon_pub) * math.radians(1) * C.MOON_RADIUS_M
-                         * math.cos(math.radians(lat_pub)))
-        comp = pd.DataFrame([
-            ("touchdown UTC", "2019-01-03T02:26 (NSSDC; docs/references.md 1.1)", td_utc),
-            ("duration, s", "~700 (690, Xinhua; 1.1)", f"{res.duration_s:.1f}"),
-            ("touchdown point", "177.5991E 45.4446S (Liu et al. 2019; 1.2)",
-             f"{res.touchdown_lon_deg:.4f}E {abs(res.touchdown_lat_deg):.4f}S ({d_m:.0f} m away)"),
-            ("hover height, m", "100 (2.1)", f"{res.hover_altitude_m:.1f}"),
-            ("engine cut-off, m", "2 (2.1)", f"{res.cutoff_height_m:.2f}"),
-            ("vertical speed, m/s", "CE-5: 1.99 (2.2)", f"{res.vertical_speed_mps:.2f}"),
-            ("horizontal speed, m/s", "CE-5: 0.0085 (2.2)", f"{res.horizontal_speed_mps:.4f}"),
-            ("attitude, deg", "CE-5: 0.2 (2.2)", f"{res.attitude_deg:.2f}"),
-            ("propellant, kg", "CE-5: 1,898 (heavier vehicle; 2.2)", f"{res.propellant_used_kg:.0f}"),
-        ], columns=["quantity", "published", "farside"])
-        ctx.report.add_table("Comparison with the published Chang'e-4 descent", comp, section=title)
+        if ctx.scenario.reference_mission == "chang-e-4":
+            lat_pub, lon_pub = C.CE4_LAT_DEG, C.CE4_LON_DEG
+            d_m = math.hypot((res.touchdown_lat_deg - lat_pub) * math.radians(1) * C.MOON_RADIUS_M,
+                             (res.touchdown_lon_deg - lon_pub) * math.radians(1) * C.MOON_RADIUS_M
+                             * math.cos(math.radians(lat_pub)))
+            comp = pd.DataFrame([
+                ("touchdown UTC", "2019-01-03T02:26 (NSSDC; docs/references.md 1.1)", td_utc),
+                ("duration, s", "~700 (690, Xinhua; 1.1)", f"{res.duration_s:.1f}"),
+                ("touchdown point", "177.5991E 45.4446S (Liu et al. 2019; 1.2)",
+                 f"{res.touchdown_lon_deg:.4f}E {abs(res.touchdown_lat_deg):.4f}S ({d_m:.0f} m away)"),
+                ("hover height, m", "100 (2.1)", f"{res.hover_altitude_m:.1f}"),
+                ("engine cut-off, m", "2 (2.1)", f"{res.cutoff_height_m:.2f}"),
+                ("vertical speed, m/s", "CE-5: 1.99 (2.2)", f"{res.vertical_speed_mps:.2f}"),
+                ("horizontal speed, m/s", "CE-5: 0.0085 (2.2)", f"{res.horizontal_speed_mps:.4f}"),
+                ("attitude, deg", "CE-5: 0.2 (2.2)", f"{res.attitude_deg:.2f}"),
+                ("propellant, kg", "CE-5: 1,898 (heavier vehicle; 2.2)", f"{res.propellant_used_kg:.0f}"),
+            ], columns=["quantity", "published", "farside"])
+            ctx.report.add_table("Comparison with the published Chang'e-4 descent", comp, section=title)
         ctx.report.add_figure("Descent profile", _profile_figure(res), section=title)
         fig = _hazard_figure(res)
         if fig is not None:
@@ -462,11 +468,12 @@ def _frames_figure(views):
 
 
 def _phase_at(res, t: float) -> str:
-    from farside.descent import PHASE_NAMES
+    from farside.descent import PHASE_NAMES, TRAJECTORY_COLUMNS
 
     tr = res.trajectory
-    i = int(np.clip(np.searchsorted(tr[:, 0], t, side="right") - 1, 0, len(tr) - 1))
-    return PHASE_NAMES[int(tr[i, 1])]
+    c_t, c_ph = TRAJECTORY_COLUMNS.index("t_s"), TRAJECTORY_COLUMNS.index("phase")
+    i = int(np.clip(np.searchsorted(tr[:, c_t], t, side="right") - 1, 0, len(tr) - 1))
+    return PHASE_NAMES[int(tr[i, c_ph])]
 
 
 def _jsonable(o):
@@ -502,14 +509,16 @@ def _profile_figure(res):
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    from farside.descent import PHASE_NAMES
+    from farside.descent import PHASE_NAMES, TRAJECTORY_COLUMNS
 
     tr = res.trajectory
-    t = tr[:, 0]
-    agl = tr[:, 19]
-    v = np.linalg.norm(tr[:, 5:8], axis=1)
-    centre = tr[:, 2:5] + np.array([0.0, 0.0, C.MOON_RADIUS_M])     # from the Moon's centre
-    v_up = np.sum(tr[:, 5:8] * centre, axis=1) / np.linalg.norm(centre, axis=1)
+    col = {c: k for k, c in enumerate(TRAJECTORY_COLUMNS)}
+    t = tr[:, col["t_s"]]
+    agl = tr[:, col["height_agl_m"]]
+    vel = tr[:, col["vx_mps"]:col["vz_mps"] + 1]
+    v = np.linalg.norm(vel, axis=1)
+    centre = tr[:, col["x_m"]:col["z_m"] + 1] + np.array([0.0, 0.0, C.MOON_RADIUS_M])     # from the Moon's centre
+    v_up = np.sum(vel * centre, axis=1) / np.linalg.norm(centre, axis=1)
     fig = Figure(figsize=(12, 7))
     ax = fig.subplots(2, 2, sharex=True)
     ax[0, 0].plot(t, agl / 1000.0)
@@ -519,11 +528,11 @@ def _profile_figure(res):
     ax[0, 1].set_yscale("symlog", linthresh=1.0)
     ax[0, 1].set_ylabel("m/s")
     ax[0, 1].legend()
-    ax[1, 0].plot(t, tr[:, 9])
+    ax[1, 0].plot(t, tr[:, col["thrust_n"]])
     ax[1, 0].set_ylabel("thrust (N)")
-    ax[1, 1].plot(t, tr[:, 8])
+    ax[1, 1].plot(t, tr[:, col["mass_kg"]])
     ax[1, 1].set_ylabel("mass (kg)")
-    ph = tr[:, 1].astype(int)
+    ph = tr[:, col["phase"]].astype(int)
     colours = colormaps["tab10"](np.arange(len(PHASE_NAMES)))
     for a in ax.ravel():
         for k, name in enumerate(PHASE_NAMES[:-1]):

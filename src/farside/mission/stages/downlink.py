@@ -28,6 +28,10 @@ class DownlinkConfig(BaseModel):
     housekeeping: bool = True
     lander_housekeeping_bps: float = Field(2_000.0, ge=0.0)
     rover_housekeeping_bps: float = Field(1_000.0, ge=0.0)
+    #: when each source's housekeeping starts: "epoch", "touchdown" (the descent stage's, else the
+    #: epoch), a scenario event label or an ISO UTC time; "" = that source sends none
+    lander_housekeeping_start: str = "touchdown"
+    rover_housekeeping_start: str = "rover egress"
     packet_s: float = Field(600.0, ge=10.0)
     margin_days: float = Field(2.0, ge=0.0, le=60.0)
     relay_buffer_gbit: float = Field(8.0, gt=0.0)
@@ -45,9 +49,7 @@ class DownlinkStage(Stage):
     def run(self, ctx: RunContext) -> None:
         import pandas as pd
 
-        from farside import constants as C
         from farside.comms import DownlinkQueue, contact_plan
-        from farside.ephemeris import utc_to_seconds
         from farside.orbit.placement import place_orbit
 
         cfg: DownlinkConfig = ctx.config
@@ -57,10 +59,16 @@ class DownlinkStage(Stage):
         epoch = ctx.scenario.epoch_utc
         t_end_plan = float(plan.t_s[-1])
         if cfg.housekeeping:
-            t_land = max(0.0, float(utc_to_seconds(epoch, [C.CE4_TOUCHDOWN_UTC])[0]))
-            t_egress = max(0.0, float(utc_to_seconds(epoch, [C.CE4_ROVER_EGRESS_UTC])[0]))
-            for src, t0, bps in (("lander", t_land, cfg.lander_housekeeping_bps), ("rover", t_egress, cfg.rover_housekeeping_bps)):
-                if bps <= 0:
+            sc = ctx.scenario
+            td = ctx.state.touchdown.mission_s if ctx.state.touchdown is not None else None
+            starts = {}
+            for src, spec in (("lander", cfg.lander_housekeeping_start), ("rover", cfg.rover_housekeeping_start)):
+                if spec == "rover egress" and spec not in sc.events:
+                    spec = ""                  # the default: no rover housekeeping in a scenario without egress
+                starts[src] = None if not spec else max(0.0, sc.event_seconds(spec, touchdown_s=td))
+            for src, t0, bps in (("lander", starts["lander"], cfg.lander_housekeeping_bps),
+                                 ("rover", starts["rover"], cfg.rover_housekeeping_bps)):
+                if bps <= 0 or t0 is None:
                     continue
                 for k, ts in enumerate(np.arange(t0 + cfg.packet_s, t_end_plan, cfg.packet_s)):
                     queue.enqueue(f"{src}/housekeeping/{k:05d}", bps * cfg.packet_s, float(ts), source=src, priority=1)

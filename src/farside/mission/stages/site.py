@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from farside import constants as C
 from farside.mission.scenario import SiteConfig
 from farside.mission.stage import RunContext, Stage
 
@@ -165,10 +164,9 @@ class SiteStage(Stage):
         ax2 = ax.twinx()
         ax2.plot(days, (az + 180.0) % 360.0 - 180.0, "C0-", lw=1, label="Sun azimuth")
         ax2.set_ylabel("azimuth (deg from N, east positive)", color="C0")
-        egress_s = utc_to_seconds(epoch, [C.CE4_ROVER_EGRESS_UTC])[0] if sc.name == "chang-e-4" else None
         marks = [(0.0, f"touchdown {epoch}", "k")]
-        if egress_s is not None:
-            marks.append((egress_s, f"rover egress {C.CE4_ROVER_EGRESS_UTC}", "g"))
+        for label, t_utc in sorted(sc.events.items(), key=lambda kv: sc.event_seconds(kv[0])):
+            marks.append((sc.event_seconds(label), f"{label} {t_utc}", "g"))
         marks.append((set_s, f"sunset {seconds_to_utc(epoch, [set_s])[0]}", "r"))
         for s_, lab, col in marks:
             ax.axvline(s_ / 86400.0, color=col, ls="--", lw=1, label=lab)
