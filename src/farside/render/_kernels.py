@@ -568,6 +568,7 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
     tsh = 0
     while (1 << tsh) < tile:
         tsh += 1
+    ball_on = ball[3] < np.inf
     npend = np.zeros(ntr, np.int64)
     for ti in prange(ntr):
         buf = np.empty((15, ptile * ptile))
@@ -589,7 +590,7 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                             te = _rect_entry(ox, oy, dx, dy, lim_rects, lim_src[i, j])
                             # 1 m past the entry (rounding at the edge); never past the hit
                             tm = min(tm, tp, te + 1.0) if te > 0.0 else (-1.0 if te == 0.0 else min(tm, tp))
-                    if tm > 0.0:
+                    if tm > 0.0 and ball_on:
                         tm = min(tm, _ball_exit(ox, oy, oz, dx, dy, dz, ball))
                     if tm > 0.0:
                         ncast += 1

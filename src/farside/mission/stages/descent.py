@@ -338,7 +338,8 @@ class DescentStage(Stage):
         s = res.summary()
         ctx.report.add_section(title, (
             f"<p>Ignition {ign_utc}, touchdown {td_utc} after {res.duration_s:.1f} s; touchdown at "
-            f"{abs(res.touchdown_lat_deg):.5f}&deg;S, {res.touchdown_lon_deg:.5f}&deg;E; vertical "
+            f"{abs(res.touchdown_lat_deg):.5f}&deg;{'S' if res.touchdown_lat_deg < 0 else 'N'}, "
+            f"{res.touchdown_lon_deg:.5f}&deg;E; vertical "
             f"{res.vertical_speed_mps:.2f} m/s, horizontal {res.horizontal_speed_mps:.3f} m/s; propellant "
             f"{res.propellant_used_kg:.0f} kg; hover {res.hover_altitude_m:.1f} m; coarse divert "
             f"{res.coarse_divert_m:.1f} m, fine divert {res.divert_m:.1f} m; "
