@@ -504,23 +504,24 @@ def _rect_entry(ox, oy, dx, dy, rects, k):
     yb = rects[k, 3]
     if xa <= ox <= xb and ya <= oy <= yb:
         return 0.0
-    t0 = 0.0
-    t1 = 1e300
-    if dx != 0.0:
-        ta = (xa - ox) / dx
-        tb = (xb - ox) / dx
-        t0 = max(t0, min(ta, tb))
-        t1 = min(t1, max(ta, tb))
-    elif ox < xa or ox > xb:
+    t0, t1, ok = slab_clip(ox, dx, xa, xb, 0.0, 1e300)
+    if not ok:
         return -1.0
-    if dy != 0.0:
-        ta = (ya - oy) / dy
-        tb = (yb - oy) / dy
-        t0 = max(t0, min(ta, tb))
-        t1 = min(t1, max(ta, tb))
-    elif oy < ya or oy > yb:
+    t0, t1, ok = slab_clip(oy, dy, ya, yb, t0, t1)
+    if not ok:
         return -1.0
     return t0 if t0 <= t1 else -1.0
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def slab_clip(o, d, lo, hi, t0, t1):
+    """Narrow the ray parameter interval [t0, t1] to where o + t d lies in [lo, hi] (one axis
+    of a box). Returns (t0, t1, ok); ok False when the ray runs parallel to the slab outside it."""
+    if d != 0.0:
+        ta = (lo - o) / d
+        tb = (hi - o) / d
+        return max(t0, min(ta, tb)), min(t1, max(ta, tb)), True
+    return t0, t1, lo <= o <= hi
 
 
 # rows of render_pass's per-tile ray buffer

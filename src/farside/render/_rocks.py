@@ -586,19 +586,11 @@ def frame_bounds(rc, utab, width, height, t_img, zlo, zhi, rx0, rx1, ry0, ry1):
                     continue
                 elif dz > 0.0:
                     tb = (zhi - oz) / dz
-                if dx != 0.0:
-                    t1 = (rx0 - ox) / dx
-                    t2 = (rx1 - ox) / dx
-                    ta = max(ta, min(t1, t2))
-                    tb = min(tb, max(t1, t2))
-                elif ox < rx0 or ox > rx1:
+                ta, tb, ok = K.slab_clip(ox, dx, rx0, rx1, ta, tb)
+                if not ok:
                     continue
-                if dy != 0.0:
-                    t1 = (ry0 - oy) / dy
-                    t2 = (ry1 - oy) / dy
-                    ta = max(ta, min(t1, t2))
-                    tb = min(tb, max(t1, t2))
-                elif oy < ry0 or oy > ry1:
+                ta, tb, ok = K.slab_clip(oy, dy, ry0, ry1, ta, tb)
+                if not ok:
                     continue
                 if not (ta <= tb) or not math.isfinite(tb):
                     continue
