@@ -68,8 +68,6 @@ def run_mission(
     ``log(message)`` receives one line per finished stage.
     """
     run_dir = Path(out_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise invalid("out", str(run_dir), "a directory path (a file of that name exists)")
     check_pipeline(stages)
     check_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -62,8 +62,8 @@ class DescentConfig(BaseModel):
     #: expose, encode and write each frame on a background thread while the next one renders
     #: (same products either way; false runs it all on the main thread)
     background_encoding: bool = True
-    #: x264 preset of descent.mp4: "veryfast" costs ~38 ms of CPU a 1024^2 frame against ~108 ms
-    #: for x264's default "medium" (docs/render.md), at a similar size for these noisy frames
+    #: x264 preset of descent.mp4: "veryfast" costs ~26 ms of CPU a 1024^2 LCAM frame against ~65 ms
+    #: for x264's default "medium", at the same size and 0.1 dB lower PSNR (docs/render.md)
     video_preset: str = Field("veryfast", pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$")
     #: regional backdrop behind the site for the LCAM frames (farside.terrain.regional_backdrop);
     #: its extent is what the rendered frames see of the curved ground, capped at max_size_px
@@ -292,8 +292,9 @@ class DescentStage(Stage):
                     cam = base.with_pose(pos[k], rot[k])
                     fr = render(scene, cam, sun_dir_enu=sun, photometry="hapke", shadows="hard", layers="minimal",
                                 time_utc=utc[k], backdrop=backdrop)
-                    sky[k] = float(np.mean(fr.sky))
-                    sky_site[k] = sky[k] if fr.from_backdrop is None else float(np.mean(fr.sky | fr.from_backdrop))
+                    sky_px = fr.sky
+                    sky[k] = float(np.mean(sky_px))
+                    sky_site[k] = sky[k] if fr.from_backdrop is None else float(np.mean(sky_px | fr.from_backdrop))
                     worker.submit(finish, k, fr)
                     del fr
             if writer is not None:
