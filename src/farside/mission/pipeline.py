@@ -17,11 +17,13 @@ def default_stages() -> list[Stage]:
     from farside.mission.stages.relay import RelayStage
     from farside.mission.stages.render import CamerasStage
     from farside.mission.stages.site import SiteStage
+    from farside.mission.stages.surface import SurfaceStage
 
     return [
         SiteStage(),
         RelayStage(),
         DescentStage(),
         CamerasStage(),
+        SurfaceStage(),
         DownlinkStage(),  # drains the queue: runs after every other stage wherever it is listed
     ]

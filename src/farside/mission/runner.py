@@ -69,6 +69,8 @@ def run_mission(
     """
     run_dir = Path(out_dir)
     check_pipeline(stages)
+    for st in stages:                       # configuration checks that need no earlier stage
+        st.preflight(scenario.stages.get(st.name) or st.Config(), scenario, quick)
     check_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # a re-run replaces earlier products of this run directory (a farside run directory: checked above)

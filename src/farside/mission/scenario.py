@@ -72,6 +72,8 @@ class Scenario(BaseModel):
     events: dict[str, str] = Field(default_factory=dict)
     site: SiteConfig = SiteConfig()
     stages: dict[str, Any] = Field(default_factory=dict)
+    #: stage name -> its scenario table, where they differ (the surface stage reads [rover])
+    stage_tables: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("epoch_utc")
     @classmethod
@@ -111,7 +113,7 @@ class Scenario(BaseModel):
         d = {"name": self.name, "epoch_utc": self.epoch_utc, "seed": self.seed,
              "reference_mission": self.reference_mission, "events": dict(self.events), "site": self.site.model_dump()}
         for k, v in self.stages.items():
-            d[k] = v.model_dump() if isinstance(v, BaseModel) else v
+            d[self.stage_tables.get(k, k)] = v.model_dump() if isinstance(v, BaseModel) else v
         return d
 
 
@@ -143,7 +145,7 @@ def validation_message(exc: ValidationError, prefix: str = "") -> str:
 
 
 def _build(data: Mapping[str, Any], stages: Sequence[Any]) -> Scenario:
-    by_name = {s.name: s for s in stages}
+    by_name = {(s.table or s.name): s for s in stages}
     top = {"name", "epoch_utc", "seed", "site", "reference_mission", "events"}
     for key in data:
         if key not in top and key not in by_name:
@@ -160,18 +162,20 @@ def _build(data: Mapping[str, Any], stages: Sequence[Any]) -> Scenario:
         if st.name == "site":  # the site stage is configured by the top-level [site] table
             configs[st.name] = site
             continue
-        table = data.get(st.name, {}) or {}
+        key = st.table or st.name
+        table = data.get(key, {}) or {}
         if not isinstance(table, Mapping):
-            raise invalid(st.name, table, f"a table of {st.name} options")
+            raise invalid(key, table, f"a table of {key} options")
         try:
             configs[st.name] = st.Config(**dict(table))
         except ValidationError as exc:
-            raise ScenarioError(validation_message(exc, st.name)) from None
+            raise ScenarioError(validation_message(exc, key)) from None
     kwargs = {k: data[k] for k in ("name", "epoch_utc", "reference_mission", "events") if k in data}
     if "seed" in data:
         kwargs["seed"] = _check_seed(data["seed"])
     try:
-        return Scenario(site=site, stages=configs, **kwargs)
+        return Scenario(site=site, stages=configs, stage_tables={s.name: s.table for s in stages if s.table},
+                        **kwargs)
     except ValidationError as exc:
         raise ScenarioError(validation_message(exc)) from None
 
@@ -197,7 +201,8 @@ def chang_e4(stages: Sequence[Any] = ()) -> Scenario:
 
     data = tomllib.loads(builtin_scenario_path("chang-e-4").read_text(encoding="utf-8"))
     keep = {s.name for s in stages}
-    for name in {s.name for s in default_stages()} - keep - {"site"}:
+    keep |= {s.table for s in stages if s.table}
+    for name in {s.table or s.name for s in default_stages()} - keep - {"site"}:
         data.pop(name, None)
     return _build(data, stages)
 

@@ -45,11 +45,17 @@ class Stage(abc.ABC):
     others queued (the downlink): the runner runs it after every other stage, wherever it is listed."""
 
     name: ClassVar[str] = ""
+    #: the scenario table that configures the stage ("" = the stage's name)
+    table: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = EmptyConfig
     provides: ClassVar[tuple[str, ...]] = ()
     requires: ClassVar[tuple[str, ...]] = ()
     uses: ClassVar[tuple[str, ...]] = ()
     drains: ClassVar[bool] = False
+
+    def preflight(self, config: BaseModel, scenario: "Scenario", quick: bool) -> None:
+        """Checks of the configuration that need no earlier stage, run before any stage runs
+        (raise a one-line ScenarioError); default none."""
 
     def may_skip(self, config: BaseModel, quick: bool) -> tuple[str, ...]:
         """The ``provides`` fields this configuration legitimately leaves unset (default none)."""

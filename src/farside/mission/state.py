@@ -62,6 +62,10 @@ class MissionState:
     #: the regional backdrop Scenes the frames render beyond the site, finest first (None when
     #: the descent built none) -- descent stage
     backdrop_scenes: list | None = None
+    #: the rover's surface mission (farside.rover.SurfaceResult) -- surface stage
+    surface: Any = None
+    #: the rover's wheel ruts as a height delta over the site (farside.terrain.Terrain) -- surface stage
+    tracks: Any = None
     #: the store-and-forward result (farside.comms.DownlinkResult) -- downlink stage
     downlink_result: Any = None
 

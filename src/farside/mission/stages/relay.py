@@ -44,7 +44,7 @@ class RelayConfig(BaseModel):
     phase: float | None = Field(None, ge=0.0, lt=1.0)
     mask_deg: float = Field(5.0, ge=0.0, lt=90.0)
     antenna_height_m: float = Field(1.5, ge=0.0, le=100.0)
-    plan_days: float = Field(16.0, gt=0.0, le=400.0)
+    plan_days: float = Field(45.0, gt=0.0, le=400.0)
     quick_plan_days: float = Field(3.0, gt=0.0, le=400.0)
     step_s: float = Field(60.0, ge=1.0, le=3600.0)
     compare_days: float = Field(365.25, gt=0.0, le=3650.0)
