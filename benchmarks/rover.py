@@ -125,10 +125,47 @@ def wheel_table(repeats: int = 20):
     return rows
 
 
+def surface_table():
+    """The default (Chang'e-4) surface mission over its first lunar day on the full 4096^2 site:
+    simulate_surface alone, warm (a first call compiles), CPU seconds on one core."""
+    from farside.constants import CE4_LAT_DEG, CE4_LON_DEG
+    from farside.ephemeris import body_altaz, seconds_to_utc, sun_direction_enu
+    from farside.mission import default_stages, load_scenario
+    from farside.rover import SunTrack, SurfacePlan, Waypoint, simulate_surface
+    from farside._core import child_rngs
+    from farside.terrain import generate_site
+
+    sc = load_scenario(None, default_stages())
+    cfg = sc.stages["surface"]
+    c = sc.site                                              # the default run's site (same seed stream)
+    site = generate_site(c.size_px, c.resolution_m, age_gyr=c.age_gyr, rock_abundance=c.rock_abundance,
+                         seed=child_rngs(sc.seed)["terrain"], elevation_m=c.elevation_m,
+                         anchor_lat_deg=c.lat_deg, anchor_lon_deg=c.lon_deg)
+    epoch, egress = sc.epoch_utc, sc.event_seconds("rover egress")
+    first_sunset = egress + 9.3 * 86400.0                      # 2019-01-12 ~19 UTC at the CE-4 site
+    t = np.arange(egress - 3600.0, first_sunset + 7200.0, 1800.0)
+    utc = seconds_to_utc(epoch, t)
+    _, _, d = body_altaz("sun", CE4_LAT_DEG, CE4_LON_DEG, utc)
+    sun = SunTrack(t_s=t, enu=sun_direction_enu(CE4_LAT_DEG, CE4_LON_DEG, utc), distance_au=d / 1.495978707e11)
+    plan = SurfacePlan(egress_s=egress, end_s=first_sunset,
+                       waypoints=tuple(Waypoint(w.x_m, w.y_m, w.stop_h * 3600.0, w.name) for w in cfg.waypoints[:3]))
+    td = type("TD", (), {"enu_m": (0.0, 0.0, 0.0)})()
+    rows = []
+    for label in ("first call (numba compile or cache load)", "warm"):
+        c0 = time.process_time()
+        res = simulate_surface(site, plan, touchdown=td, sun=sun, rng=np.random.default_rng(1))
+        rows.append((f"first lunar day, {label}", f"{time.process_time() - c0:.2f} CPU-s",
+                     f"{res.summary['distance_m']:.1f} m, {len(res.traverse)} rows"))
+    return rows
+
+
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     print(f"Wong-Reece rigid wheel, {len(SLIPS)} slips per case (-1 .. 0.9); wheels per CPU-second")
     print_table(("case", "farside", "peer (scipy quad)", "ratio", "max rel diff"), wheel_table(repeats))
+    print()
+    print("simulate_surface on the Chang'e-4 site (4096 x 4096 at 0.5 m), one core")
+    print_table(("case", "farside", "what"), surface_table())
 
 
 if __name__ == "__main__":

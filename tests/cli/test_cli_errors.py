@@ -19,7 +19,13 @@ def _run(args, cwd):
 
 
 @pytest.mark.parametrize("toml", ["oops = 1\n", "[site]\nresolution_m = -1\n", "[site]\nrock_abundance = 1.5\n",
-                                  "[site]\nage_gyr = 5\n", "[site]\nsize_px = 99999999\n"])
+                                  "[site]\nage_gyr = 5\n", "[site]\nsize_px = 99999999\n",
+                                  # the rover's plan (issue 13): a waypoint outside the site, a negative
+                                  # speed, an unknown fault kind, a wheel that does not exist
+                                  "[rover]\nwaypoints = [{ x_m = 5000.0, y_m = 0.0 }]\n",
+                                  "[rover]\nspeed_m_per_h = -50.0\n",
+                                  "[rover]\nfaults = [{ after_egress_h = 1.0, wheel = 2, kind = \"stuck\" }]\n",
+                                  "[rover]\nfaults = [{ after_egress_h = 1.0, wheel = 6, kind = \"locked\" }]\n"])
 def test_run_bad_scenario_exits_2_one_line(tmp_path, toml):
     sc = tmp_path / "bad.toml"
     sc.write_text(toml)

@@ -47,6 +47,7 @@ def _progress_factory(console):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from farside.mission import check_run_dir, default_stages, load_scenario, run_mission
+    from farside.mission.runner import preflight
 
     console = _console()
     stages = default_stages()
@@ -54,6 +55,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         scenario = scenario.with_seed(args.seed)
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.name}-seed{scenario.seed}"
+    preflight(scenario, stages, quick=args.quick)
     check_run_dir(out)
     console.print(f"farside run: scenario [bold]{scenario.name}[/], seed {scenario.seed}"
                   f"{' (quick)' if args.quick else ''} -> {out}")

@@ -29,7 +29,7 @@ from farside.mission.scenario import Scenario
 from farside.mission.stage import RunContext, Stage
 from farside.mission.state import MissionState, check_pipeline
 
-__all__ = ["run_mission", "RunResult", "check_run_dir", "RUN_MARKER"]
+__all__ = ["run_mission", "RunResult", "check_run_dir", "preflight", "RUN_MARKER"]
 
 _VERSIONED = ("farside", "numpy", "scipy", "numba", "skyfield", "skyfield-data", "rasterio", "pydantic",
               "matplotlib", "pandas", "pyarrow", "opencv-python-headless", "imageio-ffmpeg")
@@ -68,9 +68,7 @@ def run_mission(
     ``log(message)`` receives one line per finished stage.
     """
     run_dir = Path(out_dir)
-    check_pipeline(stages)
-    for st in stages:                       # configuration checks that need no earlier stage
-        st.preflight(scenario.stages.get(st.name) or st.Config(), scenario, quick)
+    preflight(scenario, stages, quick=quick)
     check_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # a re-run replaces earlier products of this run directory (a farside run directory: checked above)
@@ -144,6 +142,14 @@ def run_mission(
 #: written into every run directory when a run starts: a folder that has it (or a farside
 #: manifest) may be cleared by a re-run; any other non-empty folder is refused
 RUN_MARKER = ".farside-run"
+
+
+def preflight(scenario, stages: Sequence[Stage], *, quick: bool = False) -> None:
+    """Everything checkable before a stage runs: the pipeline's state contract and each stage's
+    configuration checks that need no earlier stage (one-line ScenarioError)."""
+    check_pipeline(stages)
+    for st in stages:
+        st.preflight(scenario.stages.get(st.name) or st.Config(), scenario, quick)
 
 
 def check_run_dir(run_dir: str | Path) -> None:

@@ -187,7 +187,8 @@ class _Driver:
         self.modes = modes
         self.rng = rng
         self.rows: list[dict] = []
-        self.origin = (0.0, 0.0)            # the lander (for messages)
+        self.origin = (0.0, 0.0)            # the lander
+        self.keepout_m = plan.lander_keepout_m
         self.events: list[tuple[float, str, str]] = []
         self.faults: dict[int, str] = {}
         self.pending = sorted(plan.faults, key=lambda f: (f.t_s, f.wheel))
@@ -270,8 +271,8 @@ class _Driver:
             x, y = x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n
             if not self.in_site(x, y):
                 return False, "leaves the site DEM"
-            if math.hypot(x - self.origin[0], y - self.origin[1]) < self.plan.lander_keepout_m:
-                return False, f"passes within {self.plan.lander_keepout_m:g} m of the lander"
+            if math.hypot(x - self.origin[0], y - self.origin[1]) < self.keepout_m:
+                return False, f"passes within {self.keepout_m:g} m of the lander"
             why = self.refuse(self.settle(x, y, hd))
             if why:
                 return False, why
@@ -298,7 +299,9 @@ class _Driver:
             tc = turn_cost(self.rover, self.soil, kind="point", angle_deg=abs(dh))
             time_s, energy_j = float(tc[0]), float(tc[1])
             self.events.append((self.t, "point turn", f"{dh:+.0f} deg, {time_s:.0f} s, {energy_j:.0f} J"))
-            self.rows.append(self._row_static(self.t, "turn", power_w=energy_j / max(time_s, 1e-9)))
+            row = self._row_static(self.t, "turn", power_w=energy_j / max(time_s, 1e-9))
+            row["step_s"] = time_s
+            self.rows.append(row)
             self.turn_energy_j += energy_j
             self.t += time_s
         self.heading = heading % 360.0
@@ -464,6 +467,10 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
                        f"foot {length:.2f} m from the deck"))
         # --- the route ---------------------------------------------------------------------
         if plan.replay is not None:
+            # the recorded track is the truth: its origin (the lander, a few metres uncertain) is
+            # not kept out; where it crosses a hazard of the synthetic site, the step is refused
+            # and the rover is put at the recorded position (the real one was there)
+            driver.keepout_m = 0.0
             rp = plan.replay
             for t_k, x_k, y_k in zip(rp["t_s"].to_numpy(float), rp["x_m"].to_numpy(float), rp["y_m"].to_numpy(float)):
                 if t_k >= plan.end_s:
@@ -492,6 +499,11 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
                         driver.t += wp.stop_s
 
     # --- the timeline rows (drive steps + the regular grid) -------------------------------------
+    if not driver.rows:
+        # no egress: the rover stays on the lander's deck (its pose there: the ground under the deck)
+        driver.x, driver.y = tx, ty
+        row = driver._row_static(plan.egress_s, "awake")
+        driver.rows.append(row)
     drive_rows = pd.DataFrame(driver.rows)
     if len(drive_rows):
         t_drive = drive_rows["t_s"].to_numpy(float)
@@ -510,7 +522,16 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
         for col in ("drive_power_w", "step_s", "speed_mps", *(f"slip_{w}" for w in range(6)),
                     *(f"torque_nm_{w}" for w in range(6))):
             static[col] = 0.0
-        trav = pd.concat([drive_rows, static], ignore_index=True)
+        # where a drive or turn step ends and no other row starts, the rover stands: a zero-power row
+        # there ends the step's power in the piecewise-constant power integral
+        ends = drive_rows[drive_rows["step_s"] > 0].copy()
+        ends["t_s"] = ends["t_s"] + ends["step_s"]
+        ends = ends[~np.isin(ends["t_s"].to_numpy(float), t_drive) & (ends["t_s"] < plan.end_s)]
+        ends["mode"] = [driver.mode_at(t) for t in ends["t_s"]]
+        for col in ("drive_power_w", "step_s", "speed_mps", *(f"slip_{w}" for w in range(6)),
+                    *(f"torque_nm_{w}" for w in range(6))):
+            ends[col] = 0.0
+        trav = pd.concat([drive_rows, static, ends], ignore_index=True)
     else:
         trav = drive_rows
     trav = trav.sort_values("t_s", kind="stable").reset_index(drop=True)

@@ -234,7 +234,13 @@ class SurfaceStage(Stage):
         """The real Yutu-2 track scheduled over the lunar days (farside.rover.schedule_traverse)."""
         from farside.ephemeris import seconds_to_utc
         from farside.errors import DataError
-        from farside.rover import establish_axes, load_traverse, lunar_day_windows, schedule_traverse
+        from farside.rover import (
+            PUBLISHED_DAY_DISTANCES,
+            establish_axes,
+            load_traverse,
+            lunar_day_windows,
+            schedule_traverse,
+        )
 
         path = Path(cfg.replay_path).expanduser() if cfg.replay_path else _SHARED_TRAVERSE.resolve()
         if not path.is_file():
@@ -243,7 +249,10 @@ class SurfaceStage(Stage):
                             "to drive the scenario's waypoints")
         track = load_traverse(path)
         axes = establish_axes(track)
-        windows = lunar_day_windows(lat, lon, seconds_to_utc(epoch, [egress_s])[0], days, epoch_utc=epoch)
+        # the schedule spreads the whole track over every lunar day with a published distance; the
+        # surface timeline then drives the first `days` of it
+        n = max(days, max(PUBLISHED_DAY_DISTANCES))
+        windows = lunar_day_windows(lat, lon, seconds_to_utc(epoch, [egress_s])[0], n, epoch_utc=epoch)
         return schedule_traverse(track, axes, epoch_utc=epoch, daylight_windows_s=windows)
 
     @staticmethod
