@@ -138,7 +138,7 @@ def _bsk_version() -> str:
 def main() -> None:
     n_fast = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     n_peer = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    site = chang_e4_site(2048, 1.0, seed=0)
+    site = chang_e4_site(2048, 1.0, rng=0)
     sun = np.asarray(sun_direction_enu(C.CE4_LAT_DEG, C.CE4_LON_DEG, C.CE4_TOUCHDOWN_UTC), float).reshape(-1, 3)[0]
     hazards = prepare_hazards(site, sun_dir_enu=sun, rng=np.random.default_rng(0))
     seeds = np.random.SeedSequence(2019).spawn(max(n_fast, n_peer))

@@ -117,7 +117,7 @@ def per_eval_rows():
 
 def frame_rows(n_frames: int):
     t = time.perf_counter()
-    ter = generate_site(4096, 0.5, seed=0).terrain
+    ter = generate_site(4096, 0.5, rng=0).terrain
     print(f"site generated in {time.perf_counter() - t:.1f} s", flush=True)
     sun = np.asarray(sun_direction_enu(C.CE4_LAT_DEG, C.CE4_LON_DEG, [C.CE4_TOUCHDOWN_UTC]), float).reshape(3)
     scene = Scene(ter)

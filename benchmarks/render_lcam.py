@@ -183,7 +183,7 @@ def main() -> None:
     peer = "--no-mitsuba" not in sys.argv[1:]
     n_frames = int(args[0]) if args else 6
     t = time.perf_counter()
-    ter = generate_site(4096, 0.5, seed=0).terrain
+    ter = generate_site(4096, 0.5, rng=0).terrain
     t_site = time.perf_counter() - t
     sun = np.asarray(sun_direction_enu(C.CE4_LAT_DEG, C.CE4_LON_DEG, [C.CE4_TOUCHDOWN_UTC]), float).reshape(3)
     elev = math.degrees(math.asin(sun[2]))

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from farside.comms import DEFAULT_STATIONS, contact_plan, earth_elevation_from_site, windows
-from farside.comms.contact import _geodetic_to_itrs, _moon_blocks, earth_fixed_to_moon_me
+from farside.comms.contact import _moon_blocks
+from farside.ephemeris import earth_fixed_to_moon_me
+from farside.ephemeris import geodetic_to_itrs as _geodetic_to_itrs
 from farside.constants import CE4_ELEVATION_M, CE4_LAT_DEG, CE4_LON_DEG, CE4_TOUCHDOWN_UTC
 from farside.orbit import halo_orbit
 from farside.orbit.placement import place_orbit

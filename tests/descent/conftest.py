@@ -12,7 +12,7 @@ from farside import constants as C
 def ce4_site():
     from farside.terrain import chang_e4_site
 
-    return chang_e4_site(2048, 1.0, seed=0)   # the default site of `farside run` (2048 px at 1 m)
+    return chang_e4_site(2048, 1.0, rng=0)   # the default site of `farside run` (2048 px at 1 m)
 
 
 @pytest.fixture(scope="session")

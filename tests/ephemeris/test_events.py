@@ -150,3 +150,18 @@ def test_bad_arguments(kwargs: dict, name: str) -> None:
     with pytest.raises(ScenarioError, match=rf"^{name} = .* is invalid: ") as info:
         day_night_intervals(**args)
     assert "\n" not in str(info.value)
+
+
+def test_event_seconds_from_the_mission_epoch():
+    """With ``epoch_utc`` the events' seconds are mission time: they equal the epoch-to-event interval
+    of the printed UTC time (utc_to_seconds, an independent parse) within its 0.5 ms rounding, and
+    the day/night intervals share them."""
+    from farside.ephemeris import day_night_intervals, sunrise_sunset, utc_to_seconds
+
+    epoch = "2019-01-03T02:26:00Z"
+    ev = sunrise_sunset(-45.4446, 177.5991, "2019-01-05T00:00:00Z", "2019-02-20T00:00:00Z", epoch_utc=epoch)
+    for e in ev:
+        assert abs(e.seconds - utc_to_seconds(epoch, [e.time_utc])[0]) <= 5e-4
+    iv = day_night_intervals(-45.4446, 177.5991, "2019-01-05T00:00:00Z", "2019-02-20T00:00:00Z", epoch_utc=epoch)
+    bounds = {round(x, 6) for i in iv for x in (i.start_s, i.end_s)}
+    assert all(round(e.seconds, 6) in bounds for e in ev)

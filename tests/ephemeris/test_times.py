@@ -115,3 +115,43 @@ def test_body_name_is_case_insensitive() -> None:
     a = body_altaz("Sun", CE4_LAT_DEG, CE4_LON_DEG, CE4_TOUCHDOWN_UTC)
     b = body_altaz("sun", CE4_LAT_DEG, CE4_LON_DEG, CE4_TOUCHDOWN_UTC)
     assert a[0].tolist() == b[0].tolist()
+
+
+def test_mission_times_same_instants_as_strings_and_datetime64():
+    """The three accepted time forms name the same instants: MissionTimes (float seconds since the
+    epoch, DESIGN.md's internal form), ISO strings, numpy datetime64 -- the Sun's direction agrees to
+    the round-off floor (1e-15 of a unit vector); a leap second counts in MissionTimes
+    (2016-12-31T23:59:60Z is 1 s before 2017-01-01T00:00:00Z, IERS Bulletin C 52)."""
+    import numpy as np
+
+    from farside.ephemeris import mission_times, sun_direction_enu, utc_to_seconds
+
+    epoch = "2019-01-03T02:26:00Z"
+    s = np.array([0.0, 3600.25, 86400.0 * 10 + 0.125])
+    iso = ["2019-01-03T02:26:00Z", "2019-01-03T03:26:00.25Z", "2019-01-13T02:26:00.125Z"]
+    d64 = np.array([x[:-1] for x in iso], dtype="datetime64[ms]")
+    a = sun_direction_enu(-45.4446, 177.5991, mission_times(epoch, s))
+    b = sun_direction_enu(-45.4446, 177.5991, iso)
+    c = sun_direction_enu(-45.4446, 177.5991, d64)
+    assert np.abs(a - b).max() < 1e-14 and np.abs(a - c).max() < 1e-14
+    leap = utc_to_seconds("2016-12-31T23:59:59Z", ["2017-01-01T00:00:00Z"])[0]
+    assert leap == 2.0
+    e = sun_direction_enu(0.0, 0.0, mission_times("2016-12-31T23:59:59Z", [2.0]))
+    f = sun_direction_enu(0.0, 0.0, ["2017-01-01T00:00:00Z"])
+    assert np.abs(e - f).max() < 1e-14
+
+
+def test_mission_times_bad_input_one_line():
+    import numpy as np
+    import pytest
+
+    from farside.ephemeris import mission_times, sun_direction_enu
+    from farside.errors import FarsideError
+
+    for args, name in ((("2019-01-03T02:26:00Z", [np.nan]), "seconds"), (("tomorrow", [0.0]), "epoch_utc"),
+                       (("2019-01-03T02:26:00Z", []), "seconds")):
+        with pytest.raises(FarsideError) as e:
+            sun_direction_enu(0.0, 0.0, mission_times(*args))
+        assert str(e.value).startswith(f"{name} = ") and "\n" not in str(e.value)
+    with pytest.raises(FarsideError, match="coverage"):
+        sun_direction_enu(0.0, 0.0, mission_times("2049-12-01T00:00:00Z", [86400.0 * 800]))

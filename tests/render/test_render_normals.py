@@ -19,7 +19,7 @@ from tests.render._scenes import sun_from
 
 
 def test_no_back_facing_shading_normals_at_grazing_view():
-    scene = Scene(generate_site(512, 0.5, seed=5).terrain)
+    scene = Scene(generate_site(512, 0.5, rng=5).terrain)
     z0 = float(scene.terrain.height_at(-100.0, -100.0))
     cam = tcam(position_enu=(-100.0, -100.0, z0 + 1.5), pan_rad=math.radians(45.0), tilt_rad=math.radians(-4.0))
     cam = cam.replace(width_px=588, height_px=432, cx_px=293.5, cy_px=215.5, pixel_pitch_m=cam.pixel_pitch_m * 4)

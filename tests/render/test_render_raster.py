@@ -24,7 +24,7 @@ from tests.render._scenes import sun_from
 @pytest.fixture(scope="module")
 def site_scene() -> Scene:
     # 512 x 512 at 0.5 m: craters, rocks and roughness, 256 m wide
-    return Scene(generate_site(512, 0.5, seed=3).terrain)
+    return Scene(generate_site(512, 0.5, rng=3).terrain)
 
 
 def _render(scene, cam, sun, threshold, monkeypatch):

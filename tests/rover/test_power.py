@@ -200,3 +200,18 @@ def test_loads_by_mode_and_errors():
         simulate_power(t, sun, rover=YUTU2, mode="awake", soc0=1.5)
     with pytest.raises(FarsideError, match="panel"):
         simulate_power(t, sun, rover=YUTU2, mode="awake", panel="sideways")
+
+
+def test_warm_box_night_budget_by_hand():
+    """The warm box's loss is radiation through its blanket: e* sigma A (T_box^4 - f T_ground^4).
+    Hand value for the defaults at a 90 K night regolith: 0.02 x 5.670374419e-8 x 3 x
+    (253.15^4 - 0.5 x 90^4) = 13.86 W; it falls as the ground warms and changes sign when the
+    ground radiates more than the box (f T^4 > T_box^4, i.e. T > 301 K for f = 0.5)."""
+    import numpy as np
+
+    from farside.rover.power import WarmBox, warm_box_heat_loss_w
+
+    q = warm_box_heat_loss_w(np.array([90.0, 200.0, 253.15 * 2 ** 0.25, 390.0]))
+    assert abs(q[0] - 13.86) < 0.01
+    assert q[0] > q[1] > 0 and abs(q[2]) < 1e-9 and q[3] < 0
+    assert abs(warm_box_heat_loss_w(np.array([90.0]), WarmBox(emittance=0.01))[0] - q[0] / 2) < 1e-12

@@ -308,7 +308,7 @@ def test_rock_under_a_wheel_and_under_the_belly():
 def test_settle_path_is_settle_vectorised():
     from farside.terrain import generate_site
 
-    site = generate_site(128, 0.5, seed=4, rock_abundance=0.05)
+    site = generate_site(128, 0.5, rng=4, rock_abundance=0.05)
     idx = RockIndex(site.rocks)
     rng = np.random.default_rng(2)
     x, y, hd = rng.uniform(-20, 20, 12), rng.uniform(-20, 20, 12), rng.uniform(0, 360, 12)

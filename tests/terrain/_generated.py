@@ -16,7 +16,7 @@ CE4_SEED = 2019
 
 @functools.lru_cache(maxsize=1)
 def ce4_site() -> Site:
-    return generate_site(CE4_SIZE_PX, CE4_RES_M, seed=CE4_SEED)
+    return generate_site(CE4_SIZE_PX, CE4_RES_M, rng=CE4_SEED)
 
 
 def inside(df, half_m: float, margin_m=0.0):

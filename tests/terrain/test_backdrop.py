@@ -29,13 +29,13 @@ FLOAT32_TOL_M = 2e-3
 @functools.lru_cache(maxsize=1)
 def _site() -> Terrain:
     """1 km CE-4-like site: 256 px at 4 m (a 64 m backdrop cell holds exactly 16 x 16 site pixels)."""
-    return generate_site(256, 4.0, seed=11).terrain
+    return generate_site(256, 4.0, rng=11).terrain
 
 
 @functools.lru_cache(maxsize=4)
 def _backdrop(curvature: bool = True, seed: int = 5) -> Terrain:
     # 1024 px at 64 m = 65.5 km square centred on the site origin (corners at 46 km)
-    return regional_backdrop(_site(), size_px=1024, resolution_m=64.0, seed=seed, curvature=curvature)
+    return regional_backdrop(_site(), size_px=1024, resolution_m=64.0, rng=seed, curvature=curvature)
 
 
 def test_sphere_drop_analytic():
@@ -98,7 +98,7 @@ def test_no_cliff_at_the_footprint_edge():
     low-pass) the surface is exactly the backdrop of the untilted site."""
     site = _site()
     tilt = site.replace(heights=site.heights + (0.2 * site.x_m[None, :]).astype(np.float32))
-    kw = dict(size_px=512, resolution_m=64.0, seed=5, curvature=False, blend_m=1000.0)
+    kw = dict(size_px=512, resolution_m=64.0, rng=5, curvature=False, blend_m=1000.0)
     bd = regional_backdrop(tilt, **kw)
     h = bd.heights.astype(np.float64)
     r0, c0 = (int(round(float(v))) for v in bd.xy_to_ij(site.x0_m + 32.0, site.y0_m - 32.0))
@@ -123,13 +123,13 @@ def test_relief_is_cratered_and_rock_free():
     bd = _backdrop(True)
     assert bd.meta["craters"] > 1000 and bd.meta["rock_abundance"] == 0.0 and bd.meta["ejecta_rock_abundance"] == 0.0
     assert bd.meta["min_crater_diameter_m"] == 128.0
-    again = regional_backdrop(_site(), size_px=1024, resolution_m=64.0, seed=5)
+    again = regional_backdrop(_site(), size_px=1024, resolution_m=64.0, rng=5)
     assert np.array_equal(again.heights, bd.heights)
     assert not np.array_equal(_backdrop(True, seed=6).heights, bd.heights)
 
 
 def test_centre_and_georeference():
-    bd = regional_backdrop(_site(), size_px=64, resolution_m=256.0, seed=1, center_enu_m=(1000.0, -20000.0))
+    bd = regional_backdrop(_site(), size_px=64, resolution_m=256.0, rng=1, center_enu_m=(1000.0, -20000.0))
     x0, x1, y0, y1 = bd.extent_m
     assert (x0 + x1) / 2 == pytest.approx(1000.0) and (y0 + y1) / 2 == pytest.approx(-20000.0)
     assert bd.width_m == pytest.approx(64 * 256.0)
@@ -149,7 +149,7 @@ def test_centre_and_georeference():
     (dict(rock_abundance=0.1), "generator_options"),
 ])
 def test_bad_input_one_line(kw, name):
-    args = dict(size_px=64, resolution_m=64.0, seed=1) | kw
+    args = dict(size_px=64, resolution_m=64.0, rng=1) | kw
     with pytest.raises(FarsideError, match=rf"^{name} = .* is invalid: ") as e:
         regional_backdrop(_site(), **args)
     assert "\n" not in str(e.value)

@@ -21,32 +21,32 @@ def _sha(a: np.ndarray) -> str:
 
 
 def test_same_seed_same_bytes_different_seed_different():
-    a = generate_site(256, 1.0, seed=7)
-    b = generate_site(256, 1.0, seed=7)
-    c = generate_site(256, 1.0, seed=8)
+    a = generate_site(256, 1.0, rng=7)
+    b = generate_site(256, 1.0, rng=7)
+    c = generate_site(256, 1.0, rng=8)
     assert _sha(a.terrain.heights) == _sha(b.terrain.heights)
     assert a.craters.equals(b.craters) and a.rocks.equals(b.rocks)
     assert _sha(a.terrain.heights) != _sha(c.terrain.heights)
     assert np.abs(a.terrain.heights - c.terrain.heights).max() > 0.1
     # a Generator seed is accepted and is reproducible from the same state
-    g1 = generate_site(64, 1.0, seed=np.random.default_rng(3))
-    g2 = generate_site(64, 1.0, seed=np.random.default_rng(3))
+    g1 = generate_site(64, 1.0, rng=np.random.default_rng(3))
+    g2 = generate_site(64, 1.0, rng=np.random.default_rng(3))
     assert _sha(g1.terrain.heights) == _sha(g2.terrain.heights)
 
 
 def test_component_streams_are_independent():
     """Child streams per component (SeedSequence.spawn): rock or roughness parameters never change
     the crater draws, and crater parameters never change the background rocks."""
-    base = generate_site(256, 1.0, seed=4)
-    more_rocks = generate_site(256, 1.0, seed=4, rock_abundance=0.05, roughness_rms_m=0.1)
+    base = generate_site(256, 1.0, rng=4)
+    more_rocks = generate_site(256, 1.0, rng=4, rock_abundance=0.05, roughness_rms_m=0.1)
     assert base.craters.equals(more_rocks.craters)
-    fewer_craters = generate_site(256, 1.0, seed=4, min_crater_diameter_m=10.0)
+    fewer_craters = generate_site(256, 1.0, rng=4, min_crater_diameter_m=10.0)
     bg = lambda s: s.rocks[s.rocks["source"] == "background"].reset_index(drop=True)  # noqa: E731
     assert bg(base).equals(bg(fewer_craters))
 
 
 def test_site_geometry_and_defaults():
-    s = generate_site(128, 0.5, seed=1)
+    s = generate_site(128, 0.5, rng=1)
     assert isinstance(s, Site) and isinstance(s.terrain, Terrain)
     t = s.terrain
     assert t.heights.dtype == np.float32 and t.shape == (128, 128)
@@ -59,7 +59,7 @@ def test_site_geometry_and_defaults():
         assert col in s.craters
     for col in ("x_m", "y_m", "diameter_m", "height_m"):
         assert col in s.rocks
-    d = chang_e4_site(64, 1.0, seed=1)
+    d = chang_e4_site(64, 1.0, rng=1)
     assert d.params["size_px"] == 64
 
 
@@ -67,8 +67,8 @@ def test_regional_slope_and_azimuth():
     """A 3 deg regional slope dipping toward azimuth 120 deg (clockwise from north): the DEM minus
     the level DEM of the same seed is that plane (slope within 0.01 deg, azimuth within 0.1 deg),
     zero at the site origin."""
-    tilted = generate_site(512, 2.0, seed=9, regional_slope_deg=3.0, regional_slope_azimuth_deg=120.0)
-    level = generate_site(512, 2.0, seed=9)
+    tilted = generate_site(512, 2.0, rng=9, regional_slope_deg=3.0, regional_slope_azimuth_deg=120.0)
+    level = generate_site(512, 2.0, rng=9)
     t = tilted.terrain
     d = t.heights.astype(float) - level.terrain.heights.astype(float)
     X, Y = np.meshgrid(t.x_m, t.y_m)
@@ -129,9 +129,9 @@ def test_default_site_statistics():
 def test_memory_estimate_and_budget():
     assert estimate_site_bytes(4096) < 2 * 1024 ** 3  # the benchmark size fits the 2 GB target
     with pytest.raises(ScenarioError, match="size_px = 20000 is invalid"):
-        generate_site(20000, 1.0, seed=0)
+        generate_site(20000, 1.0, rng=0)
     with pytest.raises(ScenarioError, match="max_memory_bytes"):
-        generate_site(1024, 1.0, seed=0, max_memory_bytes=1e6)
+        generate_site(1024, 1.0, rng=0, max_memory_bytes=1e6)
 
 
 @pytest.mark.parametrize("args, kwargs, name", [
@@ -151,11 +151,11 @@ def test_memory_estimate_and_budget():
     ((64, 1.0), {"regional_slope_azimuth_deg": float("nan")}, "regional_slope_azimuth_deg"),
     ((64, 1.0), {"roughness_hurst": 1.0}, "roughness_hurst"),
     ((64, 1.0), {"min_crater_diameter_m": 10.0, "max_crater_diameter_m": 5.0}, "max_crater_diameter_m"),
-    ((64, 1.0), {"seed": -1}, "seed"),
-    ((64, 1.0), {"seed": "abc"}, "seed"),
+    ((64, 1.0), {"rng": -1}, "rng"),
+    ((64, 1.0), {"rng": "abc"}, "rng"),
 ])
 def test_bad_input_one_line_errors(args, kwargs, name):
-    kwargs = {"seed": 0, **kwargs}
+    kwargs = {"rng": 0, **kwargs}
     with pytest.raises(ScenarioError) as e:
         generate_site(*args, **kwargs)
     msg = str(e.value)

@@ -1,7 +1,7 @@
 """Layer-0 helpers: rng streams, atomic file writes, small vector math."""
 
 from farside._core.io import atomic_path, atomic_write_bytes, atomic_write_text, sha256_file
-from farside._core.rng import child_rngs, default_rng, keyed_rng
+from farside._core.rng import child_rngs, child_streams, default_rng, keyed_rng
 from farside._core.vec import orthonormalise_columns
 from farside._core.worker import OrderedWorker
 
@@ -11,6 +11,7 @@ __all__ = [
     "atomic_write_text",
     "sha256_file",
     "child_rngs",
+    "child_streams",
     "default_rng",
     "keyed_rng",
     "OrderedWorker",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["default_rng", "child_rngs", "keyed_rng", "SUBSYSTEMS"]
+__all__ = ["default_rng", "child_rngs", "child_streams", "keyed_rng", "SUBSYSTEMS"]
 
 #: Fixed order of subsystem streams spawned from the scenario seed. Append only: adding a name at
 #: the end never changes another subsystem's draws.
@@ -31,6 +31,26 @@ def child_rngs(seed: int, names: Sequence[str] = SUBSYSTEMS) -> dict[str, np.ran
     """One independent Generator per subsystem, from ``SeedSequence(seed).spawn``, in fixed order."""
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {name: np.random.default_rng(ss) for name, ss in zip(names, children)}
+
+
+def child_streams(rng: np.random.Generator | int, n: int) -> list[np.random.Generator]:
+    """``n`` independent child Generators of ``rng``: a Generator's own ``spawn(n)``, or for a
+    non-negative int the children of ``SeedSequence(rng)`` (the one way stochastic functions split
+    their stream into named parts).
+
+    >>> a = [g.random() for g in child_streams(7, 2)]
+    >>> a == [g.random() for g in child_streams(7, 2)] and a[0] != a[1]
+    True
+    """
+    import numbers
+
+    from farside.errors import invalid
+
+    if isinstance(rng, np.random.Generator):
+        return rng.spawn(n)
+    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral) or int(rng) < 0:
+        raise invalid("rng", rng, "a non-negative int or a numpy.random.Generator")
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(int(rng)).spawn(n)]
 
 
 def keyed_rng(seed: int, *key: int) -> np.random.Generator:

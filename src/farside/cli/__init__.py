@@ -73,7 +73,7 @@ def _cmd_terrain_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     with _progress_factory(console)("generating site", None):
         site = generate_site(args.size_px, args.resolution_m, age_gyr=args.age_gyr,
-                             rock_abundance=args.rock_abundance, seed=args.seed)
+                             rock_abundance=args.rock_abundance, rng=args.seed)
     out.mkdir(parents=True, exist_ok=True)
     write_dem(site.terrain, out / "site_dem.tif")
     write_site_tables(site, out)

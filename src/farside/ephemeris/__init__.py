@@ -5,6 +5,7 @@ Built on skyfield with JPL DE421 (from ``skyfield-data``) and NAIF's DE421 lunar
 :mod:`farside.ephemeris._data` for where every file comes from. Nothing is downloaded.
 """
 
+from farside.ephemeris.earth import earth_fixed_to_moon_me, geodetic_to_itrs
 from farside.ephemeris.events import DayNightInterval, SunEvent, day_night_intervals, sun_events, sunrise_sunset
 from farside.ephemeris.geometry import (
     body_altaz,
@@ -18,7 +19,7 @@ from farside.ephemeris.geometry import (
     station_position_moon_me,
     sun_direction_enu,
 )
-from farside.ephemeris.times import seconds_to_utc, utc_to_seconds
+from farside.ephemeris.times import MissionTimes, mission_times, seconds_to_utc, utc_to_seconds
 
 __all__ = [
     "body_altaz",
@@ -37,5 +38,9 @@ __all__ = [
     "SunEvent",
     "DayNightInterval",
     "utc_to_seconds",
+    "earth_fixed_to_moon_me",
+    "geodetic_to_itrs",
+    "MissionTimes",
+    "mission_times",
     "seconds_to_utc",
 ]

@@ -133,8 +133,11 @@ def sun_events(
     horizon_deg: float = 0.0,
     height_m: float = 0.0,
     step_s: float = 3600.0,
+    epoch_utc: str | None = None,
 ) -> tuple[SunEvent, ...]:
     """Sunrises, sunsets and local noons at a lunar site between two UTC instants, in time order.
+
+    ``SunEvent.seconds`` counts from ``start_utc``, or from ``epoch_utc`` when given (mission time).
 
     >>> ev = sun_events(-45.4446, 177.5991, "2019-01-03T02:26:00Z", "2019-01-20T00:00:00Z")
     >>> [e.kind for e in ev]
@@ -150,10 +153,20 @@ def sun_events(
     u = apparent_enu("sun", lat, lon, _validate.height(height_m), t)[0]
     alt = np.degrees(np.arcsin(np.clip(u[:, 2], -1.0, 1.0)))
     names = utc_strings(t, _PLACES)
+    shift = _shift(t0, epoch_utc)
     return tuple(
-        SunEvent(kind=k, time_utc=name, seconds=float(x), sun_alt_deg=float(a))
+        SunEvent(kind=k, time_utc=name, seconds=float(x) + shift, sun_alt_deg=float(a))
         for (k, _), name, x, a in zip(events, names, sec, alt)
     )
+
+
+def _shift(t0: Any, epoch_utc: str | None) -> float:
+    """Seconds from ``epoch_utc`` to the search start ``t0`` (0 without an epoch)."""
+    if epoch_utc is None:
+        return 0.0
+    from farside.ephemeris.times import _epoch
+
+    return float(seconds_between(_epoch(epoch_utc), t0)[0])
 
 
 def sunrise_sunset(
@@ -165,10 +178,12 @@ def sunrise_sunset(
     horizon_deg: float = 0.0,
     height_m: float = 0.0,
     step_s: float = 3600.0,
+    epoch_utc: str | None = None,
 ) -> tuple[SunEvent, ...]:
     """Only the sunrises and sunsets of :func:`sun_events`, in time order."""
     events = sun_events(
-        lat_deg, lon_deg, start_utc, end_utc, horizon_deg=horizon_deg, height_m=height_m, step_s=step_s
+        lat_deg, lon_deg, start_utc, end_utc, horizon_deg=horizon_deg, height_m=height_m, step_s=step_s,
+        epoch_utc=epoch_utc,
     )
     return tuple(e for e in events if e.kind != "noon")
 
@@ -182,14 +197,16 @@ def day_night_intervals(
     horizon_deg: float = 0.0,
     height_m: float = 0.0,
     step_s: float = 3600.0,
+    epoch_utc: str | None = None,
 ) -> tuple[DayNightInterval, ...]:
     """Alternating lunar day/night intervals covering [start_utc, end_utc] at a site.
 
     The first and last intervals are cut by the span (``complete=False``) unless they start/end
     exactly on an event; all others run from a sunrise to a sunset (day) or a sunset to a sunrise
-    (night).
+    (night). ``start_s``/``end_s`` count from ``start_utc``, or from ``epoch_utc`` when given.
     """
     t0, span, day0, events = _search(lat_deg, lon_deg, start_utc, end_utc, horizon_deg, height_m, step_s)
+    shift = _shift(t0, epoch_utc)
     bounds = [0.0] + [s for k, s in events if k != "noon"] + [span]
     sec = np.array(bounds)
     names = utc_strings(time_from_seconds(t0, sec), _PLACES)
@@ -202,8 +219,8 @@ def day_night_intervals(
                 is_day=is_day,
                 start_utc=names[i],
                 end_utc=names[i + 1],
-                start_s=float(sec[i]),
-                end_s=float(sec[i + 1]),
+                start_s=float(sec[i]) + shift,
+                end_s=float(sec[i + 1]) + shift,
                 complete=0 < i < last,
             )
         )

@@ -22,7 +22,7 @@ import numpy as np
 from farside.ephemeris._data import kernels
 from farside.errors import invalid
 
-__all__ = ["utc_to_seconds", "seconds_to_utc"]
+__all__ = ["utc_to_seconds", "seconds_to_utc", "MissionTimes", "mission_times"]
 
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
@@ -31,7 +31,48 @@ _ISO = re.compile(
 )
 _VALID_TIME = "must be an ISO-8601 UTC time such as '2019-01-03T02:26:00Z' within 1900-01-01 .. 2051-01-01"
 
-TimesLike = str | Sequence[str] | np.ndarray
+
+
+class MissionTimes:
+    """Mission times: float64 seconds (TT-scale SI seconds) since a UTC epoch, the form DESIGN.md
+    uses inside farside. Every ephemeris function that takes times accepts it and converts once,
+    with no calendar strings in between (no rounding to a printed decimal).
+
+    >>> from farside.ephemeris import sun_direction_enu
+    >>> u = sun_direction_enu(-45.4446, 177.5991, mission_times("2019-01-03T02:26:00Z", [0.0, 3600.0]))
+    >>> u.shape
+    (2, 3)
+    """
+
+    __slots__ = ("epoch_utc", "seconds")
+
+    def __init__(self, epoch_utc: str, seconds: float | Sequence[float] | np.ndarray) -> None:
+        if not isinstance(epoch_utc, str | np.str_):
+            raise invalid("epoch_utc", epoch_utc, _VALID_TIME)
+        try:
+            s = np.atleast_1d(np.asarray(seconds, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise invalid("seconds", seconds, "must be finite numbers of seconds since the epoch") from None
+        if s.ndim != 1 or s.size == 0 or not np.all(np.isfinite(s)):
+            raise invalid("seconds", seconds, "must be a finite number or a non-empty 1-D sequence of finite numbers")
+        self.epoch_utc = str(epoch_utc)
+        self.seconds = s
+
+    def __len__(self) -> int:
+        return int(self.seconds.size)
+
+    def __repr__(self) -> str:
+        return f"MissionTimes({self.epoch_utc!r}, {self.seconds.size} instants)"
+
+
+def mission_times(epoch_utc: str, seconds: float | Sequence[float] | np.ndarray) -> MissionTimes:
+    """``seconds`` (float64, since ``epoch_utc``) as times every ephemeris function accepts."""
+    return MissionTimes(epoch_utc, seconds)
+
+
+#: what the ephemeris accepts as times: :class:`MissionTimes` (the internal form), numpy
+#: ``datetime64`` values (UTC), or ISO-8601 UTC strings (one or a sequence; calendar input at the edges)
+TimesLike = MissionTimes | str | Sequence[str] | np.ndarray
 
 
 def _parse_one(name: str, text: Any) -> tuple[int, int, int, int, int, float]:
@@ -64,7 +105,23 @@ def _parse_one(name: str, text: Any) -> tuple[int, int, int, int, int, float]:
 
 
 def to_time(times_utc: TimesLike, name: str = "times_utc") -> Any:
-    """Parse one ISO string or a sequence of them into a 1-D skyfield ``Time`` (private helper)."""
+    """:class:`MissionTimes`, numpy ``datetime64`` values or ISO strings -> a 1-D skyfield ``Time``
+    (private helper)."""
+    if isinstance(times_utc, MissionTimes):
+        t = time_from_seconds(_epoch(times_utc.epoch_utc), times_utc.seconds)
+        check_coverage(t, name, [f"{times_utc.epoch_utc} + {x:.3f} s" for x in times_utc.seconds])
+        return t
+    if isinstance(times_utc, np.ndarray | np.datetime64) and np.asarray(times_utc).dtype.kind == "M":
+        d = np.atleast_1d(np.asarray(times_utc)).ravel().astype("datetime64[ns]")
+        if np.isnat(d).any():
+            raise invalid(name, "NaT", _VALID_TIME)
+        days = d.astype("datetime64[D]")
+        ns = (d - days).astype(np.int64).astype(np.float64)
+        ymd = days.astype(object)
+        t = kernels().ts.utc(np.array([x.year for x in ymd]), np.array([x.month for x in ymd]),
+                             np.array([x.day for x in ymd]), 0, 0, ns * 1e-9)
+        check_coverage(t, name, [str(x) for x in d])
+        return t
     if isinstance(times_utc, str | np.str_):
         items: list[Any] = [times_utc]
     else:

@@ -71,7 +71,7 @@ class EphemerisGrid:
 def ephemeris_grid(epoch_utc: str, t_start_s: float, t_end_s: float, *, grid_step_s: float = 3600.0) -> EphemerisGrid:
     """Evaluate the Earth-Moon geometry from ``farside.ephemeris`` on a regular grid covering
     ``[t_start_s, t_end_s]`` (with two extra nodes each side for the splines)."""
-    from farside.ephemeris import body_position_moon_me, earth_moon_state_icrf, icrf_to_moon_me_matrix, seconds_to_utc
+    from farside.ephemeris import body_position_moon_me, earth_moon_state_icrf, icrf_to_moon_me_matrix, mission_times
 
     if not (math.isfinite(t_start_s) and math.isfinite(t_end_s) and t_end_s >= t_start_s):
         raise invalid("t_end_s", t_end_s, f"a finite time >= t_start_s = {t_start_s}")
@@ -79,7 +79,7 @@ def ephemeris_grid(epoch_utc: str, t_start_s: float, t_end_s: float, *, grid_ste
         raise invalid("grid_step_s", grid_step_s, "a step in [60, 86400] s")
     n = int(math.ceil((t_end_s - t_start_s) / grid_step_s)) + 5
     t = t_start_s - 2 * grid_step_s + grid_step_s * np.arange(n)
-    times = seconds_to_utc(epoch_utc, t, places=6)
+    times = mission_times(epoch_utc, t)
     r, v = earth_moon_state_icrf(times)
     dist = np.linalg.norm(r, axis=1)
     x = r / dist[:, None]

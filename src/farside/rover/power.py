@@ -59,6 +59,8 @@ from farside.rover.thermal import (
 from farside.rover.vehicle import Rover
 
 __all__ = [
+    "WarmBox",
+    "warm_box_heat_loss_w",
     "CELL_REFERENCE_K",
     "COMMS_W",
     "MOBILITY_MODES",
@@ -341,3 +343,38 @@ def simulate_power(t_s: np.ndarray, sun_enu: np.ndarray, *, rover: Rover, mode: 
         t_s=t, array_w=array_w, load_w=load, battery_w=p_c - p_d, soc=stored / cap_j,
         charge_loss_w=(1.0 - eta_c) * p_c, discharge_loss_w=(1.0 / eta_d - 1.0) * p_d,
         curtailed_w=curtailed, unserved_w=unserved, cell_temperature_k=t_cell, capacity_wh=float(rover.battery_wh))
+
+
+@dataclass(frozen=True)
+class WarmBox:
+    """The rover's insulated warm box at night (all values **UNCONFIRMED**: Yutu-2's thermal design
+    is not published beyond "radioisotope heater units" and the cabin's -20..+50 C working range,
+    docs/references.md 3).
+
+    ``area_m2`` radiating area of the multilayer-insulated box (the 1.5 x 1.0 m body's top and sides
+    less the deck); ``emittance`` the blanket's effective emittance (practical MLI: 0.01-0.03,
+    Gilmore, *Spacecraft Thermal Control Handbook*, 2002; we take 0.02); ``setpoint_k`` the lowest
+    box temperature the heaters hold (-20 C, the published working minimum); ``ground_view`` the
+    fraction of the box's view filled by the regolith (the rest is the 3 K sky); ``rhu_w`` the
+    radioisotope heaters' output (assumed).
+    """
+
+    area_m2: float = 3.0
+    emittance: float = 0.02
+    setpoint_k: float = 253.15
+    ground_view: float = 0.5
+    rhu_w: float = 20.0
+
+
+def warm_box_heat_loss_w(regolith_temperature_k: np.ndarray, box: WarmBox = WarmBox()) -> np.ndarray:
+    """Heat (W) the warm box loses through its blanket at its setpoint, radiating to the regolith
+    (``ground_view``) and to the sky: ``e* sigma A (T_box^4 - f T_reg^4)``; the RHUs must supply it
+    while the rover sleeps (no electrical heater at night; :func:`simulate_power`).
+
+    >>> round(float(warm_box_heat_loss_w(np.array([90.0]))[0]), 2)
+    13.86
+    """
+    t = np.asarray(regolith_temperature_k, float)
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise invalid("regolith_temperature_k", "non-finite or negative values", "temperatures in K >= 0")
+    return box.emittance * STEFAN_BOLTZMANN * box.area_m2 * (box.setpoint_k ** 4 - box.ground_view * t ** 4)

@@ -129,6 +129,8 @@ class SurfacePlan:
     replay: pd.DataFrame | None = None
     track_half_width_m: float = 30.0
     track_resolution_m: float = 0.02
+    #: the warm box's night heat budget (farside.rover.power.WarmBox; None = the default box)
+    warm_box: Any = None
 
     def __post_init__(self) -> None:
         for name in ("egress_s", "end_s", "speed_mps", "step_m", "timeline_step_s", "failure_rate_per_km",
@@ -143,6 +145,10 @@ class SurfacePlan:
                           self.track_resolution_m), "numbers > 0")
         if self.failure_rate_per_km < 0:
             raise invalid("failure_rate_per_km", self.failure_rate_per_km, "a rate >= 0 per wheel per km")
+        if self.warm_box is None:
+            from farside.rover.power import WarmBox
+
+            object.__setattr__(self, "warm_box", WarmBox())
         if self.end_s <= self.egress_s:
             raise invalid("end_s", self.end_s, f"a time after the egress ({self.egress_s:.0f} s)")
 
@@ -413,7 +419,7 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
     from farside.rover.drive import steady_state_drive
     from farside.rover.egress import plan_egress
     from farside.rover.modes import plan_modes
-    from farside.rover.power import simulate_power
+    from farside.rover.power import simulate_power, warm_box_heat_loss_w
     from farside.rover.suspension import RockIndex
     from farside.rover.terramechanics import LUNAR_REGOLITH
     from farside.rover.thermal import regolith_temperature
@@ -546,6 +552,8 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
     trav["load_w"] = pwr.load_w
     trav["soc"] = pwr.soc
     trav["regolith_level_k"] = np.interp(t_all, grid, t_level)
+    # the warm box's heat loss at its setpoint; asleep, the radioisotope heaters must cover it
+    trav["warm_box_loss_w"] = warm_box_heat_loss_w(trav["regolith_level_k"].to_numpy(float), plan.warm_box)
     trav["sun_elevation_deg"] = np.degrees(np.arcsin(np.clip(sun_all[:, 2], -1, 1)))
 
     # tracks
@@ -605,6 +613,9 @@ def _summary(trav, dsteps, ev, driver, rover, pwr, egress) -> dict:
         "wheel_faults": {str(w): k for w, k in sorted(driver.faults.items())},
         "sleep_s": first("sleep start"),
         "wake_s": first("wake"),
+        "night_heat_loss_max_w": float(trav.loc[trav["mode"] == "sleep", "warm_box_loss_w"].max())
+        if (trav["mode"] == "sleep").any() else None,
+        "rhu_w": float(driver.plan.warm_box.rhu_w),
         "refused_segments": int((ev["event"] == "segment refused").sum()),
         "detours": int((ev["event"] == "detour").sum()),
     }

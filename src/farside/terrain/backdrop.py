@@ -191,7 +191,7 @@ def regional_backdrop(
     *,
     size_px: int,
     resolution_m: float,
-    seed: int | np.random.Generator,
+    rng: int | np.random.Generator,
     center_enu_m: tuple[float, float] = (0.0, 0.0),
     age_gyr: float = CE4_SURFACE_AGE_GYR,
     blend_m: float = 1000.0,
@@ -212,7 +212,7 @@ def regional_backdrop(
         must fit in ``max_memory_bytes`` (default 2 GiB; 5,632 px need 1.4 GiB by that estimate).
     resolution_m : float
         Pixel size in metres, at least the site's (16-64 m suits a descent camera above ~2 km).
-    seed : int or numpy.random.Generator
+    rng : int or numpy.random.Generator
         Root of the procedural relief's random streams.
     center_enu_m : (x, y)
         Site-ENU centre of the raster, metres; ``size_px * resolution_m`` is its width. The raster
@@ -264,7 +264,7 @@ def regional_backdrop(
                       f"fits in max_memory_bytes = {budget / 2**30:.2f} GiB")
     site_h = site_terrain.heights
     level = float(np.mean(site_h, dtype=np.float64))
-    gen = generate_site(n, res, seed=seed, age_gyr=age_gyr, rock_abundance=0.0, ejecta_rock_abundance=0.0,
+    gen = generate_site(n, res, rng=rng, age_gyr=age_gyr, rock_abundance=0.0, ejecta_rock_abundance=0.0,
                         elevation_m=level, max_crater_diameter_m=min(dmax, width / 2.0),
                         anchor_lat_deg=site_terrain.anchor_lat_deg, anchor_lon_deg=site_terrain.anchor_lon_deg,
                         max_memory_bytes=budget, **generator_options)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from farside._core import child_streams
 from farside.constants import CE4_ELEVATION_M, CE4_LAT_DEG, CE4_LON_DEG
 from farside.errors import invalid
 from farside.terrain._types import Terrain
@@ -99,19 +100,11 @@ def _finite(name: str, v, lo: float | None = None, hi: float | None = None, lo_o
     return f
 
 
-def _child_streams(seed, n: int) -> list[np.random.Generator]:
-    if isinstance(seed, np.random.Generator):
-        return seed.spawn(n)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise invalid("seed", seed, "a non-negative int or a numpy.random.Generator")
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(n)]
-
-
 def generate_site(
     size_px: int,
     resolution_m: float,
     *,
-    seed: int | np.random.Generator,
+    rng: int | np.random.Generator,
     age_gyr: float = CE4_SURFACE_AGE_GYR,
     rock_abundance: float = CE4_ROCK_ABUNDANCE,
     elevation_m: float = CE4_ELEVATION_M,
@@ -142,8 +135,9 @@ def generate_site(
         ``max_memory_bytes``.
     resolution_m : float
         Pixel size, metres.
-    seed : int or numpy.random.Generator
-        Root of the child streams (craters, roughness, background rocks, ejecta blocks).
+    rng : int or numpy.random.Generator
+        Root of the child streams (craters, roughness, background rocks, ejecta blocks;
+        :func:`farside._core.child_streams`).
     age_gyr : float
         Surface age in (0, 4.5] Gyr.
     rock_abundance : float
@@ -198,7 +192,7 @@ def generate_site(
     base = _finite("roughness_baseline_m", roughness_baseline_m, 0.0, None, True, "a finite baseline > 0 m")
     lat = _finite("anchor_lat_deg", anchor_lat_deg, -90.0, 90.0, False, "a latitude in [-90, 90] deg")
     lon = _finite("anchor_lon_deg", anchor_lon_deg, -180.0, 360.0, False, "a longitude in [-180, 360) deg")
-    rng_craters, rng_rough, rng_rocks, rng_blocks = _child_streams(seed, 4)
+    rng_craters, rng_rough, rng_rocks, rng_blocks = child_streams(rng, 4)
 
     half = width / 2.0
     x0, y0 = -half, half
@@ -230,18 +224,18 @@ def generate_site(
         "max_crater_diameter_m": dmax, "min_rock_diameter_m": rmin, "ejecta_rock_abundance": ke,
         "roughness_hurst": hurst, "roughness_rms_m": rms, "roughness_baseline_m": base,
         "tau_erase": TAU_ERASE,
-        "seed": int(seed) if not isinstance(seed, np.random.Generator) else "generator",
+        "seed": int(rng) if not isinstance(rng, np.random.Generator) else "generator",
     }
     terrain = Terrain(heights, res, x0_m=x0, y0_m=y0, anchor_lat_deg=lat, anchor_lon_deg=lon,
                       meta={"source": "farside.terrain.generate_site", **params})
     return Site(terrain=terrain, craters=craters.reset_index(drop=True), rocks=rocks, params=params)
 
 
-def chang_e4_site(size_px: int = 2048, resolution_m: float = 1.0, *, seed: int | np.random.Generator = 0,
+def chang_e4_site(size_px: int = 2048, resolution_m: float = 1.0, *, rng: int | np.random.Generator = 0,
                   **overrides) -> Site:
     """The default Chang'e-4 landing site: :func:`generate_site` with its CE-4 defaults.
 
     ``farside run`` uses 2048 px at 1 m (4.2 km^2); ``--quick`` 1024 px at 1 m; the full-resolution
     variant is 4096 px at 0.5 m. ``overrides`` are passed to :func:`generate_site`.
     """
-    return generate_site(size_px, resolution_m, seed=seed, **overrides)
+    return generate_site(size_px, resolution_m, rng=rng, **overrides)

@@ -48,7 +48,10 @@ def surface_report(ctx, res, summary, fault_costs, site, td, sets_s, cfg) -> Non
         f"{summary['detours']} detour(s); minimum state of charge {100 * summary['min_soc']:.0f} %. "
         "Rocker-bogie quasi-static on the site DEM and rocks, Wong-Reece wheels on "
         f"{html.escape(cfg.soil.replace('_', ' '))}, power from the Sun on the arrays, regolith temperature from "
-        "a 1-D conduction model (docs/rover.md).</p>"))
+        "a 1-D conduction model (docs/rover.md)."
+        + (f" Asleep, the warm box (held at -20 C) loses at most {summary['night_heat_loss_max_w']:.1f} W through its "
+           f"blanket, against the radioisotope heaters' assumed {summary['rhu_w']:.0f} W (UNCONFIRMED box and RHU values)."
+           if summary.get("night_heat_loss_max_w") is not None else "") + "</p>"))
 
     # --- route on the hillshade and the tracks ----------------------------------------------------
     xs = trav["x_m"].to_numpy(float)

@@ -105,7 +105,7 @@ class DescentStage(Stage):
 
     def run(self, ctx: RunContext) -> None:
         from farside.descent import ASSUMPTIONS, CE4_LANDER, TRAJECTORY_COLUMNS, prepare_hazards, simulate_descent
-        from farside.ephemeris import seconds_to_utc, sun_direction_enu
+        from farside.ephemeris import mission_times, seconds_to_utc, sun_direction_enu
 
         cfg: DescentConfig = ctx.config  # type: ignore[assignment]
         site = ctx.require("site")
@@ -118,7 +118,7 @@ class DescentStage(Stage):
         near_seed = int(rng.integers(0, 2**63))
         lander = CE4_LANDER
         t_td_guess = ignition_s + cfg.sun_after_ignition_s
-        sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, seconds_to_utc(epoch, [t_td_guess])),
+        sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, mission_times(epoch, [t_td_guess])),
                          dtype=float).reshape(-1, 3)[0]
         with ctx.progress("descent: LCAM coarse-hazard frame", None):
             hazards = prepare_hazards(site, sun_dir_enu=sun, lander=lander, rng=np.random.default_rng(seeds[0]),
@@ -212,7 +212,7 @@ class DescentStage(Stage):
                 ctx.progress(f"descent: regional backdrop ({near_px} px at {near_res:g} m, {n} px at {res_m:g} m)",
                              None):
             if near_px:
-                near = regional_backdrop(ter, size_px=near_px, resolution_m=near_res, seed=seeds[1],
+                near = regional_backdrop(ter, size_px=near_px, resolution_m=near_res, rng=seeds[1],
                                          blend_m=cfg.backdrop_blend_m)
                 inner = backdrop_elevation(near)
                 with ctx.write("descent/backdrop_near_dem.tif", description="near backdrop DEM around the site "
@@ -222,7 +222,7 @@ class DescentStage(Stage):
                 info["near"] = {"size_px": near_px, "resolution_m": near_res, "width_km": near_px * near_res / 1e3,
                                 "craters": near.meta["craters"]}
                 del near
-            bd = regional_backdrop(inner, size_px=n, resolution_m=res_m, seed=seeds[0], center_enu_m=centre,
+            bd = regional_backdrop(inner, size_px=n, resolution_m=res_m, rng=seeds[0], center_enu_m=centre,
                                    blend_m=cfg.backdrop_blend_m)
             del inner
             with ctx.write("descent/backdrop_dem.tif",

@@ -206,12 +206,13 @@ class RelayStage(Stage):
 
         from farside.comms import contact_plan
 
-        title = "Relay (Queqiao)"
+        title = "Relay (Queqiao)" if ctx.scenario.reference_mission == "chang-e-4" else "Relay"
         sysm = orbit.system
         vis_frac = float(plan.site_visible.mean())
         gnd_frac = float((plan.ground_station >= 0).mean())
         ctx.report.add_section(title, (
-            f"<p>{cfg.libration_point} {branch} halo, Az = {orbit.az_km:,.0f} km (Zhang 2021: 13,000 km), "
+            f"<p>{cfg.libration_point} {branch} halo, Az = {orbit.az_km:,.0f} km"
+            f"{' (Queqiao, Zhang 2021: 13,000 km)' if ctx.scenario.reference_mission == 'chang-e-4' else ''}, "
             f"Ax = {orbit.ax_km:,.0f} km, period {orbit.period_days:.3f} d (CR3BP, JPL catalogue constants; "
             f"press: \"about 14 days\"), Jacobi constant {orbit.jacobi:.10f}, closure after one period "
             f"{orbit.closure_error():.1e} (nondimensional). Phase at the epoch {phase:.3f} of the period "

@@ -29,7 +29,7 @@ class SiteStage(Stage):
         res = cfg.quick_resolution_m if ctx.quick else cfg.resolution_m
         with ctx.progress(f"site: generating {size}x{size} px at {res} m/px", None):
             site = generate_site(
-                size, res, age_gyr=cfg.age_gyr, rock_abundance=cfg.rock_abundance, seed=ctx.rngs["terrain"],
+                size, res, age_gyr=cfg.age_gyr, rock_abundance=cfg.rock_abundance, rng=ctx.rngs["terrain"],
                 elevation_m=cfg.elevation_m, regional_slope_deg=cfg.regional_slope_deg,
                 regional_slope_azimuth_deg=cfg.regional_slope_azimuth_deg,
                 anchor_lat_deg=cfg.lat_deg, anchor_lon_deg=cfg.lon_deg,
@@ -141,22 +141,18 @@ class SiteStage(Stage):
         import matplotlib.dates as mdates
         from matplotlib.figure import Figure
 
-        from farside.ephemeris import body_altaz, seconds_to_utc, sunrise_sunset, utc_to_seconds
+        from farside.ephemeris import body_altaz, mission_times, seconds_to_utc, sunrise_sunset
 
         sc = ctx.scenario
         lat, lon = sc.site.lat_deg, sc.site.lon_deg
         epoch = sc.epoch_utc
-        ev = sunrise_sunset(lat, lon, seconds_to_utc(epoch, [-16 * 86400.0])[0], seconds_to_utc(epoch, [16 * 86400.0])[0])
-        rises = [e for e in ev if e[0] == "sunrise"]
-        sets = [e for e in ev if e[0] == "sunset"]
+        ev = sunrise_sunset(lat, lon, seconds_to_utc(epoch, [-16 * 86400.0])[0], seconds_to_utc(epoch, [16 * 86400.0])[0],
+                            epoch_utc=epoch)
         t_epoch = 0.0
-        rise_s = max([utc_to_seconds(epoch, [r[1]])[0] for r in rises if utc_to_seconds(epoch, [r[1]])[0] <= t_epoch],
-                     default=-3 * 86400.0)
-        set_s = min([utc_to_seconds(epoch, [s_[1]])[0] for s_ in sets if utc_to_seconds(epoch, [s_[1]])[0] > t_epoch],
-                    default=12 * 86400.0)
+        rise_s = max([e.seconds for e in ev if e.kind == "sunrise" and e.seconds <= t_epoch], default=-3 * 86400.0)
+        set_s = min([e.seconds for e in ev if e.kind == "sunset" and e.seconds > t_epoch], default=12 * 86400.0)
         secs = np.arange(rise_s - 6 * 3600.0, set_s + 6 * 3600.0, 1800.0)
-        times = seconds_to_utc(epoch, secs)
-        alt, az, _ = body_altaz("sun", lat, lon, times)
+        alt, az, _ = body_altaz("sun", lat, lon, mission_times(epoch, secs))
         days = secs / 86400.0
         fig = Figure(figsize=(10, 4.5))
         ax = fig.subplots()

@@ -130,7 +130,7 @@ class SurfaceStage(Stage):
     def run(self, ctx: RunContext) -> None:
         import pandas as pd
 
-        from farside.ephemeris import body_altaz, seconds_to_utc, sun_direction_enu, sunrise_sunset
+        from farside.ephemeris import body_altaz, mission_times, seconds_to_utc, sun_direction_enu, sunrise_sunset
         from farside.rover import LLL_DRY_SAND, LUNAR_REGOLITH, YUTU2, SurfacePlan, SunTrack, Waypoint, WheelFault
         from farside.rover import simulate_surface
 
@@ -152,10 +152,8 @@ class SurfaceStage(Stage):
         else:
             span = (days + 1) * 29.6 * 86400.0
             ev = sunrise_sunset(lat, lon, seconds_to_utc(epoch, [td.mission_s])[0],
-                                seconds_to_utc(epoch, [td.mission_s + span])[0])
-            from farside.ephemeris import utc_to_seconds
-
-            sets_s = [float(utc_to_seconds(epoch, [e[1]])[0]) for e in ev if e[0] == "sunset"]
+                                seconds_to_utc(epoch, [td.mission_s + span])[0], epoch_utc=epoch)
+            sets_s = [e.seconds for e in ev if e.kind == "sunset"]
             if len(sets_s) < days:
                 from farside.errors import ScenarioError
 
@@ -164,9 +162,9 @@ class SurfaceStage(Stage):
             end_s = sets_s[days - 1] + 12 * 3600.0
         step = 1800.0
         t_sun = np.arange(min(egress_s, td.mission_s) - step, end_s + 2 * step, step)
-        utc = seconds_to_utc(epoch, t_sun)
-        sun_enu = np.asarray(sun_direction_enu(lat, lon, utc), float)
-        _, _, dist_m = body_altaz("sun", lat, lon, utc)
+        when = mission_times(epoch, t_sun)
+        sun_enu = np.asarray(sun_direction_enu(lat, lon, when), float)
+        _, _, dist_m = body_altaz("sun", lat, lon, when)
         sun = SunTrack(t_s=t_sun, enu=sun_enu, distance_au=np.asarray(dist_m) / 1.495978707e11)
 
         # --- the plan ------------------------------------------------------------------------
