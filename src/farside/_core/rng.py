@@ -44,12 +44,11 @@ def child_streams(rng: np.random.Generator | int, n: int) -> list[np.random.Gene
     """
     import numbers
 
-    from farside.errors import invalid
-
     if isinstance(rng, np.random.Generator):
         return rng.spawn(n)
     if isinstance(rng, bool) or not isinstance(rng, numbers.Integral) or int(rng) < 0:
-        raise invalid("rng", rng, "a non-negative int or a numpy.random.Generator")
+        # layer 0 does not import farside.errors: public callers validate with a one-line error first
+        raise ValueError(f"rng = {rng!r} is invalid: a non-negative int or a numpy.random.Generator")
     return [np.random.default_rng(s) for s in np.random.SeedSequence(int(rng)).spawn(n)]
 
 

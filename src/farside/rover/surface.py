@@ -563,7 +563,7 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
         sink = dsteps[[f"sinkage_m_{w}" for w in range(6)]].to_numpy(float)
         imprint(tracks, xy, sink, rover.wheel_width_m)
 
-    ev = pd.DataFrame(sorted(events, key=lambda e: (e[0], e[1])), columns=["t_s", "event", "detail"])
+    ev = pd.DataFrame(sorted(events, key=lambda e: e[0]), columns=["t_s", "event", "detail"])   # stable: same-time events in the order they happened
     summary = _summary(trav, dsteps, ev, driver, rover, pwr, egress)
     return SurfaceResult(traverse=trav, events=ev, egress=egress, tracks=tracks, power=pwr, summary=summary,
                          drive_steps=dsteps)

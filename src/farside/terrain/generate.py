@@ -192,6 +192,9 @@ def generate_site(
     base = _finite("roughness_baseline_m", roughness_baseline_m, 0.0, None, True, "a finite baseline > 0 m")
     lat = _finite("anchor_lat_deg", anchor_lat_deg, -90.0, 90.0, False, "a latitude in [-90, 90] deg")
     lon = _finite("anchor_lon_deg", anchor_lon_deg, -180.0, 360.0, False, "a longitude in [-180, 360) deg")
+    if not isinstance(rng, np.random.Generator) and (
+            isinstance(rng, bool) or not isinstance(rng, numbers.Integral) or int(rng) < 0):
+        raise invalid("rng", rng, "a non-negative int or a numpy.random.Generator")
     rng_craters, rng_rough, rng_rocks, rng_blocks = child_streams(rng, 4)
 
     half = width / 2.0
