@@ -3,9 +3,9 @@ table-driven Hapke kernel (``hapke_r_tab``) against the exact formula (``hapke_r
 
 Per evaluation: 1e6 random geometries (mu0, mu uniform in (0, 1], azimuth uniform; the phase
 angle follows), CPU ns per evaluation (CPU time of all threads, minimum over 7 passes: robust to
-other load on the machine) with one numba thread and with all of them. Cases: the exact Hapke formula (``_kernels.hapke_r``, the
+other load on the machine) with one numba thread and with all of them. Cases: the exact Hapke formula (``_kernels_shading.hapke_r``, the
 peer of every row: what ``reflectance()`` evaluates and what ``render()`` used before), Hapke from
-the tables (``hapke_r_tab``, what ``render()`` uses now, through ``_kernels.photometry_grid``),
+the tables (``hapke_r_tab``, what ``render()`` uses now, through ``_kernels_shading.photometry_grid``),
 the same kernel with its tables switched off (each term by its formula: the shape of the old
 per-pixel cost inside the new code path), Lunar-Lambert and Lambert. Quality: the largest relative
 difference from the exact formula where r > 1e-6 1/sr.
@@ -40,7 +40,7 @@ from numba import njit, prange
 from farside import constants as C
 from farside.ephemeris import sun_direction_enu
 from farside.render import Hapke, Lambert, LunarLambert, Scene, lcam, render
-from farside.render import _kernels as K
+from farside.render import _kernels_shading as K
 from farside.render import _photometry_kernels as PK
 from farside.render import photometry as PH
 from farside.terrain import generate_site

@@ -9,17 +9,19 @@ import pytest
 
 from farside.constants import MOON_GM_M3_S2, MOON_RADIUS_M
 from farside.descent import CE4_LANDER, HdaSettings, check_touchdown, fine_hazard_map, simulate_descent
-from farside.descent import _kernels as K
+from farside.descent import _kernels_hazard as K
+from farside.descent._kernels_dynamics import _rk4_s
+from farside.descent._kernels_surface import lidar_scan
 from farside.descent.simulate import initial_state
 from farside.errors import FarsideError, ScenarioError
 from farside.terrain import Terrain
 
 
 def _rk4(y, dt, n, b=(0.0, 0.0, 1.0), F=0.0, ve=3000.0, gm=MOON_GM_M3_S2):
-    """``n`` steps of the integrator the descent runs (``_kernels._rk4_s``, called by run_segment)."""
+    """``n`` steps of the integrator the descent runs (``_kernels_dynamics._rk4_s``, called by run_segment)."""
     s = tuple(float(v) for v in y)
     for _ in range(n):
-        s = K._rk4_s(*s, dt, b[0], b[1], b[2], F, ve, MOON_RADIUS_M, gm)
+        s = _rk4_s(*s, dt, b[0], b[1], b[2], F, ve, MOON_RADIUS_M, gm)
     y[:] = s
     return y
 
@@ -174,7 +176,7 @@ def test_lidar_scan_registers_heights_at_their_ground_position():
     t = Terrain((tan * (X + Y) / np.sqrt(2)).astype(np.float32), res, x0_m=-n * res / 2, y0_m=n * res / 2)
     rocks = np.array([[20.0, -30.0, 1.0, 0.5]])
     N, sp, lz = 200, 0.466, 100.0
-    z = K.lidar_scan(t.heights, res, t.x0_m, t.y0_m, 0.0, rocks, 0.0, 0.0, lz, N, sp, np.zeros((N, N)), 0.0)
+    z = lidar_scan(t.heights, res, t.x0_m, t.y0_m, 0.0, rocks, 0.0, 0.0, lz, N, sp, np.zeros((N, N)), 0.0)
     jj, ii = np.meshgrid(np.arange(N), np.arange(N))
     cx = (jj - 0.5 * (N - 1)) * sp
     cy = -(ii - 0.5 * (N - 1)) * sp

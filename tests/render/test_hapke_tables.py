@@ -1,5 +1,5 @@
 """The renderer's table-driven Hapke kernel (``_photometry_kernels.hapke_r_tab``) against the exact
-formula (``_kernels.hapke_r``, itself checked against Hapke 2012 / Sato et al. 2014 closed forms in
+formula (``_kernels_shading.hapke_r``, itself checked against Hapke 2012 / Sato et al. 2014 closed forms in
 test_render_photometry.py; docs/references.md 7.4).
 
 The reference is the exact formula evaluated on the same inputs, so the tolerance is the
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from farside.render import Hapke
-from farside.render import _kernels as K
+from farside.render import _kernels_shading as K
 from farside.render import _photometry_kernels as PK
 from farside.render import photometry as PH
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from farside.descent import _kernels as K
+from farside.descent import _kernels_hazard as K
+from farside.descent._kernels_surface import rocks_window
 from farside.descent.lander import HdaSettings
 
 __all__ = ["HazardMap", "SiteHazards", "prepare_hazards", "rocks_near", "select_safe_point", "fine_hazard_map", "coarse_hazard_map"]
@@ -245,7 +246,7 @@ def rocks_near(rocks: np.ndarray, x: float, y: float, half_m: float, *,
     if rocks.shape[0] == 0:
         return rocks
     dmax = float(np.max(rocks[:, 2])) if max_diameter_m is None else float(max_diameter_m)
-    return K.rocks_window(rocks, float(x), float(y), half_m + 1.0 + dmax)
+    return rocks_window(rocks, float(x), float(y), half_m + 1.0 + dmax)
 
 
 def prepare_hazards(site, *, sun_dir_enu=None, lander=None, rng: np.random.Generator | None = None,

@@ -26,6 +26,10 @@ import numpy as np
 
 from farside.constants import MOON_GM_M3_S2, MOON_RADIUS_M
 from farside.descent import _kernels as K
+from farside.descent._kernels_dynamics import truth_agl
+from farside.descent._kernels_fsw import fsw_step, imu_nav_step
+from farside.descent._kernels_loop import phase_first_rows, run_segment
+from farside.descent._kernels_surface import lidar_scan
 from farside.descent.hda import HazardMap, SiteHazards, fine_hazard_map, prepare_hazards, rocks_near, select_safe_point
 from farside.descent.lander import CE4_LANDER, Lander
 from farside.descent.touchdown import TouchdownCheck, check_touchdown
@@ -217,7 +221,7 @@ def _refine_touchdown(rec: np.ndarray, n: int):
 
 
 def _run_segment_scipy(s, p, heights, noise, rec, i_rec, max_steps):
-    """Python twin of ``_kernels.run_segment`` with the truth dynamics integrated by solve_ivp."""
+    """Python twin of ``_kernels_loop.run_segment`` with the truth dynamics integrated by solve_ivp."""
     from scipy.integrate import solve_ivp
 
     R, gm, dt = p[K.K_R_MOON], p[K.K_GM], p[K.K_DT]
@@ -232,12 +236,12 @@ def _run_segment_scipy(s, p, heights, noise, rec, i_rec, max_steps):
     while True:
         if i_rec >= max_steps:
             return K.STOP_MAXSTEPS, i_rec
-        agl = K.truth_agl(s, p, heights)
+        agl = truth_agl(s, p, heights)
         rec[i_rec, :K.C_AGL] = s[list(cols)]
         rec[i_rec, K.C_AGL] = agl
         nz = noise[i_rec]
         i_rec += 1
-        code = K.fsw_step(s, p, agl, nz)
+        code = fsw_step(s, p, agl, nz)
         if code == K.STOP_TOUCHDOWN:
             return code, i_rec
         if code != 0:
@@ -247,7 +251,7 @@ def _run_segment_scipy(s, p, heights, noise, rec, i_rec, max_steps):
                         args=(s[K.S_BX], s[K.S_BY], s[K.S_BZ], s[K.S_F] * p[K.K_THRUST_SCALE], p[K.K_VE] * p[K.K_VE_SCALE]))
         m_old = s[K.S_M]
         s[K.S_RX:K.S_M + 1] = sol.y[:, -1]
-        K.imu_nav_step(s, p, m_old, nz)
+        imu_nav_step(s, p, m_old, nz)
 
 
 def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersions | None = None,
@@ -293,7 +297,7 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
         raise invalid("ignition_s", ignition_s, "a finite number of seconds")
     if integrator not in ("numba", "scipy"):
         raise invalid("integrator", integrator, "'numba' or 'scipy'")
-    stepper = K.run_segment if integrator == "numba" else _run_segment_scipy
+    stepper = run_segment if integrator == "numba" else _run_segment_scipy
     if hazards is None:
         hazards = prepare_hazards(site)
     elif not isinstance(hazards, SiteHazards):
@@ -397,7 +401,7 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
             spacing = 2.0 * lander.profile.hover_height_m * math.tan(math.radians(0.5 * hs.lidar_fov_deg)) / n_lidar
             half = 0.5 * n_lidar * spacing
             near = rocks_near(rocks, rt[0], rt[1], 1.2 * half + 2.0, max_diameter_m=hazards.rocks_max_diameter_m)
-            z_rel = K.lidar_scan(heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m, h_site, near,
+            z_rel = lidar_scan(heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m, h_site, near,
                                  rt[0], rt[1], rt[2], n_lidar, spacing, lidar_noise, hs.lidar_range_sigma_m)
             fine_map = fine_hazard_map(z_rel, spacing, settings=hs, footprint_m=2.0 * lander.footpad_radius_m)
             plan_rel = np.array([s[K.S_AIM_X], s[K.S_AIM_Y]]) - rh[:2]   # planned point, nadir-relative
@@ -423,7 +427,7 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
     td, _ = _refine_touchdown(rec, i_rec)
     rec[i_rec - 1] = td                              # the last row becomes the touchdown (no copy)
     traj = rec[:i_rec]
-    first_row = K.phase_first_rows(traj, i_rec, len(PHASE_NAMES) - 1).tolist()
+    first_row = phase_first_rows(traj, i_rec, len(PHASE_NAMES) - 1).tolist()
     phase_start = {}
     for k, name in enumerate(PHASE_NAMES[:-1]):
         if first_row[k] >= 0:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from farside.constants import MOON_G0_M_S2
-from farside.descent import _kernels as K
+from farside.descent import _kernels_surface as K
 
 __all__ = ["TouchdownCheck", "check_touchdown", "CRITERIA"]
 

@@ -1,4 +1,4 @@
-"""Table-driven Hapke reflectance for the renderer: the r(i, e, g) of ``_kernels.hapke_r`` at a
+"""Table-driven Hapke reflectance for the renderer: the r(i, e, g) of ``_kernels_shading.hapke_r`` at a
 fraction of its cost.
 
 ``hapke_r`` spends most of its ~100 ns on transcendental functions of one variable each: the
@@ -277,7 +277,7 @@ def _cell(x, invh, n):
 
 @njit(cache=True, error_model="numpy")
 def _h_exact(x, w, r0):
-    """Hapke (2002) approximation of Chandrasekhar's H-function (as ``_kernels._h_function``)."""
+    """Hapke (2002) approximation of Chandrasekhar's H-function (as ``_kernels_shading._h_function``)."""
     if x <= 0.0:
         return 1.0
     return 1.0 / (1.0 - w * x * (r0 + (1.0 - 2.0 * r0 * x) / 2.0 * math.log((1.0 + x) / x)))
@@ -360,7 +360,7 @@ def _psi(cpsi, pp):
 
 @njit(cache=True, error_model="numpy")
 def hapke_r_tab(mu0, mu, cosg, pp):
-    """Hapke bidirectional reflectance r(i, e, g) [1/sr], the model of ``_kernels.hapke_r``, from
+    """Hapke bidirectional reflectance r(i, e, g) [1/sr], the model of ``_kernels_shading.hapke_r``, from
     the tables in ``pp`` (:func:`build_hapke_tables`); within 1e-5 relative of the formula.
 
     Not inlined at numba's IR level (``inline="always"``): that made it 10-20 % cheaper per call but

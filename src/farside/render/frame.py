@@ -12,6 +12,7 @@ import numpy as np
 from farside.errors import invalid
 from farside.render import _kernels as K
 from farside.render import _rocks
+from farside.render._kernels_rays import undistort_table
 from farside.render.camera import Camera
 from farside.render.photometry import resolve_photometry
 from farside.render.scene import BLOCK, SUN_RADIUS_RAD, Scene, _unit_sun
@@ -129,7 +130,7 @@ def _undistort_table(camera: Camera) -> np.ndarray:
     with _UNDISTORT_LOCK:
         tab = _UNDISTORT_CACHE.get(key)
         if tab is None:
-            tab = K.undistort_table(*key)
+            tab = undistort_table(*key)
             if len(_UNDISTORT_CACHE) >= 4:
                 _UNDISTORT_CACHE.pop(next(iter(_UNDISTORT_CACHE)))
             _UNDISTORT_CACHE[key] = tab

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from farside.errors import invalid
-from farside.render import _kernels as K
+from farside.render import _kernels_shading as K
 from farside.render._photometry_kernels import build_hapke_tables
 
 __all__ = ["Hapke", "LunarLambert", "Lambert", "Photometry", "reflectance", "resolve_photometry"]
@@ -62,7 +62,7 @@ class Hapke:
 
     def packed(self) -> np.ndarray:
         """Parameter array of the render kernels: ``[w, b, c, Bs0, hs, Bc0, hc, tan(theta-bar)]``
-        (the arguments of the exact ``_kernels.hapke_r``), then derived constants and the lookup
+        (the arguments of the exact ``_kernels_shading.hapke_r``), then derived constants and the lookup
         tables of the renderer's ``hapke_r_tab`` (layout: ``farside.render._photometry_kernels``).
         Built once per parameter set (about 10 ms) and cached; each call returns a fresh copy."""
         return _hapke_tables((self.w, self.b, self.c, self.bs0, self.hs, self.bc0, self.hc,
@@ -76,7 +76,7 @@ def _hapke_tables(params: tuple) -> np.ndarray:
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _hapke_exact_grid(mu0, mu, cosg, pp):
-    """The exact Hapke formula (``_kernels.hapke_r``) over arrays; the renderer uses the tables."""
+    """The exact Hapke formula (``_kernels_shading.hapke_r``) over arrays; the renderer uses the tables."""
     out = np.empty(mu0.shape[0])
     for k in prange(mu0.shape[0]):
         out[k] = K.hapke_r(mu0[k], mu[k], cosg[k], pp[0], pp[1], pp[2], pp[3], pp[4], pp[5], pp[6], pp[7])

@@ -23,8 +23,11 @@ import numpy as np
 
 from farside import constants as C
 from farside.errors import invalid
-from farside.render import _kernels as K
-from farside.render._rocks import RockBins, mesh_heights
+from farside.render._kernels_horizon import fill_margin_tiles
+from farside.render._kernels_rays import bounding_ball_radius
+from farside.render._kernels_trace import build_pyramid
+from farside.render._rocks import RockBins
+from farside.render._rocks_bins import mesh_heights
 from farside.terrain import Terrain
 
 __all__ = ["Scene", "SUN_RADIUS_RAD", "ROCK_DEM_MIN_PIXELS"]
@@ -94,7 +97,7 @@ class Scene:
         self.y0_m = terrain.y0_m
         self.zmax = float(h.max())
         self.zmin = float(h.min())
-        self.mip, self.mip_offs, self.mip_rows, self.mip_cols = K.build_pyramid(self.heights)
+        self.mip, self.mip_offs, self.mip_rows, self.mip_cols = build_pyramid(self.heights)
         # min/max over 8 x 8-vertex blocks: per-frame height bounds of the visible region
         nr, nc = h.shape
         pr, pc = -nr % BLOCK, -nc % BLOCK
@@ -123,8 +126,8 @@ class Scene:
         cz = -C.MOON_RADIUS_M
         if not self.terrain.meta.get("curvature", False):
             return np.array([0.0, 0.0, cz, np.inf])          # a flat DEM: no test (see render_pass)
-        r = K.bounding_ball_radius(self.heights, float(self.x0_m), float(self.y0_m), float(self.resolution_m),
-                                   0.0, 0.0, cz)
+        r = bounding_ball_radius(self.heights, float(self.x0_m), float(self.y0_m), float(self.resolution_m),
+                                 0.0, 0.0, cz)
         return np.array([0.0, 0.0, cz, r + 1.0])
 
     def __repr__(self) -> str:
@@ -230,8 +233,8 @@ class Scene:
                     cu_dir = s[0] / horiz
                     cv_dir = -s[1] / horiz
                     elev_c = min(elev, math.pi / 2 - self._clip - 1e-6)
-                    K.fill_margin_tiles(self.heights, self.mip, self.mip_offs, self.mip_rows, self.mip_cols,
-                                        self.zmax, tr.astype(np.int64), tc.astype(np.int64), _TILE, cu_dir, cv_dir,
-                                        self.resolution_m, elev_c, self._clip, self._margin)
+                    fill_margin_tiles(self.heights, self.mip, self.mip_offs, self.mip_rows, self.mip_cols,
+                                      self.zmax, tr.astype(np.int64), tc.astype(np.int64), _TILE, cu_dir, cv_dir,
+                                      self.resolution_m, elev_c, self._clip, self._margin)
                     done[tr, tc] = True
             return self._margin

@@ -1,0 +1,162 @@
+"""Sub-DEM rocks (private, see :mod:`farside.render._rocks`): per-frame hits and shading.
+
+The nearest rock hit of every marked pixel, the rocks' shading (analytic normal, terrain shadow,
+other rocks' shadows, photometry) and the rocks' shadows on the terrain pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from farside.render._kernels_rays import _ray
+from farside.render._kernels_shading import _disk_fraction, _write_px
+from farside.render._rocks_walk import _clip, _quick_miss, _walk
+
+_BIG = 1.0e300
+
+
+@njit(cache=True, error_model="numpy")
+def _sun_basis(sun):
+    """Two unit vectors perpendicular to the sun direction."""
+    if abs(sun[2]) < 0.9:
+        ax, ay, az = 0.0, 0.0, 1.0
+    else:
+        ax, ay, az = 1.0, 0.0, 0.0
+    e1x = sun[1] * az - sun[2] * ay
+    e1y = sun[2] * ax - sun[0] * az
+    e1z = sun[0] * ay - sun[1] * ax
+    n = math.sqrt(e1x * e1x + e1y * e1y + e1z * e1z)
+    e1x /= n
+    e1y /= n
+    e1z /= n
+    e2x = sun[1] * e1z - sun[2] * e1y
+    e2y = sun[2] * e1x - sun[0] * e1z
+    e2z = sun[0] * e1y - sun[1] * e1x
+    return e1x, e1y, e1z, e2x, e2y, e2z
+
+
+@njit(cache=True, error_model="numpy")
+def _sun_visible(px, py, pz, excl, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
+                 gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top):
+    """Fraction of the solar disk not hidden by rocks, seen from p (1 or 0 with hard shadows)."""
+    if sun[2] <= 0.0 or pz > top:
+        return 1.0
+    # the disk's upper edge leaves the slab last; penumbra rays are walked along the centre ray
+    t0, t1 = _clip(px, py, pz, sun[0], sun[1], sun[2], 0.0, _BIG, gx0, gy0, nbx * binm, nby * binm, bot, top)
+    if t0 > t1 or _quick_miss(px, py, pz, sun[0], sun[1], sun[2], t0, t1, gx0, gy0, binm, block, btop):
+        return 1.0
+    f, _k = _walk(shadow_mode, px, py, pz, sun[0], sun[1], sun[2], t0, t1, excl, gx0, gy0, binm, nbx, nby, block,
+                  start, index, btop, rx, ry, rr, rh, rb, e1x, e1y, e1z, e2x, e2y, e2z, sun_radius)
+    return f
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def rock_hits(rc, utab, width, height, t_img, tmax, gx0, gy0, binm, nbx, nby, block, start, index, btop,
+              rx, ry, rr, rh, rb, bot, top, mask, hit_id, hit_t):
+    """Nearest rock hit of every pixel's ray in front of its terrain hit (``t_img``, NaN = sky):
+    rock number in ``hit_id`` (-1 none) and range in ``hit_t``; only pixels with ``mask`` set
+    are cast (see :func:`splat_masks`). Returns the number of hits."""
+    nhit = np.zeros(height, np.int64)
+    wx = nbx * binm
+    wy = nby * binm
+    for i in prange(height):
+        for j in range(width):
+            hit_id[i, j] = -1
+            if mask[i, j] == 0:
+                continue
+            ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
+            tt = t_img[i, j]
+            t1 = tmax if not (tt >= 0.0) else float(tt)
+            t0, t1 = _clip(ox, oy, oz, dx, dy, dz, 0.0, t1, gx0, gy0, wx, wy, bot, top)
+            if t0 > t1 or _quick_miss(ox, oy, oz, dx, dy, dz, t0, t1, gx0, gy0, binm, block, btop):
+                continue
+            th, k = _walk(0, ox, oy, oz, dx, dy, dz, t0, t1, -1, gx0, gy0, binm, nbx, nby, block, start, index,
+                          btop, rx, ry, rr, rh, rb, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            if k >= 0 and th < t1:
+                hit_id[i, j] = k
+                hit_t[i, j] = th
+                nhit[i] += 1
+    return nhit.sum()
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _margin_at(margin, u, v):
+    """The terrain's sun margin at grid point (u, v), interpolated on its triangle like the terrain
+    shading does."""
+    nr = margin.shape[0]
+    nc = margin.shape[1]
+    c = min(max(int(math.floor(u)), 0), nc - 2)
+    r = min(max(int(math.floor(v)), 0), nr - 2)
+    a = min(max(u - c, 0.0), 1.0)
+    b = min(max(v - r, 0.0), 1.0)
+    if a >= b:
+        return (1.0 - a) * margin[r, c] + (a - b) * margin[r, c + 1] + b * margin[r + 1, c + 1]
+    return (1.0 - b) * margin[r, c] + (b - a) * margin[r + 1, c] + a * margin[r + 1, c + 1]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin, shadow_mode, sun_radius,
+                model, pp, full, gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top,
+                mask, t_img, rad, inc, emi, pha, lit, nrm, pts):
+    """Shade the rock pixels (``hit_id`` >= 0): range, point, analytic normal, angles, terrain
+    shadow (margin map at the point) times rock shadow, photometry; and darken the terrain
+    pixels that lie in a rock's shadow (their lit fraction and reflectance scaled by the part of
+    the solar disk the rocks leave visible; only terrain pixels with ``mask`` set are tested)."""
+    e1x, e1y, e1z, e2x, e2y, e2z = _sun_basis(sun)
+    wx = nbx * binm
+    wy = nby * binm
+    for i in prange(height):
+        for j in range(width):
+            k = hit_id[i, j]
+            if k < 0:
+                tt = t_img[i, j]
+                if mask[i, j] == 0 or shadow_mode == 0 or not (tt >= 0.0) or not (lit[i, j] > 0.0) or sun[2] <= 0.0:
+                    continue
+                ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
+                t = float(tt)
+                px = ox + t * dx
+                py = oy + t * dy
+                pz = oz + t * dz
+                t0, t1 = _clip(px, py, pz, sun[0], sun[1], sun[2], 0.0, _BIG, gx0, gy0, wx, wy, bot, top)
+                if t0 > t1 or _quick_miss(px, py, pz, sun[0], sun[1], sun[2], t0, t1, gx0, gy0, binm, block, btop):
+                    continue
+                f = _sun_visible(px, py, pz, -1, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
+                                 gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top)
+                if f < 1.0:
+                    lit[i, j] = lit[i, j] * f
+                    rad[i, j] = rad[i, j] * f
+                continue
+            ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
+            t = hit_t[i, j]
+            px = ox + t * dx
+            py = oy + t * dy
+            pz = oz + t * dz
+            a = rr[k]
+            hh = rh[k]
+            nx = (px - rx[k]) / (a * a)
+            ny = (py - ry[k]) / (a * a)
+            nz = (pz - rb[k]) / (hh * hh)
+            nn = math.sqrt(nx * nx + ny * ny + nz * nz)
+            nx /= nn
+            ny /= nn
+            nz /= nn
+            mu0 = nx * sun[0] + ny * sun[1] + nz * sun[2]
+            mu = -(nx * dx + ny * dy + nz * dz)
+            cosg = -(sun[0] * dx + sun[1] * dy + sun[2] * dz)
+            f = 1.0
+            if shadow_mode > 0:
+                m = _margin_at(margin, (px - x0) / res - 0.5, (y0 - py) / res - 0.5)
+                if shadow_mode == 1:
+                    f = 1.0 if m > 0.0 else 0.0
+                else:
+                    f = _disk_fraction(m, sun_radius)
+                if f > 0.0 and mu0 > 0.0:
+                    f *= _sun_visible(px, py, pz, k, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
+                                      gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot,
+                                      top)
+            t_img[i, j] = t
+            _write_px(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, model, pp, full, rad, inc, emi, pha, lit,
+                      nrm, pts)
