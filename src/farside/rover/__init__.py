@@ -4,6 +4,7 @@ drive and wheel faults, power and thermal, egress and tracks.
 
 from farside.rover.drive import DriveState, check_drive_request, max_climbable_slope, steady_state_drive
 from farside.rover.modes import plan_modes
+from farside.rover.planning import plan_path
 from farside.rover.power import PowerTrace, simulate_power
 from farside.rover.replay import (
     PUBLISHED_DAY_DISTANCES,
@@ -73,4 +74,5 @@ __all__ = [
     "EgressDecision",
     "TrackRaster",
     "imprint",
+    "plan_path",
 ]
