@@ -54,6 +54,7 @@ from farside.errors import invalid
 from farside.rover.thermal import (
     SOLAR_CONSTANT_W_M2,
     STEFAN_BOLTZMANN,
+    check_times,
     radiative_equilibrium_temperature,
 )
 from farside.rover.vehicle import Rover
@@ -274,11 +275,7 @@ def simulate_power(t_s: np.ndarray, sun_enu: np.ndarray, *, rover: Rover, mode: 
     -------
     PowerTrace
     """
-    t = np.asarray(t_s, dtype=np.float64)
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
-        raise invalid("t_s", f"array of shape {np.shape(t_s)}", "a non-empty 1-D array of finite seconds")
-    if np.any(np.diff(t) < 0.0):
-        raise invalid("t_s", "decreasing times", "non-decreasing times")
+    t = check_times(t_s)
     n = t.size
     if not isinstance(rover, Rover):
         raise invalid("rover", type(rover).__name__, "a farside.rover.Rover")

@@ -133,6 +133,16 @@ def albedo_incidence(incidence_rad: np.ndarray, properties: RegolithProperties =
     return p.albedo0 + p.albedo_a * (i / (0.25 * np.pi)) ** 3 + p.albedo_b * (i / (0.5 * np.pi)) ** 8
 
 
+def check_times(t_s) -> np.ndarray:
+    """``t_s`` as a non-empty, finite, non-decreasing float64 1-D array (one-line error otherwise)."""
+    t = np.asarray(t_s, dtype=np.float64)
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
+        raise invalid("t_s", f"array of shape {np.shape(t_s)}", "a non-empty 1-D array of finite seconds")
+    if np.any(np.diff(t) < 0.0):
+        raise invalid("t_s", "decreasing times", "non-decreasing times")
+    return t
+
+
 def _unit_rows(v: np.ndarray, name: str, n: int) -> np.ndarray:
     a = np.asarray(v, float)
     if a.shape == (3,):
@@ -272,11 +282,7 @@ def regolith_temperature(t_s: np.ndarray, sun_enu: np.ndarray, *, normal_enu: np
     >>> bool(370.0 < T[0] < 395.0)                            # noon at the equator
     True
     """
-    t = np.asarray(t_s, dtype=np.float64)
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
-        raise invalid("t_s", f"array of shape {np.shape(t_s)}", "a non-empty 1-D array of finite seconds")
-    if np.any(np.diff(t) < 0.0):
-        raise invalid("t_s", "decreasing times", "non-decreasing times")
+    t = check_times(t_s)
     n = t.size
     sun = _unit_rows(sun_enu, "sun_enu", n)
     nrm = _unit_rows(normal_enu, "normal_enu", n)
