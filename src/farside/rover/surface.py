@@ -293,7 +293,7 @@ class _Driver:
             return pose.reason
         floor = self.rover.belly_clearance_m - self.rover.max_obstacle_m
         if pose.belly_clearance_m < floor:
-            return (f"belly clearance {pose.belly_clearance_m:.2f} m < {floor:.2f} m (an obstacle taller than "
+            return (f"belly clearance {pose.belly_clearance_m:.3f} m < {floor:.3f} m (an obstacle taller than "
                     f"{self.rover.max_obstacle_m:.2f} m under the body)")
         return ""
 
@@ -561,7 +561,15 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
     if len(dsteps):
         xy = np.stack([_wheel_xy(rover, r.x_m, r.y_m, r.heading_deg) for r in dsteps.itertuples()])
         sink = dsteps[[f"sinkage_m_{w}" for w in range(6)]].to_numpy(float)
-        imprint(tracks, xy, sink, rover.wheel_width_m)
+        # one rut polyline per straight leg: a heading change (a point turn, not carved) or a jump
+        # (a replayed step put the rover elsewhere) starts a new one, so no chord crosses a turn
+        hd = dsteps["heading_deg"].to_numpy(float)
+        pos = dsteps[["x_m", "y_m"]].to_numpy(float)
+        gap = np.hypot(*np.diff(pos, axis=0).T) > 2.0 * plan.step_m
+        breaks = np.nonzero((np.abs(np.diff(hd)) > 1e-9) | gap)[0] + 1
+        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(dsteps)]):
+            if b - a >= 2:
+                imprint(tracks, xy[a:b], sink[a:b], rover.wheel_width_m)
 
     ev = pd.DataFrame(sorted(events, key=lambda e: e[0]), columns=["t_s", "event", "detail"])   # stable: same-time events in the order they happened
     summary = _summary(trav, dsteps, ev, driver, rover, pwr, egress)
