@@ -131,6 +131,12 @@ class SurfacePlan:
     track_resolution_m: float = 0.02
     #: the warm box's night heat budget (farside.rover.power.WarmBox; None = the default box)
     warm_box: Any = None
+    #: mode thresholds, Sun elevation in degrees (farside.rover.plan_modes; defaults fitted to
+    #: Yutu-2's reported nap, sleep and wake times at the CE-4 site)
+    nap_sun_elevation_deg: float = 41.0
+    nap_exit_sun_elevation_deg: float = 28.1
+    sleep_sun_elevation_deg: float = 9.2
+    wake_sun_elevation_deg: float = 7.0
 
     def __post_init__(self) -> None:
         for name in ("egress_s", "end_s", "speed_mps", "step_m", "timeline_step_s", "failure_rate_per_km",
@@ -438,13 +444,21 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
     sun_g, dist_g = sun.at(grid)
     el_g = np.degrees(np.arcsin(np.clip(sun_g[:, 2], -1, 1)))
     t_level = regolith_temperature(grid, sun_g, sun_distance_au=dist_g)
-    mode_codes, mode_events = plan_modes(grid, el_g, surface_temperature_k=t_level)
+    mode_codes, mode_events = plan_modes(grid, el_g, surface_temperature_k=t_level,
+                                         nap_sun_elevation_deg=plan.nap_sun_elevation_deg,
+                                         nap_exit_sun_elevation_deg=plan.nap_exit_sun_elevation_deg,
+                                         sleep_before_sunset_elevation_deg=plan.sleep_sun_elevation_deg,
+                                         wake_after_sunrise_elevation_deg=plan.wake_sun_elevation_deg)
     modes = [str(m) for m in np.asarray(mode_codes).tolist()]
 
     driver = _Driver(site, plan, rover, soil, grid, modes, rng)
     driver.origin = (tx, ty)
     events = driver.events
     events.append((plan.egress_s, "egress start", ""))
+    if modes[0] != "awake":
+        events.append((plan.egress_s, f"{modes[0]} at egress",
+                       f"Sun {el_g[0]:.1f} deg up (wake above {plan.wake_sun_elevation_deg:g} deg, nap above "
+                       f"{plan.nap_sun_elevation_deg:g} deg): the rover waits"))
     for t_ev, name in mode_events:
         events.append((float(t_ev), str(name), ""))
 

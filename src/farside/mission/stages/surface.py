@@ -83,6 +83,14 @@ class RoverConfig(BaseModel):
     #: lunar days of the surface timeline when replaying (the published 186.66 m is after five)
     replay_lunar_days: int = Field(5, ge=1, le=24)
     soil: Literal["lunar_regolith", "lll_dry_sand"] = "lunar_regolith"
+    #: noon nap: from when the Sun climbs above this elevation (deg) ...
+    nap_sun_elevation_deg: float = Field(41.0, ge=0.0, le=90.0)
+    #: ... until it sinks below this one
+    nap_exit_sun_elevation_deg: float = Field(28.1, ge=0.0, le=90.0)
+    #: night sleep: from when the setting Sun sinks below this elevation (deg) ...
+    sleep_sun_elevation_deg: float = Field(9.2, ge=-5.0, le=90.0)
+    #: ... until the rising Sun climbs above this one
+    wake_sun_elevation_deg: float = Field(7.0, ge=-5.0, le=90.0)
     step_m: float = Field(0.25, gt=0.0, le=5.0)
     timeline_step_s: float = Field(600.0, ge=10.0, le=86400.0)
     detour_max_m: float = Field(5.0, ge=0.0, le=50.0)
@@ -181,7 +189,9 @@ class SurfaceStage(Stage):
             faults=tuple(WheelFault(egress_s + f.after_egress_h * 3600.0, f.wheel, f.kind) for f in cfg.faults),
             failure_rate_per_km=cfg.failure_rate_per_km, speed_mps=cfg.speed_m_per_h / 3600.0,
             step_m=cfg.step_m, timeline_step_s=cfg.timeline_step_s, detour_max_m=cfg.detour_max_m,
-            lander_keepout_m=cfg.lander_keepout_m,
+            lander_keepout_m=cfg.lander_keepout_m, nap_sun_elevation_deg=cfg.nap_sun_elevation_deg,
+            nap_exit_sun_elevation_deg=cfg.nap_exit_sun_elevation_deg,
+            sleep_sun_elevation_deg=cfg.sleep_sun_elevation_deg, wake_sun_elevation_deg=cfg.wake_sun_elevation_deg,
             lander_heading_deg=heading, replay=replay, track_half_width_m=cfg.track_half_width_m,
             track_resolution_m=cfg.track_resolution_m)
         soil = LUNAR_REGOLITH if cfg.soil == "lunar_regolith" else LLL_DRY_SAND
