@@ -22,8 +22,8 @@ import pytest
 from farside.errors import DataError, ScenarioError
 from farside.imaging import Panorama, stitch_panorama
 from farside.render import pan_tilt_rotation
+from tests.conftest import shared_data
 
-STITCHING = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stitching"
 
 #: synthetic camera: 480 x 360 px, f = 420 px (59.5 x 46.4 deg field), 40 deg yaw steps (33 % overlap)
 W, H, F = 480, 360, 420.0
@@ -34,10 +34,7 @@ TEX_EL_TOP = math.radians(40.0)
 
 
 def _data(name: str) -> Path:
-    p = STITCHING / name
-    if not p.exists():
-        pytest.skip(f"real data not available: {p} (../shared/data is absent on this machine)")
-    return p
+    return shared_data("stitching", name)
 
 
 def _texture() -> np.ndarray:

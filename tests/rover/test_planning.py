@@ -16,7 +16,6 @@ Independent references:
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,10 +23,10 @@ import pytest
 from farside.errors import PhysicsError, ScenarioError
 from farside.rover import _kernels_planning as _k
 from farside.rover import plan_path
+from tests.conftest import shared_data
 
 skgraph = pytest.importorskip("skimage.graph")
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 REL = 1e-6
 
 
@@ -175,9 +174,7 @@ def test_deterministic():
 
 def dem_cost(name: str, max_slope_deg: float) -> tuple[np.ndarray, float]:
     rasterio = pytest.importorskip("rasterio")
-    path = DATA / "lunar_dem" / name
-    if not path.exists():
-        pytest.skip(f"real DEM not available: {path} (shared data directory absent)")
+    path = shared_data("lunar_dem", name)
     with rasterio.open(path) as ds:
         z = ds.read(1).astype(np.float64)
         res = float(abs(ds.transform.a))

@@ -8,7 +8,6 @@ docs/references.md 1.1, 1.2 and 3.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,12 +21,12 @@ from farside.rover import (
     schedule_traverse,
 )
 from farside.rover.replay import BearingFact, fit_track_scale, lunar_day_windows
+from tests.conftest import shared_data
 
 EPOCH = "2019-01-03T02:26:00Z"  # CE-4 touchdown, docs/references.md 1.1
 EGRESS = "2019-01-03T14:22:00Z"  # Yutu-2 on the surface, docs/references.md 1.1
 LAT, LON = -45.4446, 177.5991  # Liu J. et al. 2019, docs/references.md 1.2
 V_MAX = 200.0 / 3600.0  # published top speed, docs/references.md 3
-CE4_FILE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ce4_traverse" / "CE4_coordinates.txt"
 
 
 def _bearing(east: float, north: float) -> float:
@@ -178,9 +177,7 @@ def test_schedule_rejects_impossible_requests(tmp_path):
 
 @pytest.fixture(scope="module")
 def ce4_track():
-    if not CE4_FILE.is_file():
-        pytest.skip(f"real data not available: {CE4_FILE} (../shared/data is absent on this machine)")
-    return load_traverse(CE4_FILE)
+    return load_traverse(shared_data("ce4_traverse", "CE4_coordinates.txt"))
 
 
 @pytest.fixture(scope="module")
