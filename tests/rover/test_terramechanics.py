@@ -9,7 +9,12 @@ References checked against:
 * physical invariants: Coulomb's traction limit ``c A + W tan(phi)`` (Micklethwaite, as in Wong 2008
   ch. 2), tractive efficiency <= 1, a towed wheel's drag equal to its motion resistance.
 
-No published single-wheel measurement with all the inputs of this model was found (Ishigami et al.
+* a published worked example: the Apollo LRV wheel on the Bekker/Wong lunar-soil set in D. L. Akin's
+  lecture "Terramechanics" (University of Maryland, ENAE 788X Planetary Surface Robotics), as its
+  inputs and results are quoted in a course project's script (GitHub; the slides themselves were not
+  read here).
+
+No published single-wheel *measurement* with all the inputs of this model was found (Ishigami et al.
 2007's Toyoura-sand curves and Wong's textbook examples were not readable): the invariants stand in.
 """
 
@@ -77,6 +82,26 @@ def _quad_wheel(soil: Soil, load: float, d: float, b: float, slip: float, h: flo
 
 
 # ---- Bekker -------------------------------------------------------------------------------------------
+
+def test_lrv_worked_example(report_measured):
+    """Published worked example (Akin, UMD ENAE 788X "Terramechanics", the Apollo LRV): wheel diameter
+    0.813 m, width 0.229 m, 259 N per wheel on the lunar-soil set n = 1, k_c = 1.4 kN/m^2,
+    k_phi = 820 kN/m^3 (farside's WONG_LUNAR_SOIL); the slides give a compaction resistance of 28.3 N
+    per wheel (113 N for the four wheels). farside's wheel in the Bekker limit (stress maximum under
+    the axle, no shear) must reproduce it within 3 % (the rim-versus-parabola difference, z/D ~ 0.02).
+    The slides' sinkage, 0.0151 m, is not asserted: it is inconsistent with their own 28.3 N, which
+    with R = b k z^2 / 2 implies z = 0.0173 m (and the course script quoting them says so too); the
+    sinkage is checked against that value within 1.5 %."""
+    from farside.rover.terramechanics import WONG_LUNAR_SOIL
+
+    pure = replace(WONG_LUNAR_SOIL, cohesion_pa=0.0, friction_angle_deg=0.0, c1=0.0, c2=0.0)
+    w = rigid_wheel(pure, load_n=259.0, diameter_m=0.813, width_m=0.229, slip=0.0)
+    report_measured(f"LRV worked example: compaction resistance {w.resistance_n:.2f} N (slides 28.3 N), "
+                    f"sinkage {w.sinkage_m * 1000:.2f} mm (implied by the slides 17.3 mm; printed 15.1 mm)")
+    assert w.resistance_n == pytest.approx(28.3, rel=0.03)
+    assert w.sinkage_m == pytest.approx(0.0173, rel=0.015)
+    assert 4 * w.resistance_n == pytest.approx(113.0, rel=0.03)
+
 
 @pytest.mark.parametrize("soil", SOILS, ids=lambda s: s.name)
 @pytest.mark.parametrize("load,d,b", [(10.0, 0.3, 0.15), (36.45, 0.3, 0.15), (200.0, 0.5, 0.2)])
