@@ -238,7 +238,7 @@ class DescentStage(Stage):
         from farside.descent import TRAJECTORY_COLUMNS, lcam_poses, lcam_times
         from farside.descent.camera import LCAM_FPS
         from farside.ephemeris import seconds_to_utc
-        from farside._core import OrderedWorker
+        from farside._core import OrderedWorker, keyed_rng
         from farside.render import Scene, Sensor, apply_sensor, lcam, render, write_frame
 
         video = cfg.video
@@ -246,7 +246,8 @@ class DescentStage(Stage):
         pos, rot = lcam_poses(res.trajectory, times, heading_deg=res.parameters["approach_azimuth_deg"])
         utc = seconds_to_utc(epoch, ignition_s + times, places=3)
         scene = Scene(site.terrain, rocks=site.rocks)
-        children = np.random.SeedSequence(int(seed)).spawn(len(times))
+        # each frame's sensor noise is keyed by the frame's index in the full sequence (not by its
+        # place in a strided subset): frame 250 draws the same noise stream in --quick and in a full run
         base = lcam()
         index0 = np.arange(0, len(times) * stride, stride)
         backdrop, info = (None, None)
@@ -271,7 +272,7 @@ class DescentStage(Stage):
 
         def finish(k, fr):
             """Expose, write and encode frame k (on the worker thread: overlaps the next render)."""
-            apply_sensor(fr, sensor, rng=np.random.default_rng(children[k]))
+            apply_sensor(fr, sensor, rng=keyed_rng(int(seed), int(index0[k])))
             if k in show:
                 show[k] = fr.dn
             path = frames_dir / f"lcam_{int(index0[k]):05d}.png"
