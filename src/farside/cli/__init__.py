@@ -59,7 +59,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_run_dir(out)
     console.print(f"farside run: scenario [bold]{scenario.name}[/], seed {scenario.seed}"
                   f"{' (quick)' if args.quick else ''} -> {out}")
-    result = run_mission(scenario, out, stages=stages, quick=args.quick, progress=_progress_factory(console),
+    result = run_mission(scenario, out, stages=stages, quick=args.quick, resume=args.resume, progress=_progress_factory(console),
                          log=lambda m: console.print(f"  [green]done[/] {m}"))
     console.print(f"wrote {len(result['products'])} products, report: {out / 'report.html'}")
     return 0
@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=None, help="run directory (default: runs/<scenario>-seed<N>)")
     r.add_argument("--seed", type=int, default=None, help="override the scenario seed")
     r.add_argument("--quick", action="store_true", help="smaller site and frame subsets (documented per stage)")
+    r.add_argument("--resume", action="store_true",
+                   help="keep the stages (and finished frames) of an earlier or interrupted run of --out whose "
+                        "inputs are unchanged; run the rest")
     r.set_defaults(func=_cmd_run)
 
     t = sub.add_parser("terrain", help="terrain tools")

@@ -1,18 +1,30 @@
 """Run a scenario through the pipeline into a run directory.
 
 The run directory holds ``manifest.json`` (scenario, seed, package versions, every product with
-its sha256), ``report.html`` (self-contained) and ``products/``. Every file is written under a
-temporary name and renamed; the manifest and report are written last, so a run directory with a
-manifest is complete. Nothing here reads the wall clock, so the same scenario and seed give
-byte-identical products.
+its sha256, each stage's input key), ``report.html`` (self-contained) and ``products/``. Every file
+is written under a temporary name and renamed; the manifest and report are written last, so a run
+directory with a manifest is complete. Nothing here reads the wall clock, so the same scenario and
+seed give byte-identical products.
+
+Resuming (``run_mission(..., resume=True)``, ``farside run --resume``): after each stage the runner
+keeps a checkpoint in ``<run>/.farside-resume/`` -- the state fields the stage provides, and the
+products, report, downlink queue and random streams as they stand -- under the stage's *key*: a
+sha256 chained over the scenario (all but the stage tables), ``--quick``, the package versions and
+the farside source, then each stage's name and configuration in run order. A resumed run keeps
+the longest prefix of stages whose keys match and whose products are still on disk unchanged
+(sha256), and runs the rest; a stage may resume inside itself (the descent stage keeps the frames
+it finished, from a journal in the same folder). The products are the same, byte for byte, as an
+uninterrupted run's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import json
 import os
+import pickle
 import platform
 import resource
 import shutil
@@ -22,7 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from farside._core import atomic_write_text, child_rngs
+from farside._core import atomic_path, atomic_write_text, child_rngs, sha256_file
 from farside.errors import invalid
 from farside.mission.report import Report
 from farside.mission.scenario import Scenario
@@ -61,24 +73,33 @@ def run_mission(
     quick: bool = False,
     progress: Callable[[str, int | None], Any] | None = None,
     log: Callable[[str], None] | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Execute ``stages`` in order for ``scenario``, writing into ``out_dir``.
 
     ``progress(description, total)`` must return a context manager yielding ``advance(n)``;
-    ``log(message)`` receives one line per finished stage.
+    ``log(message)`` receives one line per finished stage. ``resume=True`` keeps the stages of an
+    earlier (possibly killed) run of this directory whose inputs are unchanged (module docstring).
     """
     run_dir = Path(out_dir)
     preflight(scenario, stages, quick=quick)
     check_run_dir(run_dir)
+    order = [s for s in stages if not s.drains] + [s for s in stages if s.drains]
+    configs = {st.name: (scenario.stages.get(st.name) or st.Config()) for st in order}
+    keys = stage_keys(scenario, order, configs, quick=quick)
+    kept = _resumable(run_dir, order, keys) if resume else None
     run_dir.mkdir(parents=True, exist_ok=True)
-    # a re-run replaces earlier products of this run directory (a farside run directory: checked above)
-    old = run_dir / "products"
-    if old.exists():
-        shutil.rmtree(old)
     for stale in ("manifest.json", "report.html", "timings.json"):
         with contextlib.suppress(FileNotFoundError):
             (run_dir / stale).unlink()
+    ck_dir = run_dir / RESUME_DIR
+    if kept is None:
+        # a re-run replaces earlier products of this run directory (a farside run directory: checked above)
+        for old in (run_dir / "products", ck_dir):
+            if old.exists():
+                shutil.rmtree(old)
     atomic_write_text(run_dir / RUN_MARKER, "farside run directory: `farside run --out` may replace its contents\n")
+    ck_dir.mkdir(exist_ok=True)
 
     from farside.comms import DownlinkQueue
 
@@ -93,14 +114,31 @@ def run_mission(
         f"seed {scenario.seed}.{quick_note}</p>")
     products: list[dict] = []
     timings: list[dict] = []
+    done: set[str] = set()
+    if kept:
+        for name in kept:
+            with open(ck_dir / f"{name}.pkl", "rb") as f:
+                ck = pickle.load(f)
+            for fld, value in ck["fields"].items():
+                setattr(state, fld, value)
+            timings.append({**ck["timing"], "kept_from_earlier_run": True})
+            done.add(name)
+        # the run-wide objects as they stood after the last kept stage
+        report, downlink, rngs, products = ck["report"], ck["downlink"], ck["rngs"], ck["products"]
+        if log is not None:
+            log(f"resume: kept stage(s) {', '.join(kept)} ({len(products)} products) from the earlier run")
     # the draining stages (the downlink) run after all others, whatever their place in the list
-    for st in [s for s in stages if not s.drains] + [s for s in stages if s.drains]:
-        cfg = scenario.stages.get(st.name)
-        if cfg is None:
-            cfg = st.Config()
+    for st in order:
+        if st.name in done:
+            continue
+        cfg = configs[st.name]
+        # a stage that runs invalidates every later checkpoint (their inputs follow from this one)
+        for later in order[order.index(st):]:
+            with contextlib.suppress(FileNotFoundError):
+                (ck_dir / f"{later.name}.key").unlink()
         ctx = RunContext(scenario=scenario, run_dir=run_dir, quick=quick, rngs=rngs, state=state, report=report,
                          config=cfg, stage_name=st.name, products=products, progress_factory=progress,
-                         downlink=downlink)
+                         downlink=downlink, stage_key=keys[st.name], resume_dir=ck_dir, resuming=resume)
         clock = _StageClock()
         st.run(ctx)
         missing = [f for f in st.provides if getattr(state, f) is None and f not in st.may_skip(cfg, quick)]
@@ -110,6 +148,8 @@ def run_mission(
         if ctx.steps:
             t["steps"] = ctx.steps
         timings.append(t)
+        _checkpoint(ck_dir, st, keys[st.name], state, timing=t, report=report, downlink=downlink, rngs=rngs,
+                    products=products)
         if log is not None:
             n = sum(1 for p in products if p["stage"] == st.name)
             log(f"stage {st.name}: {n} product(s) in {t['wall_s']:.1f} s wall, {t['cpu_s']:.1f} s CPU, "
@@ -123,10 +163,12 @@ def run_mission(
         "seed": scenario.seed,
         "quick": quick,
         "stages": [t["stage"] for t in timings],
+        "stage_keys": {st.name: keys[st.name] for st in order},
         "versions": _versions(),
         "products": sorted(products, key=lambda p: p["path"]),
         "report": "report.html",
     }
+    _sweep(run_dir, products)
     atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     # wall-clock measurements: outside the manifest, so reruns stay byte-identical
     atomic_write_text(run_dir / "timings.json", json.dumps({
@@ -142,6 +184,97 @@ def run_mission(
 #: written into every run directory when a run starts: a folder that has it (or a farside
 #: manifest) may be cleared by a re-run; any other non-empty folder is refused
 RUN_MARKER = ".farside-run"
+#: the run directory's checkpoints for ``--resume`` (outside the manifest)
+RESUME_DIR = ".farside-resume"
+
+
+def _sha(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _source_digest() -> str:
+    """sha256 over the farside package's Python sources (a changed model changes every stage key)."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def stage_keys(scenario: Scenario, order: Sequence[Stage], configs: dict, *, quick: bool) -> dict[str, str]:
+    """Each stage's input key: sha256 chained over the scenario (without the stage tables),
+    ``quick``, the package versions and the farside source, then every stage's name and
+    configuration up to and including it, in run order."""
+    scen = scenario.to_dict()
+    for name in scenario.stages:          # the stage tables enter the chain one by one, below
+        scen.pop(scenario.stage_tables.get(name, name), None)
+    key = _sha(json.dumps(scen, sort_keys=True, default=str), str(bool(quick)),
+               json.dumps(_versions(), sort_keys=True), _source_digest())
+    out = {}
+    for st in order:
+        cfg = configs[st.name]
+        cfg_json = cfg.model_dump_json() if hasattr(cfg, "model_dump_json") else json.dumps(cfg, default=str)
+        key = _sha(key, st.name, cfg_json)
+        out[st.name] = key
+    return out
+
+
+def _checkpoint(ck_dir: Path, st: Stage, key: str, state: MissionState, **run_wide: Any) -> None:
+    """Keep what a resumed run needs after ``st``: the state fields it provides and the run-wide
+    objects as they stand (pickle, written atomically; the key file last)."""
+    data = {"key": key, "fields": {f: getattr(state, f) for f in st.provides}, **run_wide}
+    with atomic_path(ck_dir / f"{st.name}.pkl") as tmp, open(tmp, "wb") as f:
+        pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+    atomic_write_text(ck_dir / f"{st.name}.key", key + "\n")
+
+
+def _resumable(run_dir: Path, order: Sequence[Stage], keys: dict[str, str]) -> list[str]:
+    """The stages of an earlier run of ``run_dir`` that a resumed run keeps: the longest prefix
+    whose checkpoints carry the current keys, cut before the first stage whose products changed
+    on disk (every kept product's sha256 is checked)."""
+    ck_dir = run_dir / RESUME_DIR
+    kept: list[str] = []
+    for st in order:
+        kf = ck_dir / f"{st.name}.key"
+        if not (kf.is_file() and (ck_dir / f"{st.name}.pkl").is_file() and kf.read_text().strip() == keys[st.name]):
+            break
+        kept.append(st.name)
+    while kept:
+        with open(ck_dir / f"{kept[-1]}.pkl", "rb") as f:
+            products = pickle.load(f)["products"]
+        bad = next((p for p in products if not _intact(run_dir / p["path"], p)), None)
+        if bad is None:
+            break
+        kept = kept[:kept.index(bad["stage"])] if bad["stage"] in kept else kept[:-1]
+    return kept
+
+
+def _intact(path: Path, rec: dict) -> bool:
+    """Whether ``path`` is the product ``rec`` describes (size, then sha256)."""
+    try:
+        return path.stat().st_size == rec["bytes"] and sha256_file(path) == rec["sha256"]
+    except OSError:
+        return False
+
+
+def _sweep(run_dir: Path, products: list[dict]) -> None:
+    """Remove files under ``products/`` that this run did not produce (left by an earlier run that
+    was resumed with another configuration, or by a killed writer)."""
+    keep = {run_dir / p["path"] for p in products}
+    root = run_dir / "products"
+    if not root.exists():
+        return
+    for f in sorted(root.rglob("*")):
+        if f.is_file() and f not in keep:
+            f.unlink()
+    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 def preflight(scenario, stages: Sequence[Stage], *, quick: bool = False) -> None:

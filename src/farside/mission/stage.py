@@ -84,6 +84,12 @@ class RunContext:
     downlink: Any = None
     #: wall seconds of named steps inside the stage (:meth:`timed`), for ``timings.json``
     steps: dict[str, dict] = field(default_factory=dict)
+    #: this stage's input key (farside.mission.runner.stage_keys) and the run's checkpoint folder:
+    #: a long stage may journal finished units there and, when ``resuming``, keep those whose
+    #: journal carries the same key
+    stage_key: str = ""
+    resume_dir: Path | None = None
+    resuming: bool = False
 
     @contextlib.contextmanager
     def timed(self, step: str, **info: Any) -> Iterator[dict]:
@@ -133,6 +139,15 @@ class RunContext:
             "sha256": sha256_file(path),
             "description": description,
         })
+
+    def intact(self, rec: dict) -> bool:
+        """Whether the product record ``rec`` (as :meth:`register` makes it) is still on disk
+        unchanged (size, then sha256)."""
+        path = self.run_dir / rec["path"]
+        try:
+            return path.stat().st_size == rec["bytes"] and sha256_file(path) == rec["sha256"]
+        except OSError:
+            return False
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:

@@ -92,6 +92,17 @@ class RockBins:
         self._paths: dict = {}                  # Sun direction -> shadow_paths (see _shadow_paths)
         self._paths_lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Pickle without the lock and the per-Sun shadow-path cache (rebuilt on demand)."""
+        d = self.__dict__.copy()
+        d.pop("_paths_lock", None)
+        d["_paths"] = {}
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self._paths_lock = threading.Lock()
+
     def __len__(self) -> int:
         return int(self.x_m.size)
 

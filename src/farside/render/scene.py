@@ -116,6 +116,18 @@ class Scene:
         if rocks is not None:
             self.rocks = self._rock_bins(rocks, rock_dem_min_pixels)
 
+    def __getstate__(self) -> dict:
+        """Pickle without the lock and the lazily filled sun-margin tiles (a run's checkpoint;
+        they are rebuilt on demand, with identical values)."""
+        d = self.__dict__.copy()
+        d.pop("_lock", None)
+        d.update(_sun=None, _clip=0.0, _margin=None, _done=None)
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
+
     def _bounding_ball(self) -> np.ndarray:
         """(cx, cy, cz, r): a ball about the Moon's centre (0, 0, -R in site ENU, z = height above
         the reference sphere) holding every vertex, plus 1 m (rounding in the ray-ball test).

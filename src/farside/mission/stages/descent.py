@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -269,6 +270,22 @@ class DescentStage(Stage):
             writer, tmp_video = _video_writer(ctx.product_path("descent/descent.mp4"), base.width_px, base.height_px,
                                               LCAM_FPS / stride, preset=cfg.video_preset)
         sensor = Sensor()
+        journal = _FrameJournal(ctx, "descent_frames")
+        kept = journal.start(len(times))
+
+        def keep(k, entry):
+            """A frame finished by an earlier, interrupted run of this stage: its files stay; the
+            video and the report take its pixels from the PNG."""
+            import cv2
+
+            path = ctx.run_dir / entry["products"][0]["path"]
+            dn = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if k in show:
+                show[k] = dn
+            ctx.products.extend(entry["products"])
+            if writer is not None:
+                writer.send(np.ascontiguousarray(dn).tobytes())
+            advance(1)
 
         def finish(k, fr):
             """Expose, write and encode frame k (on the worker thread: overlaps the next render)."""
@@ -283,13 +300,18 @@ class DescentStage(Stage):
             ctx.register(path.with_suffix(".json"), description="LCAM frame sidecar")
             if writer is not None:
                 writer.send(np.ascontiguousarray(fr.dn).tobytes())
+            journal.append(k, {"sky": float(sky[k]), "sky_site": float(sky_site[k]), "products": ctx.products[-2:]})
             advance(1)
 
         try:
-            with ctx.timed("lcam_frames", frames=len(times)), \
+            with ctx.timed("lcam_frames", frames=len(times), kept_frames=len(kept)), \
                     ctx.progress(f"descent: LCAM frames (every {stride})", len(times)) as advance, \
                     OrderedWorker(threaded=cfg.background_encoding, name="lcam-writer") as worker:
                 for k in range(len(times)):
+                    if k in kept:
+                        sky[k], sky_site[k] = kept[k]["sky"], kept[k]["sky_site"]
+                        worker.submit(keep, k, kept[k])
+                        continue
                     cam = base.with_pose(pos[k], rot[k])
                     fr = render(scene, cam, sun_dir_enu=sun, photometry="hapke", shadows="hard", layers="minimal",
                                 time_utc=utc[k], backdrop=backdrop)
@@ -385,6 +407,45 @@ class DescentStage(Stage):
         ctx.report.add_table("Descent model assumptions (UNCONFIRMED values)",
                              pd.DataFrame({"item": list(assumptions), "assumption": list(assumptions.values())}),
                              section=title)
+
+
+class _FrameJournal:
+    """Resume a frame loop: one JSON line per finished frame (its sky fractions and product
+    records) in the run's checkpoint folder, headed by the stage's input key. ``start`` returns the
+    frames an earlier, interrupted run of the same stage finished (only with ``--resume``, only
+    those whose files are unchanged, only the unbroken run of them from the first frame) and
+    rewrites the journal to hold just those."""
+
+    def __init__(self, ctx, name: str) -> None:
+        self.ctx = ctx
+        self.path = None if ctx.resume_dir is None else Path(ctx.resume_dir) / f"{name}.jsonl"
+
+    def start(self, n: int) -> dict[int, dict]:
+        kept: dict[int, dict] = {}
+        if self.path is None:
+            return kept
+        if self.ctx.resuming and self.path.is_file():
+            lines = self.path.read_text().splitlines()
+            ok = bool(lines) and json.loads(lines[0]).get("key") == self.ctx.stage_key
+            for line in lines[1:] if ok else []:
+                try:
+                    e = json.loads(line)
+                except ValueError:          # a line cut by the kill
+                    break
+                if e.get("k") != len(kept) or e["k"] >= n or not all(
+                        self.ctx.intact(p) for p in e["products"]):
+                    break
+                kept[e["k"]] = e
+        with open(self.path, "w") as f:
+            f.write(json.dumps({"key": self.ctx.stage_key}) + "\n")
+            for k in sorted(kept):
+                f.write(json.dumps(kept[k]) + "\n")
+        return kept
+
+    def append(self, k: int, entry: dict) -> None:
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(json.dumps({"k": int(k), **entry}) + "\n")
 
 
 def _lcam_ground_extent(pos, rot, camera, ground_height_m: float, *, grid: int = 33):
