@@ -5,24 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
-@njit(cache=True)
-def _bilinear(h, row, col):
-    nr, nc = h.shape
-    if row < 0.0:
-        row = 0.0
-    if col < 0.0:
-        col = 0.0
-    if row > nr - 1.000001:
-        row = nr - 1.000001
-    if col > nc - 1.000001:
-        col = nc - 1.000001
-    r0 = int(row)
-    c0 = int(col)
-    fr = row - r0
-    fc = col - c0
-    return (h[r0, c0] * (1 - fr) * (1 - fc) + h[r0, c0 + 1] * (1 - fr) * fc
-            + h[r0 + 1, c0] * fr * (1 - fc) + h[r0 + 1, c0 + 1] * fr * fc)
+from farside.terrain.surface import surface_height_rc
 
 
 @njit(cache=True)
@@ -46,7 +29,7 @@ def horizon_march(h, res, x0, y0, ox, oy, oz, az_rad, step, max_range, radius):
             row = (y0 - y) / res - 0.5
             if row < -0.5 or col < -0.5 or row > nr - 0.5 or col > nc - 0.5:
                 break
-            z = _bilinear(h, row, col)
+            z = surface_height_rc(h, row, col)
             if z == z:
                 ang = np.arctan2(z - d * d / (2.0 * radius) - oz, d)
                 if ang > best:

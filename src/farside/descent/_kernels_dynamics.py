@@ -1,6 +1,6 @@
 """Numba kernels of the powered descent (private): truth dynamics.
 
-Bilinear terrain height, point-mass gravity, altitude above the reference sphere and the classical
+Terrain height (the DEM's triangle mesh, farside.terrain.surface), point-mass gravity, altitude above the reference sphere and the classical
 RK4 step of the translational motion with mass depletion (frames and the vectors ``p``, ``s``:
 :mod:`farside.descent._kernels`).
 """
@@ -11,31 +11,21 @@ import math
 
 from numba import njit
 
+from farside.terrain.surface import surface_height_rc
+
 from farside.descent._kernels import K_R_MOON, K_TERR_OUT, K_TERR_RES, K_TERR_X0, K_TERR_Y0, S_RX, S_RY, S_RZ
 
 
 @njit(cache=True, inline="always")
 def terrain_height(heights, res, x0, y0, h_out, x, y):
-    """Bilinear height at ENU (x, y); ``h_out`` outside the raster (the far braking track)."""
+    """Surface height at ENU (x, y): the DEM's triangle mesh (farside.terrain.surface, the surface
+    the camera sees); ``h_out`` outside the raster (the far braking track)."""
     rows, cols = heights.shape
     col = (x - x0) / res - 0.5
     row = (y0 - y) / res - 0.5
     if col < -0.5 or row < -0.5 or col > cols - 0.5 or row > rows - 0.5:
         return h_out
-    if col < 0.0:
-        col = 0.0
-    if row < 0.0:
-        row = 0.0
-    if col > cols - 1.000001:
-        col = cols - 1.000001
-    if row > rows - 1.000001:
-        row = rows - 1.000001
-    r0 = int(row)
-    c0 = int(col)
-    fr = row - r0
-    fc = col - c0
-    return ((1 - fr) * ((1 - fc) * heights[r0, c0] + fc * heights[r0, c0 + 1])
-            + fr * ((1 - fc) * heights[r0 + 1, c0] + fc * heights[r0 + 1, c0 + 1]))
+    return surface_height_rc(heights, row, col)
 
 
 @njit(cache=True, inline="always")

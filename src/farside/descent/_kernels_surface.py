@@ -1,6 +1,6 @@
 """Numba kernels of the powered descent (private): the truth surface with rocks.
 
-Terrain (bilinear DEM) plus rocks as half-ellipsoids of revolution (rows x, y, diameter, height):
+Terrain (the DEM's triangle mesh, farside.terrain.surface) plus rocks as half-ellipsoids of revolution (rows x, y, diameter, height):
 the simulated 3-D imager of fine hazard detection (:func:`lidar_scan`), surface heights at points
 and the footpad plane and body clearance of a touchdown (:func:`touchdown_surface`).
 """
@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from farside.descent._kernels_dynamics import terrain_height
+from farside.terrain.surface import surface_height_rc
 
 
 @njit(cache=True, inline="always")
@@ -138,19 +139,14 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
             else:
                 u = 2.0 * u1[j] - u2[j]
             for _ in range(8):
-                # truth surface at the point: terrain bilinear (``terrain_height`` without the edge
-                # clamps inside the raster) plus the binned rocks; written out here, not called
+                # truth surface at the point: the terrain mesh (farside.terrain.surface) plus the
+                # binned rocks; written out here, not called
                 x = lx + u * gx
                 y = ly + u * gy
                 col = (x - x0) * inv_res - 0.5
                 row = (y0 - y) * inv_res - 0.5
                 if 0.0 <= col < cols - 1.000001 and 0.0 <= row < rows - 1.000001:
-                    r0 = int(row)
-                    c0 = int(col)
-                    fr = row - r0
-                    fc = col - c0
-                    zs = ((1 - fr) * ((1 - fc) * heights[r0, c0] + fc * heights[r0, c0 + 1])
-                          + fr * ((1 - fc) * heights[r0 + 1, c0] + fc * heights[r0 + 1, c0 + 1]))
+                    zs = surface_height_rc(heights, row, col)
                 else:
                     zs = terrain_height(heights, res, x0, y0, h_out, x, y)
                 bi = int(math.floor((y - by0) * inv_cell))

@@ -39,7 +39,7 @@ class TouchdownCheck:
 
 
 def surface_heights(terrain, rocks: np.ndarray, x, y, *, h_out: float | None = None) -> np.ndarray:
-    """Truth surface (terrain bilinear + rock hemi-ellipsoids) at ENU points.
+    """Truth surface (the terrain mesh of farside.terrain.surface + rock hemi-ellipsoids) at ENU points.
 
     Outside the raster the surface is the level plane ``h_out`` (default: the mean height).
     """

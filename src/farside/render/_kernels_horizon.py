@@ -11,7 +11,8 @@ import math
 
 from numba import njit, prange
 
-from farside.render._kernels_trace import _BIG, _MAX_STEPS, _cell, _exit_t, _plane_z
+from farside.render._kernels_trace import _BIG, _MAX_STEPS, _cell, _exit_t
+from farside.terrain.surface import mesh_z as _plane_z
 
 
 @njit(cache=True, error_model="numpy")

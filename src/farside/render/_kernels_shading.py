@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from farside.terrain.surface import vertex_gradient, prange
 
 from farside.render._photometry_kernels import hapke_r_tab
 
@@ -150,20 +152,6 @@ def _disk_fraction(margin, radius):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _vertex_grad(h, r, c, res):
-    """Central-difference height gradient (dz/dx, dz/dy) at vertex (r, c), one-sided at edges."""
-    nr = h.shape[0]
-    nc = h.shape[1]
-    c0 = c - 1 if c > 0 else c
-    c1 = c + 1 if c < nc - 1 else c
-    r0 = r - 1 if r > 0 else r
-    r1 = r + 1 if r < nr - 1 else r
-    gx = (h[r, c1] - h[r, c0]) / ((c1 - c0) * res)
-    gy = -(h[r1, c] - h[r0, c]) / ((r1 - r0) * res)
-    return gx, gy
-
-
-@njit(cache=True, inline="always", error_model="numpy")
 def _sky_px(i, j, full, rad, inc, emi, pha, lit, nrm, pts):
     rad[i, j] = 0.0
     lit[i, j] = np.nan
@@ -214,14 +202,14 @@ def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, 
             m = (1.0 - b) * margin[r, c] + (b - a) * margin[r + 1, c] + a * margin[r + 1, c + 1]
     if smooth:
         # barycentric blend of the triangle's vertex gradients (Phong-style normals)
-        gx00, gy00 = _vertex_grad(h, r, c, res)
-        gx11, gy11 = _vertex_grad(h, r + 1, c + 1, res)
+        gx00, gy00 = vertex_gradient(h, r, c, res)
+        gx11, gy11 = vertex_gradient(h, r + 1, c + 1, res)
         if a >= b:
-            gxo, gyo = _vertex_grad(h, r, c + 1, res)
+            gxo, gyo = vertex_gradient(h, r, c + 1, res)
             sx = (1.0 - a) * gx00 + (a - b) * gxo + b * gx11
             sy = (1.0 - a) * gy00 + (a - b) * gyo + b * gy11
         else:
-            gxo, gyo = _vertex_grad(h, r + 1, c, res)
+            gxo, gyo = vertex_gradient(h, r + 1, c, res)
             sx = (1.0 - b) * gx00 + (b - a) * gxo + a * gx11
             sy = (1.0 - b) * gy00 + (b - a) * gyo + a * gy11
         # at grazing view the blended normal can face away from the camera although the facet the

@@ -101,17 +101,6 @@ def _exit_t(p, d, cell, s):
 
 
 @njit(cache=True, error_model="numpy")
-def _plane_z(h, r, c, a, b):
-    h00 = h[r, c]
-    h11 = h[r + 1, c + 1]
-    if a >= b:
-        h01 = h[r, c + 1]
-        return h00 + a * (h01 - h00) + b * (h11 - h01)
-    h10 = h[r + 1, c]
-    return h00 + b * (h10 - h00) + a * (h11 - h10)
-
-
-@njit(cache=True, error_model="numpy")
 def _seg_hit(h00, h01, h10, h11, z, dz, ts0, ta, tb, ts1, ua, ub):
     """First t in [ts0, ts1] where the ray meets the plane of one triangle of a cell, the ray's
     cell coordinates (a, b) being (ta, tb) at ts0 and (ua, ub) at ts1 (a segment that does not

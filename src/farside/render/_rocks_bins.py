@@ -12,27 +12,9 @@ import numpy as np
 from numba import njit
 
 from farside.render._kernels_rays import _ray, slab_clip
-from farside.render._kernels_trace import _plane_z
 
 #: bins per block side of the coarse level
 _BLOCK = 16
-
-
-@njit(cache=True, error_model="numpy")
-def mesh_heights(h, x0, y0, res, x, y):
-    """Height of the DEM's triangle mesh (as rendered) under each point (x, y)."""
-    nr = h.shape[0]
-    nc = h.shape[1]
-    out = np.empty(x.shape[0])
-    for k in range(x.shape[0]):
-        u = (x[k] - x0) / res - 0.5
-        v = (y0 - y[k]) / res - 0.5
-        c = min(max(int(math.floor(u)), 0), nc - 2)
-        r = min(max(int(math.floor(v)), 0), nr - 2)
-        a = min(max(u - c, 0.0), 1.0)
-        b = min(max(v - r, 0.0), 1.0)
-        out[k] = _plane_z(h, r, c, a, b)
-    return out
 
 
 @njit(cache=True, inline="always", error_model="numpy")

@@ -26,8 +26,8 @@ from farside.errors import invalid
 from farside.render._kernels_horizon import fill_margin_tiles
 from farside.render._kernels_rays import bounding_ball_radius
 from farside.render._kernels_trace import build_pyramid
+from farside.terrain.surface import surface_heights
 from farside.render._rocks import RockBins
-from farside.render._rocks_bins import mesh_heights
 from farside.terrain import Terrain
 
 __all__ = ["Scene", "SUN_RADIUS_RAD", "ROCK_DEM_MIN_PIXELS"]
@@ -183,7 +183,7 @@ class Scene:
         if not keep.any():
             return None
         x, y, d, hgt = x[keep], y[keep], d[keep], hgt[keep]
-        base = mesh_heights(self.heights, self.x0_m, self.y0_m, res, x, y)
+        base = surface_heights(self.heights, self.x0_m, self.y0_m, res, x, y)
         # bins as wide as the widest rock the table can hold (a rock touches at most 2 x 2 bins)
         bin_m = max(mp * res, 0.25)
         return RockBins(x, y, 0.5 * d, hgt, base, x0_m=self.x0_m, y0_m=self.y0_m, width_m=nc * res,

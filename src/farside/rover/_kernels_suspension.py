@@ -1,6 +1,6 @@
 """Numba kernels for the ground under the rover and the wheel tracks (private).
 
-* :func:`ground_kernel` -- DEM bilinear height (the same interpolation and edge clamping as
+* :func:`ground_kernel` -- DEM surface height (farside.terrain.surface, the same as
   :meth:`farside.terrain.Terrain.height_at`) plus the rocks of a bucket index, at many points.
 * :func:`rut_kernel` -- carve one wheel's polyline rut into a height-delta raster.
 """
@@ -11,20 +11,7 @@ import math
 
 from numba import njit
 
-
-@njit(cache=True)
-def _bilinear(h, x0, y0, res, x, y):
-    nr, nc = h.shape
-    row = (y0 - y) / res - 0.5
-    col = (x - x0) / res - 0.5
-    r = min(max(row, 0.0), nr - 1.000001)
-    c = min(max(col, 0.0), nc - 1.000001)
-    r0 = int(math.floor(r))
-    c0 = int(math.floor(c))
-    fr = r - r0
-    fc = c - c0
-    return (h[r0, c0] * (1.0 - fr) * (1.0 - fc) + h[r0, c0 + 1] * (1.0 - fr) * fc
-            + h[r0 + 1, c0] * fr * (1.0 - fc) + h[r0 + 1, c0 + 1] * fr * fc)
+from farside.terrain.surface import surface_height
 
 
 @njit(cache=True)
@@ -60,7 +47,7 @@ def ground_kernel(h, x0, y0, res, px, py, gx0, gy0, cell, nx, ny, cells, starts,
     for p in range(n):
         x = px[p]
         y = py[p]
-        zdem = _bilinear(h, x0, y0, res, x, y)
+        zdem = surface_height(h, x0, y0, res, x, y)
         add = 0.0
         zbig = -1e300
         inzone = False

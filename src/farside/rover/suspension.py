@@ -17,10 +17,10 @@ Conventions
 
 The ground
 ----------
-:func:`ground_height` is the DEM's bilinear height plus the rocks of the site's rock table
+:func:`ground_height` is the DEM's surface height (its triangle mesh, :mod:`farside.terrain.surface`) plus the rocks of the site's rock table
 (half-ellipsoids of the table's diameter and height; ``farside.terrain.rocks``). Rocks wider than
 two DEM pixels are already stamped into a generated site's DEM (``stamp_rocks``, ``min_pixels=2``);
-near such a rock (within its radius + 2.5 px, the reach of the stamp through the bilinear
+near such a rock (within its radius + 2.5 px, the reach of the stamp through the mesh
 interpolation) the ground is the rock on its local base plane (a least-squares plane through 8 DEM
 samples on that ring), not the DEM, so the rock is neither counted twice nor smeared over the
 pixels the stamp touched. Smaller rocks are added to the DEM. Both rules are exact on a plane, for
@@ -94,7 +94,7 @@ _WIDTH_SAMPLES = 5
 _TIE_M = 2.5e-4
 _BELLY_GRID_M = 0.05
 _STAMP_MIN_PIXELS = 2.0      # farside.terrain.rocks.stamp_rocks default
-_STAMP_REACH_PX = 2.5        # stamp (0.71 px) + bilinear support (1.41 px), rounded up
+_STAMP_REACH_PX = 2.5        # stamp (0.71 px) + a vertex's reach through the mesh (1.41 px), rounded up
 _NEWTON_TOL_M = 1e-7
 _NEWTON_MAX_IT = 40
 _FALLBACK_MAX_IT = 150
@@ -241,7 +241,7 @@ def ground_height(terrain, rocks, x_m, y_m) -> np.ndarray:
     Parameters
     ----------
     terrain : farside.terrain.Terrain
-        The site DEM (bilinear, clamped at the raster edge as :meth:`Terrain.height_at`).
+        The site DEM (its triangle mesh, clamped at the raster edge as :meth:`Terrain.height_at`).
     rocks : RockIndex, pandas.DataFrame or None
         The site's rocks (a :class:`RockIndex` built once; a table is indexed on the fly).
     x_m, y_m : array_like

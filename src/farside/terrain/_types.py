@@ -96,20 +96,11 @@ class Terrain:
         return row, col
 
     def height_at(self, x_m, y_m) -> np.ndarray:
-        """Bilinearly interpolated height at ENU points (clamped at the edges)."""
-        row, col = self.xy_to_ij(x_m, y_m)
-        h = self.heights
-        r = np.clip(row, 0, h.shape[0] - 1.000001)
-        c = np.clip(col, 0, h.shape[1] - 1.000001)
-        r0 = np.floor(r).astype(np.intp)
-        c0 = np.floor(c).astype(np.intp)
-        fr = r - r0
-        fc = c - c0
-        h00 = h[r0, c0]
-        h01 = h[r0, c0 + 1]
-        h10 = h[r0 + 1, c0]
-        h11 = h[r0 + 1, c0 + 1]
-        return (h00 * (1 - fr) * (1 - fc) + h01 * (1 - fr) * fc + h10 * fr * (1 - fc) + h11 * fr * fc)
+        """Height of the surface at ENU points: the DEM's triangle mesh, the one surface model
+        every part of farside samples (:mod:`farside.terrain.surface`; clamped at the edges)."""
+        from farside.terrain.surface import surface_heights
+
+        return surface_heights(self.heights, self.x0_m, self.y0_m, self.resolution_m, x_m, y_m)
 
     def replace(self, **changes) -> "Terrain":
         """A copy with some fields changed (heights, resolution_m, ...)."""

@@ -106,6 +106,7 @@ class DescentStage(Stage):
 
     def run(self, ctx: RunContext) -> None:
         from farside.descent import ASSUMPTIONS, CE4_LANDER, TRAJECTORY_COLUMNS, prepare_hazards, simulate_descent
+        from farside._core import child_streams
         from farside.ephemeris import mission_times, seconds_to_utc, sun_direction_enu
 
         cfg: DescentConfig = ctx.config  # type: ignore[assignment]
@@ -114,18 +115,19 @@ class DescentStage(Stage):
         epoch = sc.epoch_utc
         ignition_s = float(cfg.ignition_offset_s)
         rng = ctx.rngs["descent"]
-        seeds = rng.integers(0, 2**63, size=3)
-        backdrop_seed = int(rng.integers(0, 2**63))      # drawn after the others: they do not change
-        near_seed = int(rng.integers(0, 2**63))
+        # one child stream per sub-step (farside._core); the frames' noise is counter-based, keyed by
+        # one integer drawn from its stream and the frame index
+        hazard_rng, descent_rng, frames_rng, backdrop_rng, near_rng = child_streams(rng, 5)
+        frames_key = int(frames_rng.integers(0, 2**63))
         lander = CE4_LANDER
         t_td_guess = ignition_s + cfg.sun_after_ignition_s
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, mission_times(epoch, [t_td_guess])),
                          dtype=float).reshape(-1, 3)[0]
         with ctx.progress("descent: LCAM coarse-hazard frame", None):
-            hazards = prepare_hazards(site, sun_dir_enu=sun, lander=lander, rng=np.random.default_rng(seeds[0]),
+            hazards = prepare_hazards(site, sun_dir_enu=sun, lander=lander, rng=hazard_rng,
                                       time_utc=seconds_to_utc(epoch, [ignition_s + cfg.coarse_hda_image_after_ignition_s])[0])
         with ctx.progress("descent: closed-loop guidance", None):
-            res = simulate_descent(site, lander=lander, rng=np.random.default_rng(seeds[1]), hda=cfg.hda,
+            res = simulate_descent(site, lander=lander, rng=descent_rng, hda=cfg.hda,
                                    hazards=hazards, ignition_s=ignition_s)
         ign_utc, td_utc = seconds_to_utc(epoch, [ignition_s, ignition_s + res.duration_s], places=1)
         td_s = ignition_s + res.duration_s
@@ -138,8 +140,8 @@ class DescentStage(Stage):
         n_frames, views = 0, None
         if cfg.frames:
             stride = cfg.quick_frame_stride if ctx.quick else cfg.frame_stride
-            n_frames, views = self._frames(ctx, cfg, site, res, sun, stride, epoch, ignition_s, seeds[2],
-                                           (backdrop_seed, near_seed))
+            n_frames, views = self._frames(ctx, cfg, site, res, sun, stride, epoch, ignition_s, frames_key,
+                                           (backdrop_rng, near_rng))
         self._downlink(ctx, td_s, n_frames)
         self._report(ctx, res, ign_utc, td_utc, ASSUMPTIONS, n_frames, views)
 
@@ -181,7 +183,7 @@ class DescentStage(Stage):
         with ctx.write("descent/hda.json", description="hazard avoidance choices") as tmp:
             tmp.write_text(json.dumps(_jsonable(hda), indent=2, sort_keys=True))
 
-    def _backdrop(self, ctx, cfg, site, pos, rot, camera, seeds):
+    def _backdrop(self, ctx, cfg, site, pos, rot, camera, rngs):
         """The regional backdrop Scenes around the site, finest first (a near one centred on the
         site, then one sized to what the frames see), or None when the frames see nothing beyond
         the site; writes ``descent/backdrop_near_dem.tif`` and ``descent/backdrop_dem.tif``."""
@@ -213,7 +215,7 @@ class DescentStage(Stage):
                 ctx.progress(f"descent: regional backdrop ({near_px} px at {near_res:g} m, {n} px at {res_m:g} m)",
                              None):
             if near_px:
-                near = regional_backdrop(ter, size_px=near_px, resolution_m=near_res, rng=seeds[1],
+                near = regional_backdrop(ter, size_px=near_px, resolution_m=near_res, rng=rngs[1],
                                          blend_m=cfg.backdrop_blend_m)
                 inner = backdrop_elevation(near)
                 with ctx.write("descent/backdrop_near_dem.tif", description="near backdrop DEM around the site "
@@ -223,7 +225,7 @@ class DescentStage(Stage):
                 info["near"] = {"size_px": near_px, "resolution_m": near_res, "width_km": near_px * near_res / 1e3,
                                 "craters": near.meta["craters"]}
                 del near
-            bd = regional_backdrop(inner, size_px=n, resolution_m=res_m, rng=seeds[0], center_enu_m=centre,
+            bd = regional_backdrop(inner, size_px=n, resolution_m=res_m, rng=rngs[0], center_enu_m=centre,
                                    blend_m=cfg.backdrop_blend_m)
             del inner
             with ctx.write("descent/backdrop_dem.tif",
@@ -235,7 +237,7 @@ class DescentStage(Stage):
                      "seen_extent_km": [v / 1e3 for v in ext], "craters": bd.meta["craters"]})
         return scenes, info
 
-    def _frames(self, ctx, cfg, site, res, sun, stride, epoch, ignition_s, seed, backdrop_seeds):
+    def _frames(self, ctx, cfg, site, res, sun, stride, epoch, ignition_s, seed, backdrop_rngs):
         from farside.descent import TRAJECTORY_COLUMNS, lcam_poses, lcam_times
         from farside.descent.camera import LCAM_FPS
         from farside.ephemeris import seconds_to_utc
@@ -253,7 +255,7 @@ class DescentStage(Stage):
         index0 = np.arange(0, len(times) * stride, stride)
         backdrop, info = (None, None)
         if cfg.backdrop:
-            backdrop, info = self._backdrop(ctx, cfg, site, pos, rot, base, backdrop_seeds)
+            backdrop, info = self._backdrop(ctx, cfg, site, pos, rot, base, backdrop_rngs)
             ctx.state.backdrop_scenes = backdrop          # the cameras stage renders them too
         # frames shown in the report: the first, the one nearest frame 1000, and a late one (the
         # one nearest 1 km above the ground: the site fills the view)

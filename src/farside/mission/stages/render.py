@@ -48,6 +48,7 @@ class CamerasStage(Stage):
     uses = ("touchdown", "backdrop_scenes")
 
     def run(self, ctx: RunContext) -> None:
+        from farside._core import child_streams
         from farside.ephemeris import sun_direction_enu
         from farside.render import CE4_COLOUR_RESPONSE, Scene, Sensor, lcam, render, tcam, write_frame
 
@@ -64,7 +65,7 @@ class CamerasStage(Stage):
         time_utc = ctx.state.touchdown.utc if ctx.state.touchdown is not None else sc.epoch_utc
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, [time_utc]), float).reshape(-1, 3)[0]
         rng = ctx.rngs["render"]
-        seeds = rng.integers(0, 2**63, size=len(cfg.lcam_altitudes_m) + 1)
+        streams = child_streams(rng, len(cfg.lcam_altitudes_m) + 1)      # one per view
         scene = Scene(ter, rocks=site.rocks)
         backdrop = ctx.state.backdrop_scenes            # the descent stage's, when it built them
         shown = []
@@ -73,7 +74,7 @@ class CamerasStage(Stage):
             for k, alt in enumerate(cfg.lcam_altitudes_m):
                 cam = lcam(position_enu=(x, y, z + float(alt)))
                 fr = render(scene, cam, sun_dir_enu=sun, photometry=cfg.photometry, shadows=cfg.shadows,
-                            layers="minimal", sensor=Sensor(), rng=np.random.default_rng(seeds[k]), time_utc=time_utc,
+                            layers="minimal", sensor=Sensor(), rng=streams[k], time_utc=time_utc,
                             backdrop=backdrop)
                 name = f"render/lcam_{alt:g}m.png"
                 path = write_frame(fr, ctx.product_path(name), extra={"altitude_m": float(alt),
@@ -91,7 +92,7 @@ class CamerasStage(Stage):
             resp = CE4_COLOUR_RESPONSE if cfg.colour_imbalance else (1.0, 1.0, 1.0)
             sensor = Sensor(colour_response_rgb=resp)
             fr = render(scene, cam, sun_dir_enu=sun, photometry=cfg.photometry, shadows=cfg.shadows, layers="minimal",
-                        sensor=sensor, rng=np.random.default_rng(seeds[-1]), time_utc=time_utc, backdrop=backdrop)
+                        sensor=sensor, rng=streams[-1], time_utc=time_utc, backdrop=backdrop)
             path = write_frame(fr, ctx.product_path("render/tcam_raw.png"),
                                extra={"colour_processing": "demosaiced (bilinear, RGGB), no white balance",
                                       "pan_deg": pan, "tilt_deg": cfg.tcam_tilt_deg})
