@@ -139,7 +139,7 @@ def surface_table():
     cfg = sc.stages["surface"]
     c = sc.site                                              # the default run's site (same seed stream)
     site = generate_site(c.size_px, c.resolution_m, age_gyr=c.age_gyr, rock_abundance=c.rock_abundance,
-                         seed=child_rngs(sc.seed)["terrain"], elevation_m=c.elevation_m,
+                         rng=child_rngs(sc.seed)["terrain"], elevation_m=c.elevation_m,
                          anchor_lat_deg=c.lat_deg, anchor_lon_deg=c.lon_deg)
     epoch, egress = sc.epoch_utc, sc.event_seconds("rover egress")
     first_sunset = egress + 9.3 * 86400.0                      # 2019-01-12 ~19 UTC at the CE-4 site
