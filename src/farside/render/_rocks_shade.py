@@ -14,6 +14,7 @@ from numba import njit, prange
 from farside.render._kernels_rays import _ray
 from farside.render._kernels_shading import _disk_fraction, _write_px
 from farside.render._rocks_walk import _clip, _quick_miss, _walk
+from farside.terrain.surface import surface_height_rc
 
 _BIG = 1.0e300
 
@@ -85,16 +86,8 @@ def rock_hits(rc, utab, width, height, t_img, tmax, gx0, gy0, binm, nbx, nby, bl
 @njit(cache=True, inline="always", error_model="numpy")
 def _margin_at(margin, u, v):
     """The terrain's sun margin at grid point (u, v), interpolated on its triangle like the terrain
-    shading does."""
-    nr = margin.shape[0]
-    nc = margin.shape[1]
-    c = min(max(int(math.floor(u)), 0), nc - 2)
-    r = min(max(int(math.floor(v)), 0), nr - 2)
-    a = min(max(u - c, 0.0), 1.0)
-    b = min(max(v - r, 0.0), 1.0)
-    if a >= b:
-        return (1.0 - a) * margin[r, c] + (a - b) * margin[r, c + 1] + b * margin[r + 1, c + 1]
-    return (1.0 - b) * margin[r, c] + (b - a) * margin[r + 1, c] + a * margin[r + 1, c + 1]
+    shading does (the mesh interpolant of farside.terrain.surface)."""
+    return surface_height_rc(margin, v, u)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
