@@ -107,7 +107,7 @@ class DownlinkStage(Stage):
         ctx.report.add_section(title, (
             f"<p>{stats['n_products']} products queued; {stats['n_delivered']} reached Earth, "
             f"{stats['n_undelivered']} still in transit at the end of the plan, {stats['n_dropped']} dropped "
-            f"(source store full). Median latency {lat / 60:.1f} min; relay buffer peak "
+            f"(source store full). Median latency {_duration(lat)}; relay buffer peak "
             f"{stats['max_relay_buffer_bits'] / 8e6:.1f} MB.</p>" if lat is not None else
             f"<p>{stats['n_products']} products queued; none delivered.</p>"))
         fig = Figure(figsize=(11, 8))
@@ -137,3 +137,12 @@ class DownlinkStage(Stage):
             show = big[["name", "source", "priority", "size_bits", "t_created_s", "t_on_ground_s", "latency_s", "status"]].head(60)
             ctx.report.add_table("Products (excluding housekeeping)", show, section=title)
         ctx.report.add_table("Downlink statistics", pd.DataFrame([{"quantity": k, "value": v} for k, v in stats.items()]), section=title)
+
+
+def _duration(seconds: float) -> str:
+    """A latency for the report: seconds below two minutes, minutes below two hours, else hours."""
+    if seconds < 120.0:
+        return f"{seconds:.1f} s"
+    if seconds < 7200.0:
+        return f"{seconds / 60.0:.1f} min"
+    return f"{seconds / 3600.0:.1f} h"

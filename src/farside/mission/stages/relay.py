@@ -245,18 +245,20 @@ class RelayStage(Stage):
         ax.scatter([l2], [0], [0], color="r", marker="x", label=cfg.libration_point)
         ax.set_xlabel("x (km, from Moon, away from Earth)")
         ax.set_ylabel("y (km)")
-        ax.set_zlabel("z (km)")
+        ax.set_zlabel("z (km)", labelpad=12)
         ax.set_title("Halo orbit, Moon-centred synodic frame")
         ax.legend(fontsize=8)
         ax2 = fig.add_subplot(1, 2, 2)
+        fig.subplots_adjust(wspace=0.45)          # room between the 3-D z axis and the right panel
         ax2.plot(rel[:, 1], rel[:, 2], "b-", label=f"{branch} halo")
         ax2.plot(rel2[:, 1], rel2[:, 2], color="0.6", ls="--", label="other branch")
         ax2.add_patch(Circle((0, 0), rm, color="0.5"))
         ax2.set_aspect("equal")
+        ax2.locator_params(axis="x", nbins=5)
         ax2.set_xlabel("y (km, along the Moon's motion)")
         ax2.set_ylabel("z (km, north)")
         ax2.set_title("Seen from the Earth (Moon disk grey)")
-        ax2.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1.0, 1.35))
+        ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)   # below the x label
         ctx.report.add_figure("Halo orbit in 3-D and seen from Earth", fig, section=title)
 
         # site elevation over the first lunar day
