@@ -34,11 +34,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from farside._core import atomic_path, atomic_write_text, child_rngs, sha256_file
+from farside._core import atomic_path, atomic_write_text, child_rngs
 from farside.errors import invalid
 from farside.mission.report import Report
 from farside.mission.scenario import Scenario
-from farside.mission.stage import RunContext, Stage
+from farside.mission.stage import RunContext, Stage, product_intact
 from farside.mission.state import MissionState, check_pipeline
 
 __all__ = ["run_mission", "RunResult", "check_run_dir", "preflight", "RUN_MARKER"]
@@ -230,6 +230,8 @@ def _checkpoint(ck_dir: Path, st: Stage, key: str, state: MissionState, **run_wi
     data = {"key": key, "fields": {f: getattr(state, f) for f in st.provides}, **run_wide}
     with atomic_path(ck_dir / f"{st.name}.pkl") as tmp, open(tmp, "wb") as f:
         pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+    # the product records alone, so that checking a checkpoint does not unpickle its state
+    atomic_write_text(ck_dir / f"{st.name}.products.json", json.dumps(run_wide["products"]))
     atomic_write_text(ck_dir / f"{st.name}.key", key + "\n")
 
 
@@ -241,25 +243,17 @@ def _resumable(run_dir: Path, order: Sequence[Stage], keys: dict[str, str]) -> l
     kept: list[str] = []
     for st in order:
         kf = ck_dir / f"{st.name}.key"
-        if not (kf.is_file() and (ck_dir / f"{st.name}.pkl").is_file() and kf.read_text().strip() == keys[st.name]):
+        if not (kf.is_file() and (ck_dir / f"{st.name}.pkl").is_file()
+                and (ck_dir / f"{st.name}.products.json").is_file() and kf.read_text().strip() == keys[st.name]):
             break
         kept.append(st.name)
     while kept:
-        with open(ck_dir / f"{kept[-1]}.pkl", "rb") as f:
-            products = pickle.load(f)["products"]
-        bad = next((p for p in products if not _intact(run_dir / p["path"], p)), None)
+        products = json.loads((ck_dir / f"{kept[-1]}.products.json").read_text())
+        bad = next((p for p in products if not product_intact(run_dir, p)), None)
         if bad is None:
             break
         kept = kept[:kept.index(bad["stage"])] if bad["stage"] in kept else kept[:-1]
     return kept
-
-
-def _intact(path: Path, rec: dict) -> bool:
-    """Whether ``path`` is the product ``rec`` describes (size, then sha256)."""
-    try:
-        return path.stat().st_size == rec["bytes"] and sha256_file(path) == rec["sha256"]
-    except OSError:
-        return False
 
 
 def _sweep(run_dir: Path, products: list[dict]) -> None:

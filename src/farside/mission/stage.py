@@ -29,7 +29,17 @@ if TYPE_CHECKING:
     from farside.mission.state import MissionState
     from farside.mission.scenario import Scenario
 
-__all__ = ["Stage", "RunContext", "EmptyConfig"]
+__all__ = ["Stage", "RunContext", "EmptyConfig", "product_intact"]
+
+
+def product_intact(run_dir: Path, rec: dict) -> bool:
+    """Whether the product record ``rec`` (path relative to ``run_dir``, bytes, sha256) is still on
+    disk unchanged (size first, then sha256)."""
+    path = Path(run_dir) / rec["path"]
+    try:
+        return path.stat().st_size == rec["bytes"] and sha256_file(path) == rec["sha256"]
+    except OSError:
+        return False
 
 
 class EmptyConfig(BaseModel):
@@ -143,11 +153,7 @@ class RunContext:
     def intact(self, rec: dict) -> bool:
         """Whether the product record ``rec`` (as :meth:`register` makes it) is still on disk
         unchanged (size, then sha256)."""
-        path = self.run_dir / rec["path"]
-        try:
-            return path.stat().st_size == rec["bytes"] and sha256_file(path) == rec["sha256"]
-        except OSError:
-            return False
+        return product_intact(self.run_dir, rec)
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
