@@ -40,6 +40,9 @@ def _tiles_done(done, tsh, u, v, nr, nc):
     return done[r0, c0] and done[r0, c1] and done[r1, c0] and done[r1, c1]
 
 
+#: at most this many rounds of narrowing a tile's height slab (render_pass)
+_TILE_BOUND_ITERS = 4
+
 # rows of render_pass's per-tile ray buffer
 _GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH, _TM = range(15)
 
@@ -48,7 +51,7 @@ _GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH, _TM = rang
 def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab, tmax,
                 sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
-                bmin, bmax, bsize, ptile, pre, pre_t, lim_on, lim_t, lim_src, lim_rects, ball,
+                bmin, bmax, bsize, ptile, pre, pre_t, lim_on, lim_t, lim_src, lim_rects, ball, nth,
                 t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
     """Cast and shade every pixel, in ``ptile`` x ``ptile`` pixel tiles. Each tile's rays start
     from the height bounds of the terrain under the tile's frustum (block min/max ``bmin``,
@@ -87,7 +90,15 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
         tsh += 1
     ball_on = ball[3] < np.inf
     npend = np.zeros(ntr, np.int64)
-    for ti in prange(ntr):
+    # numba hands each thread one contiguous block of the prange's iterations (measured: chunk
+    # sizes do not change that), and the costly rows of a frame (grazing rays toward the horizon,
+    # the part of the view a backdrop pass casts) lie together: interleave the tile rows so that
+    # thread t's block holds rows t, t + nth, t + 2 nth, ... and every thread gets a fair share
+    per = (ntr + nth - 1) // nth
+    for it in prange(nth * per):
+        ti = it // per + (it % per) * nth
+        if ti >= ntr:
+            continue
         buf = np.empty((15, ptile * ptile))
         for tj in range(ntc):
             i0 = ti * ptile
@@ -123,8 +134,16 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
             # backdrop they scan thousands of blocks)
             zlo, zhi = zmin, zmax
             if not pre and ncast > 0:
-                zlo, zhi = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
-                                        x0, y0, res, nr, nc, zmin, zmax, bmin, bmax, bsize)
+                # narrowed again while that helps: the hits lie where the rays cross the slab
+                # [zlo, zhi], whose blocks bound the heights again (over a backdrop with the Moon's
+                # curvature the frame's slab is kilometres thick, and the first footprint long)
+                for _ in range(_TILE_BOUND_ITERS):
+                    zl2, zh2 = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
+                                            x0, y0, res, nr, nc, zlo, zhi, bmin, bmax, bsize)
+                    if zh2 - zl2 > 0.9 * (zhi - zlo):
+                        zlo, zhi = zl2, zh2
+                        break
+                    zlo, zhi = zl2, zh2
             for q in range(k):
                 tm = buf[_TM, q]
                 if pre or tm <= 0.0:
@@ -346,13 +365,17 @@ def _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, x
     r1 = int(min(nr - 1.0, math.ceil(vmax + margin)))
     if c1 < c0 or r1 < r0:
         return zmin, zmax      # the tile sees past the DEM: nothing to narrow
-    lo = 1e300
-    hi = -1e300
+    # explicit compares on the arrays' own dtype: min()/max() of a float64 and a float32 compile to
+    # a function call per block, which made this scan the costliest step of a backdrop frame
+    lo = bmin[r0 // bsize, c0 // bsize]
+    hi = bmax[r0 // bsize, c0 // bsize]
     for br in range(r0 // bsize, r1 // bsize + 1):
         for bc in range(c0 // bsize, c1 // bsize + 1):
-            lo = min(lo, bmin[br, bc])
-            hi = max(hi, bmax[br, bc])
-    return max(lo, zmin), min(hi, zmax)
+            a = bmin[br, bc]
+            b = bmax[br, bc]
+            lo = a if a < lo else lo
+            hi = b if b > hi else hi
+    return max(float(lo), zmin), min(float(hi), zmax)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
