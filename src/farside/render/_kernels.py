@@ -42,16 +42,20 @@ def _tiles_done(done, tsh, u, v, nr, nc):
 
 #: at most this many rounds of narrowing a tile's height slab (render_pass)
 _TILE_BOUND_ITERS = 4
+#: blocks per side of the super-blocks (Scene.block_min2/max2) that _tile_bounds scans when a
+#: footprint covers more than _SCAN_MAX_BLOCKS blocks
+_SUPER = 8
+_SCAN_MAX_BLOCKS = 64
 
 # rows of render_pass's per-tile ray buffer
 _GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH, _TM = range(15)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab, tmax,
                 sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
-                bmin, bmax, bsize, ptile, pre, pre_t, lim_on, lim_t, lim_src, lim_rects, ball, nth,
+                bmin, bmax, bsize, bmin2, bmax2, ptile, pre, pre_t, lim_on, lim_t, lim_src, lim_rects, ball, nth,
                 t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
     """Cast and shade every pixel, in ``ptile`` x ``ptile`` pixel tiles. Each tile's rays start
     from the height bounds of the terrain under the tile's frustum (block min/max ``bmin``,
@@ -139,7 +143,7 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 # curvature the frame's slab is kilometres thick, and the first footprint long)
                 for _ in range(_TILE_BOUND_ITERS):
                     zl2, zh2 = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
-                                            x0, y0, res, nr, nc, zlo, zhi, bmin, bmax, bsize)
+                                            x0, y0, res, nr, nc, zlo, zhi, bmin, bmax, bsize, bmin2, bmax2)
                     if zh2 - zl2 > 0.9 * (zhi - zlo):
                         zlo, zhi = zl2, zh2
                         break
@@ -199,7 +203,7 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
 # --------------------------------------------------------------------------------------------
 # rasterised primary hits (near field: DEM triangles larger than a pixel)
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def raster_hits(h, x0, y0, res, r0, r1, c0, c1, width, height, fx, fy, cx, cy, pos, rot, t_out):
     """First hit of every pixel's ray on the triangles of DEM vertices rows r0..r1, cols c0..c1,
     by z-buffered rasterisation: each triangle is projected, the pixel centres inside it get the
@@ -331,9 +335,9 @@ def raster_hits(h, x0, y0, res, r0, r1, c0, c1, width, height, fx, fy, cx, cy, p
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, x0, y0, res, nr, nc,
-                 zmin, zmax, bmin, bmax, bsize):
+                 zmin, zmax, bmin, bmax, bsize, bmin2, bmax2):
     """Height bounds of the terrain the rays of pixel tile [i0..i1] x [j0..j1] can meet: the
     tile's corner rays (through the outer pixel corners) cut the planes z = zmin and z = zmax;
     the bounding box of those points, widened by a block for distortion, holds every hit. Falls
@@ -365,12 +369,25 @@ def _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, x
     r1 = int(min(nr - 1.0, math.ceil(vmax + margin)))
     if c1 < c0 or r1 < r0:
         return zmin, zmax      # the tile sees past the DEM: nothing to narrow
-    # explicit compares on the arrays' own dtype: min()/max() of a float64 and a float32 compile to
-    # a function call per block, which made this scan the costliest step of a backdrop frame
-    lo = bmin[r0 // bsize, c0 // bsize]
-    hi = bmax[r0 // bsize, c0 // bsize]
-    for br in range(r0 // bsize, r1 // bsize + 1):
-        for bc in range(c0 // bsize, c1 // bsize + 1):
+    # a long footprint (a grazing tile, or the first round over a curved backdrop) is scanned in
+    # super-blocks of SUPER x SUPER blocks (looser, but a few dozen reads instead of thousands:
+    # the scan was the costliest step of a backdrop frame); explicit compares, since min()/max()
+    # of a float64 and a float32 compile to a call per element
+    br0 = r0 // bsize
+    br1 = r1 // bsize
+    bc0 = c0 // bsize
+    bc1 = c1 // bsize
+    if (br1 - br0 + 1) * (bc1 - bc0 + 1) > _SCAN_MAX_BLOCKS:
+        bmin = bmin2
+        bmax = bmax2
+        br0 //= _SUPER
+        br1 //= _SUPER
+        bc0 //= _SUPER
+        bc1 //= _SUPER
+    lo = bmin[br0, bc0]
+    hi = bmax[br0, bc0]
+    for br in range(br0, br1 + 1):
+        for bc in range(bc0, bc1 + 1):
             a = bmin[br, bc]
             b = bmax[br, bc]
             lo = a if a < lo else lo
@@ -378,7 +395,7 @@ def _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, x
     return max(float(lo), zmin), min(float(hi), zmax)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def shade_pending(h, x0, y0, res, width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab,
                   sun, margin, shadow_mode, sun_radius, model, pp, full, smooth,
                   u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):

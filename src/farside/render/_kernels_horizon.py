@@ -15,7 +15,7 @@ from farside.render._kernels_trace import _BIG, _MAX_STEPS, _cell, _exit_t
 from farside.terrain.surface import mesh_z as _plane_z
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def horizon_margin(h, mip, offs, mrows, mcols, zmax, r, c, cu_dir, cv_dir, res, tan_lo, tan_hi):
     """Largest elevation tangent of the terrain seen from vertex (r, c) toward the sun azimuth.
 
@@ -104,7 +104,7 @@ def horizon_margin(h, mip, offs, mrows, mcols, zmax, r, c, cu_dir, cv_dir, res, 
     return best
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def fill_margin_tiles(h, mip, offs, mrows, mcols, zmax, tiles_r, tiles_c, tile, cu_dir, cv_dir,
                       res, sun_elev, clip, margin):
     """Fill ``margin`` (sun elevation minus terrain horizon toward the sun, radians, clipped to

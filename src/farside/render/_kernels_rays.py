@@ -16,7 +16,7 @@ from numba import njit, prange
 # --------------------------------------------------------------------------------------------
 # camera rays
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _undistort(xd, yd, k1, k2):
     x = xd
     y = yd
@@ -30,7 +30,7 @@ def _undistort(xd, yd, k1, k2):
     return x, y
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
     """Origin and unit direction (ENU) of the ray through the centre of pixel (row i, col j)."""
     if ortho:
@@ -51,7 +51,7 @@ def _pixel_ray(i, j, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
     return pos[0], pos[1], pos[2], dx, dy, dz
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ray_consts(fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
     """Per-frame constants of the pixel rays. Origin ``O0 + j Oj + i Oi`` (rc[0:9]); unnormalised
     direction ``D0 + j Dj + i Di`` (rc[9:18]) when rc[18] = 1 (no lens distortion: the rays are
@@ -81,7 +81,7 @@ def _ray_consts(fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot):
     return rc
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def undistort_table(width, height, fx, fy, cx, cy, k1, k2):
     """(height, width, 2) undistorted normalised image coordinates (x, y) of the pixel centres."""
     out = np.empty((height, width, 2))
@@ -132,7 +132,7 @@ def _ball_exit(ox, oy, oz, dx, dy, dz, ball):
     return t if t > 0.0 else -1.0
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def bounding_ball_radius(h, x0, y0, res, cx, cy, cz):
     """Largest distance from (cx, cy, cz) to a vertex of the DEM (vertex (r, c) at
     x0 + (c + 0.5) res, y0 - (r + 0.5) res, h[r, c])."""

@@ -84,7 +84,7 @@ def _uniform(state):
     return (_mix(state) >> _S11) * _INV53, state
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def poisson_one(lam, state):
     """(k ~ Poisson(lam), next state); lam >= 0 finite."""
     if lam <= 0.0:
@@ -122,7 +122,7 @@ def poisson_one(lam, state):
             return k, state
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def normal_one(state):
     """(z ~ N(0, 1), next state) by the ziggurat: the low 7 bits of a draw pick the layer, its
     upper 32 bits (as a signed integer) the deviate."""
@@ -149,7 +149,7 @@ def normal_one(state):
             return x, state
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def expose_kernel(rate, gain_map, prnu, dark_e_s, t_s, read_noise_e, full_well_e, e_per_dn, max_dn, key, out):
     """DN of every pixel: ``rate * gain_map`` electrons/s (``gain_map`` (2, 2): the Bayer cell's
     per-channel gain, all equal for a mono sensor) times the PRNU map, plus dark current, over

@@ -20,7 +20,7 @@ from farside.render._photometry_kernels import hapke_r_tab
 # --------------------------------------------------------------------------------------------
 # photometry (scalar, numba)
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _h_function(x, w):
     """Hapke (2002) approximation of Chandrasekhar's H-function (Hapke 2012 eq. 8.56)."""
     if x <= 0.0:
@@ -30,7 +30,7 @@ def _h_function(x, w):
     return 1.0 / (1.0 - w * x * (r0 + (1.0 - 2.0 * r0 * x) / 2.0 * math.log((1.0 + x) / x)))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def hapke_r(mu0, mu, cosg, w, b, c, bs0, hs, bc0, hc, tan_theta):
     """Hapke bidirectional reflectance r(i, e, g) [1/sr] as used by Sato et al. (2014).
 
@@ -104,7 +104,7 @@ def hapke_r(mu0, mu, cosg, w, b, c, bs0, hs, bc0, hc, tan_theta):
             * (1.0 + bc0 * bcb) * sfac)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def lunar_lambert_r(mu0, mu, cosg, albedo, l1, l2, l3):
     """McEwen (1991) Lunar-Lambert bidirectional reflectance [1/sr]:
     I/F = A [2 L(g) mu0 / (mu0 + mu) + (1 - L(g)) mu0], L(g) = 1 + l1 g + l2 g^2 + l3 g^3 (g in deg)."""
@@ -128,7 +128,7 @@ def _photometry(model, mu0, mu, cosg, pp):
     return pp[0] * mu0 / math.pi
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def photometry_grid(model, mu0, mu, cosg, pp):
     out = np.empty(mu0.shape[0])
     for k in prange(mu0.shape[0]):

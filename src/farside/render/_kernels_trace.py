@@ -28,7 +28,7 @@ _DDA_SPAN = 16.0
 # --------------------------------------------------------------------------------------------
 # max-mip pyramid
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def build_cell_max(h):
     """Level 0 of the pyramid: per cell (rows-1, cols-1) the maximum of its four corners."""
     nr, nc = h.shape[0] - 1, h.shape[1] - 1
@@ -46,7 +46,7 @@ def build_cell_max(h):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def downsample_max(a):
     nr = (a.shape[0] + 1) // 2
     nc = (a.shape[1] + 1) // 2
@@ -79,7 +79,7 @@ def build_pyramid(h: np.ndarray):
 # --------------------------------------------------------------------------------------------
 # ray traversal
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cell(p, d, s):
     """Index of the size-``s`` cell holding coordinate ``p``, nudged 1e-9 cells along ``d`` so a
     point on a boundary belongs to the cell the ray enters."""
@@ -90,7 +90,7 @@ def _cell(p, d, s):
     return int(math.floor(p / s))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _exit_t(p, d, cell, s):
     """Ray parameter at which coordinate p + d t leaves cell [cell*s, (cell+1)*s)."""
     if d > 0.0:
@@ -100,7 +100,7 @@ def _exit_t(p, d, cell, s):
     return _BIG
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _seg_hit(h00, h01, h10, h11, z, dz, ts0, ta, tb, ts1, ua, ub):
     """First t in [ts0, ts1] where the ray meets the plane of one triangle of a cell, the ray's
     cell coordinates (a, b) being (ta, tb) at ts0 and (ua, ub) at ts1 (a segment that does not
@@ -118,7 +118,7 @@ def _seg_hit(h00, h01, h10, h11, z, dz, ts0, ta, tb, ts1, ua, ub):
     return ts0 if f0 <= 0.0 else (tx if f1 <= 0.0 else -1.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cell_hit(h, r, c, u, v, z, du, dv, dz, t0, t1):
     """First t in [t0, t1] where the ray meets the two triangles of cell (r, c); -1 if none.
     The path is split where it crosses the diagonal (``tm = t1`` when it does not)."""
@@ -231,7 +231,7 @@ def _clip_ray(nr, nc, zmin, zmax, u, v, z, du, dv, dz, tmax):
     return t0, t1, du, dv, idu, idv, dmax
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
     """Ray (grid coords u, v; z metres; direction per metre of path) against the heightfield.
 
@@ -253,7 +253,7 @@ def _traverse(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t
     return _cast_mip(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1, span)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cast_mip(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1, span):
     """The max-mip pyramid traversal of :func:`_traverse` (long paths through the slab)."""
     nlev = offs.shape[0]

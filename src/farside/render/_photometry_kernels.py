@@ -275,7 +275,7 @@ def _cell(x, invh, n):
     return k, q - k
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _h_exact(x, w, r0):
     """Hapke (2002) approximation of Chandrasekhar's H-function (as ``_kernels_shading._h_function``)."""
     if x <= 0.0:
@@ -292,7 +292,7 @@ def _h(x, pp):
     return _h_exact(x, pp[I_W], pp[I_R0])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _phase_exact(cosg, pp):
     """P(g) (1 + Bs0 Bs) (1 + Bc0 Bc) and 1 + Bc0 Bc by the formula (as in ``hapke_r``)."""
     b = pp[I_B]
@@ -322,7 +322,7 @@ def _phase(cosg, pp):
     return _phase_exact(cosg, pp)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _mu_exact(mu, s, tt, chi):
     """E1, E2 and 1/eta of one angle (cosine mu, sine s) by the formula (as in ``hapke_r``)."""
     tn = max(s / mu, 1e-9)
@@ -341,7 +341,7 @@ def _mu_terms_k(mu, s, pp):
     return _mu_exact(mu, s, pp[I_TT], pp[I_CHI])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _psi_exact(cpsi):
     f = 0.0 if cpsi <= -1.0 + 1e-15 else math.exp(-2.0 * math.sqrt((1.0 - cpsi) / (1.0 + cpsi)))
     return math.acos(cpsi) / math.pi, f
@@ -358,7 +358,7 @@ def _psi(cpsi, pp):
     return _psi_exact(cpsi)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def hapke_r_tab(mu0, mu, cosg, pp):
     """Hapke bidirectional reflectance r(i, e, g) [1/sr], the model of ``_kernels_shading.hapke_r``, from
     the tables in ``pp`` (:func:`build_hapke_tables`); within 1e-5 relative of the formula.

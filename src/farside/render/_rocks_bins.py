@@ -27,7 +27,7 @@ def _bin_range(x, y, radius, x0, y0, binm, nbx, nby):
     return bx0, bx1, by0, by1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def build_bins(x, y, radius, top, x0, y0, binm, nbx, nby, block):
     """CSR bin lists (every bin a rock's bounding circle touches) and per-block highest tops."""
     n = x.shape[0]
@@ -59,7 +59,7 @@ def build_bins(x, y, radius, top, x0, y0, binm, nbx, nby, block):
     return start, index, btop
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def gather_rocks(start, index, nbx, by0, by1, bx0, bx1, nrocks):
     """The rocks listed in bins rows by0..by1, columns bx0..bx1 (each once, ascending)."""
     seen = np.zeros(nrocks, np.bool_)
@@ -81,7 +81,7 @@ def gather_rocks(start, index, nbx, by0, by1, bx0, bx1, nrocks):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def frame_bounds(rc, utab, width, height, t_img, zlo, zhi, rx0, rx1, ry0, ry1):
     """(x min, x max, y min, y max, z min) of the points where the frame's rays can meet a rock,
     and False (every ray bounded; see below); serial: a few ms per megapixel, and a parallel loop

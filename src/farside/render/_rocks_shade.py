@@ -19,7 +19,7 @@ from farside.terrain.surface import surface_height_rc
 _BIG = 1.0e300
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sun_basis(sun):
     """Two unit vectors perpendicular to the sun direction."""
     if abs(sun[2]) < 0.9:
@@ -39,7 +39,7 @@ def _sun_basis(sun):
     return e1x, e1y, e1z, e2x, e2y, e2z
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sun_visible(px, py, pz, excl, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
                  gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top):
     """Fraction of the solar disk not hidden by rocks, seen from p (1 or 0 with hard shadows)."""
@@ -54,7 +54,7 @@ def _sun_visible(px, py, pz, excl, sun, shadow_mode, sun_radius, e1x, e1y, e1z, 
     return f
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def rock_hits(rc, utab, width, height, t_img, tmax, gx0, gy0, binm, nbx, nby, block, start, index, btop,
               rx, ry, rr, rh, rb, bot, top, mask, hit_id, hit_t):
     """Nearest rock hit of every pixel's ray in front of its terrain hit (``t_img``, NaN = sky):
@@ -90,7 +90,7 @@ def _margin_at(margin, u, v):
     return surface_height_rc(margin, v, u)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin, shadow_mode, sun_radius,
                 model, pp, full, gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top,
                 mask, t_img, rad, inc, emi, pha, lit, nrm, pts):

@@ -15,7 +15,7 @@ from numba import njit, prange
 from farside.render._kernels_trace import cast_ray
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _splat_box(x0, x1, y0, y1, z0, z1, sx, sy, sz, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, mask):
     """Mark in ``mask`` the pixel box (plus a one-pixel border) of the projection of the ENU box
     [x0, x1] x [y0, y1] x [z0, z1] swept by the vector (sx, sy, sz). A swept box wholly behind
@@ -94,7 +94,7 @@ def _project_cam(xc, yc, zc, fx, fy, cx, cy, k1, k2, ortho, gsd):
     return fx * xn * f + cx, fy * yn * f + cy
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def shadow_paths(rx, ry, rh, rb, sun, reach, h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res):
     """Length (m) of the anti-sun ray from each rock's top to the terrain (cast on the DEM), -1
     where it meets none within ``reach``."""
@@ -108,7 +108,7 @@ def shadow_paths(rx, ry, rh, rb, sun, reach, h, mip, offs, mrows, mcols, zmin, z
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def splat_masks(cand, rx, ry, rr, rh, rb, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, sun, shadows, reach,
                 paths, mask_cam, mask_sun):
     """Pixels worth testing, rock by rock (object order): ``mask_cam`` covers the image box of

@@ -36,7 +36,7 @@ def _unit_sphere_quadratic(px, py, pz, dx, dy, dz, cx, cy, cz, a, hh):
     return (ex * ex + ey * ey + ez * ez, qx * ex + qy * ey + qz * ez, qx * qx + qy * qy + qz * qz - 1.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ellipsoid_t(ox, oy, oz, dx, dy, dz, cx, cy, cz, a, hh):
     """Entry parameter of the ray o + t d (d unit) into the ellipsoid centred (cx, cy, cz) with
     semi-axes (a, a, hh); -1 when it misses. The origin is first moved to the ray's closest
@@ -49,7 +49,7 @@ def _ellipsoid_t(ox, oy, oz, dx, dy, dz, cx, cy, cz, a, hh):
     return tc + (-bb - math.sqrt(disc)) / aa
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _blocked(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh):
     """True when the ray from p toward s meets the ellipsoid ahead of p (or p is inside it)."""
     aa, bb, cc = _unit_sphere_quadratic(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh)
@@ -61,7 +61,7 @@ def _blocked(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh):
     return (-bb - math.sqrt(disc)) / aa > _EPS_T
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _scaled_angle(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh):
     """Angle, in the space scaled to make the ellipsoid the unit sphere, between the direction s
     and the direction to the centre, minus the sphere's angular radius (< 0: s hits it)."""
@@ -79,7 +79,7 @@ def _scaled_angle(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh):
     return math.acos(min(max(c, -1.0), 1.0)) - math.asin(1.0 / qn)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _penumbra_fraction(px, py, pz, sx, sy, sz, e1x, e1y, e1z, e2x, e2y, e2z, cx, cy, cz, a, hh, sun_radius):
     """Visible fraction of the solar disk past one rock: the angular distance of the disk centre
     from the rock's silhouette (scaled-space margin over its numerical gradient across the disk,
@@ -107,7 +107,7 @@ def _penumbra_fraction(px, py, pz, sx, sy, sz, e1x, e1y, e1z, e2x, e2y, e2z, cx,
 # --------------------------------------------------------------------------------------------
 # the walk
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, block, start, index, btop,
           rx, ry, rr, rh, rb, e1x, e1y, e1z, e2x, e2y, e2z, sun_radius):
     """Walk the rock bins along the ray o + t d, t in [ta, tb] (already clipped to the grid and

@@ -287,7 +287,8 @@ def _cast_and_shade(scene: Scene, camera: Camera, sun: np.ndarray, model, mode: 
         pre, pre_t = _raster_hits(scene, camera, zlo, zhi, tmax)
         n_pending = K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo,
                                   zhi, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done,
-                                  tile, *shade_args, scene.block_min, scene.block_max, BLOCK, _PIXEL_TILE, pre, pre_t,
+                                  tile, *shade_args, scene.block_min, scene.block_max, BLOCK,
+                                  scene.block_min2, scene.block_max2, _PIXEL_TILE, pre, pre_t,
                                   *limit, scene.ball, numba.get_num_threads(), t_img, u_img, v_img, pending,
                                   *out_args)
         if mode > 0 and n_pending > 0:

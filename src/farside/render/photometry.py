@@ -74,7 +74,7 @@ def _hapke_tables(params: tuple) -> np.ndarray:
     return build_hapke_tables(*params)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _hapke_exact_grid(mu0, mu, cosg, pp):
     """The exact Hapke formula (``_kernels_shading.hapke_r``) over arrays; the renderer uses the tables."""
     out = np.empty(mu0.shape[0])

@@ -45,6 +45,18 @@ _TILE = 64
 BLOCK = 8
 
 
+#: blocks per side of a super-block (must equal farside.render._kernels._SUPER)
+SUPER_BLOCK = 8
+
+
+def _reduce_blocks(b: np.ndarray, op) -> np.ndarray:
+    """``op`` (np.minimum / np.maximum) over SUPER_BLOCK x SUPER_BLOCK groups of ``b`` (edge-padded)."""
+    s = SUPER_BLOCK
+    pr, pc = -b.shape[0] % s, -b.shape[1] % s
+    bp = np.pad(b, ((0, pr), (0, pc)), mode="edge").reshape((b.shape[0] + pr) // s, s, (b.shape[1] + pc) // s, s)
+    return np.ascontiguousarray(op.reduce(op.reduce(bp, axis=3), axis=1))
+
+
 def _unit_sun(sun_dir_enu) -> np.ndarray:
     s = np.asarray(sun_dir_enu, dtype=float)
     if s.shape != (3,) or not np.all(np.isfinite(s)) or np.linalg.norm(s) == 0:
@@ -105,6 +117,9 @@ class Scene:
                                                                  BLOCK)
         self.block_min = hp.min(axis=(1, 3))
         self.block_max = hp.max(axis=(1, 3))
+        # super-blocks of SUPER_BLOCK x SUPER_BLOCK blocks, for long footprints (render_pass)
+        self.block_min2 = _reduce_blocks(self.block_min, np.minimum)
+        self.block_max2 = _reduce_blocks(self.block_max, np.maximum)
         self.ball = self._bounding_ball()
         self.sun_reuse_tol_rad = tol
         self._sun: np.ndarray | None = None

@@ -71,7 +71,7 @@ def surface_height(h, x0, y0, res, x, y):
     return surface_height_rc(h, (y0 - y) / res - 0.5, (x - x0) / res - 0.5)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _heights(h, x0, y0, res, x, y, out):
     for k in prange(x.shape[0]):
         out[k] = surface_height(h, x0, y0, res, x[k], y[k])
