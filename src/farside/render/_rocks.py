@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import threading
 
+import numba
 import numpy as np
 
 from farside.render._kernels_rays import _ray_consts
@@ -247,7 +248,7 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
     splat_masks(cand, rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, camera.fx_px, camera.fy_px,
                 camera.cx_px, camera.cy_px, camera.k1, camera.k2, ortho, camera.gsd_m, camera.position_enu,
                 camera.rotation_enu_from_cam, sun, mode > 0, reach, paths, mask_cam, mask_sun)
-    n = rock_hits(rc, utab, wid, hgt, t_img, tmax, *g, top_cam, mask_cam, hit_id, hit_t)
+    n = rock_hits(rc, utab, wid, hgt, t_img, tmax, *g, top_cam, mask_cam, hit_id, hit_t, numba.get_num_threads())
     if mode > 0:
         if n > 0:
             # the margin tiles under the rocks seen (a rock is at most one DEM pixel from its centre's vertex)
@@ -267,5 +268,6 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
     out = (lay["reflectance"], lay.get("incidence_rad", one), lay.get("emission_rad", one), lay.get("phase_rad", one),
            lay["lit_fraction"], lay.get("normal_enu", one3), lay.get("points_enu", np.empty((1, 1, 3))))
     shade_rocks(rc, utab, wid, hgt, hit_id, hit_t, scene.x0_m, scene.y0_m, scene.resolution_m, sun, margin, mode,
-                sun_radius, model.model_id, model.packed(), full, *g, top_sun, mask_sun, t_img, *out)
+                sun_radius, model.model_id, model.packed(), full, *g, top_sun, mask_sun, t_img, *out,
+                numba.get_num_threads())
     return int(n)

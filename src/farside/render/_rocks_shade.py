@@ -56,14 +56,19 @@ def _sun_visible(px, py, pz, excl, sun, shadow_mode, sun_radius, e1x, e1y, e1z, 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def rock_hits(rc, utab, width, height, t_img, tmax, gx0, gy0, binm, nbx, nby, block, start, index, btop,
-              rx, ry, rr, rh, rb, bot, top, mask, hit_id, hit_t):
+              rx, ry, rr, rh, rb, bot, top, mask, hit_id, hit_t, nth):
     """Nearest rock hit of every pixel's ray in front of its terrain hit (``t_img``, NaN = sky):
     rock number in ``hit_id`` (-1 none) and range in ``hit_t``; only pixels with ``mask`` set
-    are cast (see :func:`splat_masks`). Returns the number of hits."""
+    are cast (see :func:`splat_masks`). Returns the number of hits. Rows are interleaved over the
+    ``nth`` threads (see ``_kernels.render_pass``): the rocks of a frame gather in a band of rows."""
     nhit = np.zeros(height, np.int64)
     wx = nbx * binm
     wy = nby * binm
-    for i in prange(height):
+    per = (height + nth - 1) // nth
+    for it in prange(nth * per):
+        i = it // per + (it % per) * nth
+        if i >= height:
+            continue
         for j in range(width):
             hit_id[i, j] = -1
             if mask[i, j] == 0:
@@ -93,7 +98,7 @@ def _margin_at(margin, u, v):
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin, shadow_mode, sun_radius,
                 model, pp, full, gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top,
-                mask, t_img, rad, inc, emi, pha, lit, nrm, pts):
+                mask, t_img, rad, inc, emi, pha, lit, nrm, pts, nth):
     """Shade the rock pixels (``hit_id`` >= 0): range, point, analytic normal, angles, terrain
     shadow (margin map at the point) times rock shadow, photometry; and darken the terrain
     pixels that lie in a rock's shadow (their lit fraction and reflectance scaled by the part of
@@ -101,7 +106,11 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
     e1x, e1y, e1z, e2x, e2y, e2z = _sun_basis(sun)
     wx = nbx * binm
     wy = nby * binm
-    for i in prange(height):
+    per = (height + nth - 1) // nth
+    for it in prange(nth * per):       # rows interleaved over the threads, as in rock_hits
+        i = it // per + (it % per) * nth
+        if i >= height:
+            continue
         for j in range(width):
             k = hit_id[i, j]
             if k < 0:
