@@ -5,8 +5,6 @@ its own through the whole DEM's slab, the rocks module's ``cast_ray``)."""
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 import pytest

@@ -124,7 +124,8 @@ def run_mission(
             timings.append({**ck["timing"], "kept_from_earlier_run": True})
             done.add(name)
         # the run-wide objects as they stood after the last kept stage
-        report, downlink, rngs, products = ck["report"], ck["downlink"], ck["rngs"], ck["products"]
+        report, downlink, rngs = ck["report"], ck["downlink"], ck["rngs"]
+        products = json.loads((ck_dir / f"{kept[-1]}.products.json").read_text())
         if log is not None:
             log(f"resume: kept stage(s) {', '.join(kept)} ({len(products)} products) from the earlier run")
     # the draining stages (the downlink) run after all others, whatever their place in the list
@@ -227,11 +228,12 @@ def stage_keys(scenario: Scenario, order: Sequence[Stage], configs: dict, *, qui
 def _checkpoint(ck_dir: Path, st: Stage, key: str, state: MissionState, **run_wide: Any) -> None:
     """Keep what a resumed run needs after ``st``: the state fields it provides and the run-wide
     objects as they stand (pickle, written atomically; the key file last)."""
+    products = run_wide.pop("products")
     data = {"key": key, "fields": {f: getattr(state, f) for f in st.provides}, **run_wide}
     with atomic_path(ck_dir / f"{st.name}.pkl") as tmp, open(tmp, "wb") as f:
         pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-    # the product records alone, so that checking a checkpoint does not unpickle its state
-    atomic_write_text(ck_dir / f"{st.name}.products.json", json.dumps(run_wide["products"]))
+    # the product records beside it, so that checking a checkpoint does not unpickle its state
+    atomic_write_text(ck_dir / f"{st.name}.products.json", json.dumps(products))
     atomic_write_text(ck_dir / f"{st.name}.key", key + "\n")
 
 

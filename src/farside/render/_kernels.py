@@ -44,7 +44,7 @@ def _tiles_done(done, tsh, u, v, nr, nc):
 _TILE_BOUND_ITERS = 4
 #: blocks per side of the super-blocks (Scene.block_min2/max2) that _tile_bounds scans when a
 #: footprint covers more than _SCAN_MAX_BLOCKS blocks
-_SUPER = 8
+SUPER_BLOCK = 8
 _SCAN_MAX_BLOCKS = 64
 
 # rows of render_pass's per-tile ray buffer
@@ -142,12 +142,11 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 # [zlo, zhi], whose blocks bound the heights again (over a backdrop with the Moon's
                 # curvature the frame's slab is kilometres thick, and the first footprint long)
                 for _ in range(_TILE_BOUND_ITERS):
-                    zl2, zh2 = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
+                    thick = zhi - zlo
+                    zlo, zhi = _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot,
                                             x0, y0, res, nr, nc, zlo, zhi, bmin, bmax, bsize, bmin2, bmax2)
-                    if zh2 - zl2 > 0.9 * (zhi - zlo):
-                        zlo, zhi = zl2, zh2
+                    if zhi - zlo > 0.9 * thick:
                         break
-                    zlo, zhi = zl2, zh2
             for q in range(k):
                 tm = buf[_TM, q]
                 if pre or tm <= 0.0:
@@ -370,9 +369,9 @@ def _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, x
     if c1 < c0 or r1 < r0:
         return zmin, zmax      # the tile sees past the DEM: nothing to narrow
     # a long footprint (a grazing tile, or the first round over a curved backdrop) is scanned in
-    # super-blocks of SUPER x SUPER blocks (looser, but a few dozen reads instead of thousands:
-    # the scan was the costliest step of a backdrop frame); explicit compares, since min()/max()
-    # of a float64 and a float32 compile to a call per element
+    # super-blocks of SUPER_BLOCK x SUPER_BLOCK blocks (looser, but a few dozen reads instead of
+    # thousands); explicit compares, since min()/max() of a float64 and a float32 compile to a
+    # call per element
     br0 = r0 // bsize
     br1 = r1 // bsize
     bc0 = c0 // bsize
@@ -380,10 +379,10 @@ def _tile_bounds(i0, i1, j0, j1, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, x
     if (br1 - br0 + 1) * (bc1 - bc0 + 1) > _SCAN_MAX_BLOCKS:
         bmin = bmin2
         bmax = bmax2
-        br0 //= _SUPER
-        br1 //= _SUPER
-        bc0 //= _SUPER
-        bc1 //= _SUPER
+        br0 //= SUPER_BLOCK
+        br1 //= SUPER_BLOCK
+        bc0 //= SUPER_BLOCK
+        bc1 //= SUPER_BLOCK
     lo = bmin[br0, bc0]
     hi = bmax[br0, bc0]
     for br in range(br0, br1 + 1):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from farside.terrain.surface import vertex_gradient, prange
+from farside.terrain.surface import vertex_gradient
 
 from farside.render._photometry_kernels import hapke_r_tab
 

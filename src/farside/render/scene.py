@@ -23,6 +23,7 @@ import numpy as np
 
 from farside import constants as C
 from farside.errors import invalid
+from farside.render._kernels import SUPER_BLOCK
 from farside.render._kernels_horizon import fill_margin_tiles
 from farside.render._kernels_rays import bounding_ball_radius
 from farside.render._kernels_trace import build_pyramid
@@ -43,10 +44,6 @@ SUN_RADIUS_RAD = math.radians(0.533 / 2)
 _TILE = 64
 #: side, in vertices, of the blocks whose min/max heights (``block_min``, ``block_max``) bound a view
 BLOCK = 8
-
-
-#: blocks per side of a super-block (must equal farside.render._kernels._SUPER)
-SUPER_BLOCK = 8
 
 
 def _reduce_blocks(b: np.ndarray, op) -> np.ndarray:
