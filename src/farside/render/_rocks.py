@@ -21,18 +21,23 @@ Per frame (:func:`apply_rocks`, called by ``render()`` after the terrain pass):
    rock sub-pixel: LCAM above ~1.3 km over a 0.5 m DEM) or the frame is all sky;
 2. candidate rocks: those listed in the bins under the frame's hits (and the camera), widened
    by the longest shadow that can reach them; every rock when the frame shows sky;
-3. object order: each candidate's bounding box is projected to mark the pixels whose rays can
-   meet it, and the box swept away from the Sun over the length of its shadow (the anti-sun
-   ray from its top, cast on the DEM, +25 % and one rock diameter) marks the pixels it can
-   shade;
-4. image order, marked pixels only: nearest rock hit in front of the terrain hit (exact
-   ray-ellipsoid intersection), then shading: analytic normal, the frame's photometric model,
-   the terrain's sun margin at the rock point (the terrain's cast shadow on the rock), and the
-   other rocks' shadows; terrain pixels get the rocks' shadows. Hard shadows test the sun's
-   centre; 'penumbra' takes, per rock, the angular distance of the disk centre from the rock's
-   silhouette (from the ellipsoid's scaled-space angular margin and its numerical gradient)
-   and the visible fraction of the disk past a straight edge at that distance, the smallest
-   over the rocks met, times the terrain's fraction.
+3. object order: each candidate's bounding box is projected to the box of pixels whose rays can
+   meet it (the pixel centres inside its image box, for an undistorted camera), and the box
+   swept away from the Sun over the longest its shadow can be (:func:`shadow_lengths`: a fixed
+   point on the DEM's vertex heights, a bound, not a guess) to the pixels it can shade;
+4. object order again, rock by rock over its box's pixels (rows split over the threads): the
+   nearest exact ray-ellipsoid hit in front of the terrain hit; with hard shadows, terrain
+   pixels whose sun ray meets the rock go dark. Then, image order over the rock pixels:
+   analytic normal, the frame's photometric model, the terrain's sun margin at the rock point
+   (the terrain's cast shadow on the rock), and the other rocks' shadows (the walk along the
+   sun ray). With 'penumbra', the terrain pixels in the shadow boxes walk their sun ray too and
+   take, per rock met, the angular distance of the disk centre from the rock's silhouette (from
+   the ellipsoid's scaled-space angular margin and its numerical gradient) and the visible
+   fraction of the disk past a straight edge at that distance, the smallest over the rocks
+   met, times the terrain's fraction.
+
+Testing every pixel against every candidate gives the same layers
+(``tests/render/test_render_rocks.py``); the boxes only remove tests that cannot succeed.
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ import numpy as np
 
 from farside.render._kernels_rays import _ray_consts
 from farside.render._rocks_bins import _BLOCK, build_bins, frame_bounds, gather_rocks
-from farside.render._rocks_shade import rock_hits, shade_rocks
-from farside.render._rocks_splat import shadow_paths, splat_masks
+from farside.render._rocks_shade import rock_hits, rock_shadows_hard, shade_rocks
+from farside.render._rocks_splat import mark_boxes, rock_boxes, row_lists, shadow_lengths
 
 
 class RockBins:
@@ -90,7 +95,7 @@ class RockBins:
         self.bottom_min = float((self.base_m - self.height_m).min())
         self.diameter_max_m = float(2.0 * self.radius_m.max())
         self.height_max_m = float(self.height_m.max())
-        self._paths: dict = {}                  # Sun direction -> shadow_paths (see _shadow_paths)
+        self._paths: dict = {}                  # (Sun direction, spread) -> shadow_lengths
         self._paths_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
@@ -198,21 +203,19 @@ def frame_needs_rocks(rocks: RockBins, camera, range_m: np.ndarray) -> bool:
     return footprint <= rocks.diameter_max_m
 
 
-def _shadow_paths(scene, rocks: RockBins, sun: np.ndarray) -> np.ndarray:
-    """:func:`shadow_paths` of every rock for this Sun, with the longest reach any frame can ask
-    for (top of the highest rock above the lowest terrain); cached on the rocks for the last few
-    Sun directions (a descent renders thousands of frames under one Sun)."""
-    key = tuple(float(c) for c in sun)
+def _shadow_lengths(scene, rocks: RockBins, sun: np.ndarray, spread: float) -> np.ndarray:
+    """:func:`shadow_lengths` of every rock for this Sun (and disk ``spread``); cached on the rocks
+    for the last few Sun directions (a descent renders thousands of frames under one Sun)."""
+    key = (*(float(c) for c in sun), float(spread))
     cache = rocks._paths
     if key not in cache:
-        reach = max(rocks.top_max - scene.zmin, 0.0) / sun[2] + 2.0 * rocks.bin_m + 1.0
         with rocks._paths_lock:
             if key not in cache:
                 if len(cache) >= 4:
                     cache.pop(next(iter(cache)))
-                cache[key] = shadow_paths(rocks.x_m, rocks.y_m, rocks.height_m, rocks.base_m, sun, reach,
-                                          scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols,
-                                          scene.zmin, scene.zmax, scene.x0_m, scene.y0_m, scene.resolution_m)
+                cache[key] = shadow_lengths(rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, sun,
+                                            spread, scene.heights, scene.zmin, scene.x0_m, scene.y0_m,
+                                            scene.resolution_m)
     return cache[key]
 
 
@@ -240,15 +243,18 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
                               rocks.x0_m + rocks.nbx * rocks.bin_m, rocks.y0_m - rocks.nby * rocks.bin_m, rocks.y0_m)
         if not math.isfinite(bounds[0]):     # no ray can meet a rock
             return 0
-    top_cam, top_sun = local_tops(rocks, camera, bounds, sun)
+    _top_cam, top_sun = local_tops(rocks, camera, bounds, sun)
     cand, reach = _candidates(rocks, camera, bounds, sun, top_sun)
-    mask_cam = np.zeros((hgt, wid), np.uint8)
-    mask_sun = np.zeros((hgt, wid), np.uint8)
-    paths = _shadow_paths(scene, rocks, sun) if mode > 0 and sun[2] > 0.0 else np.empty(0)
-    splat_masks(cand, rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, camera.fx_px, camera.fy_px,
-                camera.cx_px, camera.cy_px, camera.k1, camera.k2, ortho, camera.gsd_m, camera.position_enu,
-                camera.rotation_enu_from_cam, sun, mode > 0, reach, paths, mask_cam, mask_sun)
-    n = rock_hits(rc, utab, wid, hgt, t_img, tmax, *g, top_cam, mask_cam, hit_id, hit_t, numba.get_num_threads())
+    spread = sun_radius if mode == 2 else 0.0      # a penumbra: the sun rays across the disk
+    lengths = _shadow_lengths(scene, rocks, sun, spread) if mode > 0 and sun[2] > 0.0 else np.empty(0)
+    boxes = rock_boxes(cand, rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, camera.fx_px,
+                       camera.fy_px, camera.cx_px, camera.cy_px, camera.k1, camera.k2, ortho, camera.gsd_m,
+                       camera.position_enu, camera.rotation_enu_from_cam, sun, mode > 0, reach, lengths, spread,
+                       wid, hgt)
+    nth = numba.get_num_threads()
+    rows_cam = row_lists(boxes, 0, hgt)
+    n = rock_hits(rc, utab, wid, hgt, t_img, tmax, cand, boxes, *rows_cam, rocks.x_m, rocks.y_m, rocks.radius_m,
+                  rocks.height_m, rocks.base_m, hit_id, hit_t, nth)
     if mode > 0:
         if n > 0:
             # the margin tiles under the rocks seen (a rock is at most one DEM pixel from its centre's vertex)
@@ -267,7 +273,15 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
     one3 = np.empty((1, 1, 3), np.float32)
     out = (lay["reflectance"], lay.get("incidence_rad", one), lay.get("emission_rad", one), lay.get("phase_rad", one),
            lay["lit_fraction"], lay.get("normal_enu", one3), lay.get("points_enu", np.empty((1, 1, 3))))
+    # terrain pixels in the rocks' shadows: hard shadows in object order (each rock tests the
+    # pixels of its swept box), the penumbra by the walk along the sun ray of each marked pixel
+    mask_sun = np.zeros((hgt, wid) if mode == 2 else (1, 1), np.uint8)
+    if mode == 1 and sun[2] > 0.0:
+        rock_shadows_hard(rc, utab, wid, hgt, hit_id, t_img, sun, top_sun, cand, boxes, *row_lists(boxes, 4, hgt),
+                          rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, lay["lit_fraction"],
+                          lay["reflectance"], nth)
+    elif mode == 2:
+        mark_boxes(boxes, 4, mask_sun)
     shade_rocks(rc, utab, wid, hgt, hit_id, hit_t, scene.x0_m, scene.y0_m, scene.resolution_m, sun, margin, mode,
-                sun_radius, model.model_id, model.packed(), full, *g, top_sun, mask_sun, t_img, *out,
-                numba.get_num_threads())
+                sun_radius, model.model_id, model.packed(), full, *g, top_sun, mask_sun, t_img, *out, nth)
     return int(n)

@@ -13,7 +13,7 @@ from numba import njit, prange
 
 from farside.render._kernels_rays import _ray
 from farside.render._kernels_shading import _disk_fraction, _write_px
-from farside.render._rocks_walk import _clip, _quick_miss, _walk
+from farside.render._rocks_walk import _blocked, _clip, _ellipsoid_t, _quick_miss, _walk
 from farside.terrain.surface import surface_height_rc
 
 _BIG = 1.0e300
@@ -55,15 +55,16 @@ def _sun_visible(px, py, pz, excl, sun, shadow_mode, sun_radius, e1x, e1y, e1z, 
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def rock_hits(rc, utab, width, height, t_img, tmax, gx0, gy0, binm, nbx, nby, block, start, index, btop,
-              rx, ry, rr, rh, rb, bot, top, mask, hit_id, hit_t, nth):
+def rock_hits(rc, utab, width, height, t_img, tmax, cand, boxes, row_start, row_items, rx, ry, rr, rh, rb,
+              hit_id, hit_t, nth):
     """Nearest rock hit of every pixel's ray in front of its terrain hit (``t_img``, NaN = sky):
-    rock number in ``hit_id`` (-1 none) and range in ``hit_t``; only pixels with ``mask`` set
-    are cast (see :func:`splat_masks`). Returns the number of hits. Rows are interleaved over the
-    ``nth`` threads (see ``_kernels.render_pass``): the rocks of a frame gather in a band of rows."""
+    rock number in ``hit_id`` (-1 none) and range in ``hit_t``. Object order: each candidate
+    rock ``cand[q]`` is intersected with the rays of the pixels in its image box ``boxes[q, 0:4]``
+    (:func:`~farside.render._rocks_splat.rock_boxes`; the boxes of row i are ``row_items[
+    row_start[i]:row_start[i + 1]]``), so a pixel costs one exact ray-ellipsoid test per rock
+    whose box covers it. Returns the number of hits. Rows are interleaved over the ``nth``
+    threads (see ``_kernels.render_pass``): the rocks of a frame gather in a band of rows."""
     nhit = np.zeros(height, np.int64)
-    wx = nbx * binm
-    wy = nby * binm
     per = (height + nth - 1) // nth
     for it in prange(nth * per):
         i = it // per + (it % per) * nth
@@ -71,21 +72,61 @@ def rock_hits(rc, utab, width, height, t_img, tmax, gx0, gy0, binm, nbx, nby, bl
             continue
         for j in range(width):
             hit_id[i, j] = -1
-            if mask[i, j] == 0:
-                continue
-            ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
-            tt = t_img[i, j]
-            t1 = tmax if not (tt >= 0.0) else float(tt)
-            t0, t1 = _clip(ox, oy, oz, dx, dy, dz, 0.0, t1, gx0, gy0, wx, wy, bot, top)
-            if t0 > t1 or _quick_miss(ox, oy, oz, dx, dy, dz, t0, t1, gx0, gy0, binm, block, btop):
-                continue
-            th, k = _walk(0, ox, oy, oz, dx, dy, dz, t0, t1, -1, gx0, gy0, binm, nbx, nby, block, start, index,
-                          btop, rx, ry, rr, rh, rb, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-            if k >= 0 and th < t1:
-                hit_id[i, j] = k
-                hit_t[i, j] = th
-                nhit[i] += 1
+        for e in range(row_start[i], row_start[i + 1]):
+            q = row_items[e]
+            k = cand[q]
+            for j in range(boxes[q, 2], boxes[q, 3] + 1):
+                ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
+                th = _ellipsoid_t(ox, oy, oz, dx, dy, dz, rx[k], ry[k], rb[k], rr[k], rh[k])
+                if not th > 0.0:
+                    continue
+                tt = t_img[i, j]
+                if tt >= 0.0 and not th < tt:
+                    continue
+                if not (tt >= 0.0) and not th < tmax:
+                    continue
+                if hit_id[i, j] < 0:
+                    hit_id[i, j] = k
+                    hit_t[i, j] = th
+                    nhit[i] += 1
+                elif th < hit_t[i, j]:
+                    hit_id[i, j] = k
+                    hit_t[i, j] = th
     return nhit.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def rock_shadows_hard(rc, utab, width, height, hit_id, t_img, sun, top, cand, boxes, row_start, row_items,
+                      rx, ry, rr, rh, rb, lit, rad, nth):
+    """Hard rock shadows on the terrain pixels (``hit_id`` < 0, lit, with a range), object order:
+    each candidate rock ``cand[q]`` tests the pixels of its swept shadow box ``boxes[q, 4:8]``
+    (listed by row in ``row_start``/``row_items``): a pixel whose sun ray meets the rock (exact
+    ray-ellipsoid test from the terrain point) gets lit fraction and reflectance 0. A point above
+    ``top`` (the highest rock top that can shade the frame) is never shaded."""
+    if sun[2] <= 0.0:
+        return
+    per = (height + nth - 1) // nth
+    for it in prange(nth * per):
+        i = it // per + (it % per) * nth
+        if i >= height:
+            continue
+        for e in range(row_start[i], row_start[i + 1]):
+            q = row_items[e]
+            k = cand[q]
+            for j in range(boxes[q, 6], boxes[q, 7] + 1):
+                if hit_id[i, j] >= 0 or not (lit[i, j] > 0.0):
+                    continue
+                tt = t_img[i, j]
+                if not (tt >= 0.0):
+                    continue
+                ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
+                t = float(tt)
+                pz = oz + t * dz
+                if pz > top:
+                    continue
+                if _blocked(ox + t * dx, oy + t * dy, pz, sun[0], sun[1], sun[2], rx[k], ry[k], rb[k], rr[k], rh[k]):
+                    lit[i, j] = lit[i, j] * 0.0
+                    rad[i, j] = rad[i, j] * 0.0
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -101,8 +142,10 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
                 mask, t_img, rad, inc, emi, pha, lit, nrm, pts, nth):
     """Shade the rock pixels (``hit_id`` >= 0): range, point, analytic normal, angles, terrain
     shadow (margin map at the point) times rock shadow, photometry; and darken the terrain
-    pixels that lie in a rock's shadow (their lit fraction and reflectance scaled by the part of
-    the solar disk the rocks leave visible; only terrain pixels with ``mask`` set are tested)."""
+    pixels with ``mask`` set that lie in a rock's shadow (their lit fraction and reflectance
+    scaled by the part of the solar disk the rocks leave visible, the rocks met by the walk along
+    the sun ray from the point; the penumbra mode. Hard shadows on the terrain are
+    :func:`rock_shadows_hard`'s, with ``mask`` all zero here)."""
     e1x, e1y, e1z, e2x, e2y, e2z = _sun_basis(sun)
     wx = nbx * binm
     wy = nby * binm
@@ -115,7 +158,7 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
             k = hit_id[i, j]
             if k < 0:
                 tt = t_img[i, j]
-                if mask[i, j] == 0 or shadow_mode == 0 or not (tt >= 0.0) or not (lit[i, j] > 0.0) or sun[2] <= 0.0:
+                if shadow_mode != 2 or mask[i, j] == 0 or not (tt >= 0.0) or not (lit[i, j] > 0.0) or sun[2] <= 0.0:
                     continue
                 ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
                 t = float(tt)

@@ -111,9 +111,9 @@ def _penumbra_fraction(px, py, pz, sx, sy, sz, e1x, e1y, e1z, e2x, e2y, e2z, cx,
 def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, block, start, index, btop,
           rx, ry, rr, rh, rb, e1x, e1y, e1z, e2x, e2y, e2z, sun_radius):
     """Walk the rock bins along the ray o + t d, t in [ta, tb] (already clipped to the grid and
-    to the rocks' height slab). ``kind`` 0: nearest rock hit, returns (t, rock) or (-1, -1);
-    1: hard shadow, returns (0, rock) for the first rock met (else (1, -1)); 2: penumbra,
-    returns (visible fraction of the solar disk, -1). Rock ``excl`` is skipped."""
+    to the rocks' height slab): the sun ray of a point. ``kind`` 1: hard shadow, returns (0, rock)
+    for the first rock met (else (1, -1)); 2: penumbra, returns (visible fraction of the solar
+    disk, -1). Rock ``excl`` is skipped."""
     ibin = 1.0 / binm
     gu = (ox - gx0) * ibin
     gv = (gy0 - oy) * ibin
@@ -127,8 +127,6 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
     nkx = btop.shape[1]
     nky = btop.shape[0]
     sb = float(block)
-    best_t = tb
-    best_id = -1
     frac = 1.0
     t = ta
     ku = min(max(int(math.floor((gu + du * t + nu) / sb)), 0), nkx - 1)
@@ -137,7 +135,7 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
         tu = ((ku + pu) * sb - gu) * idu if du != 0.0 else np.inf
         tv = ((kv + pv) * sb - gv) * idv if dv != 0.0 else np.inf
         step_u = tu < tv
-        te = min(tu if step_u else tv, best_t)
+        te = min(tu if step_u else tv, tb)
         if te < t:
             te = t
         bt = btop[kv, ku]
@@ -161,12 +159,7 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
                     k = int(index[q])
                     if k == excl:
                         continue
-                    if kind == 0:
-                        th = _ellipsoid_t(ox, oy, oz, dx, dy, dz, rx[k], ry[k], rb[k], rr[k], rh[k])
-                        if th > 0.0 and th < best_t:
-                            best_t = th
-                            best_id = k
-                    elif kind == 1:
+                    if kind == 1:
                         if _blocked(ox, oy, oz, dx, dy, dz, rx[k], ry[k], rb[k], rr[k], rh[k]):
                             return 0.0, int(k)
                     else:
@@ -180,7 +173,7 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
                 bv_t = (bv + pv - gv) * idv if dv != 0.0 else np.inf
                 bstep_u = bu_t < bv_t
                 tx = bu_t if bstep_u else bv_t
-                if tx >= th_ or tx >= best_t:
+                if tx >= th_:
                     break
                 tt = tx
                 if bstep_u:
@@ -192,7 +185,7 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
                     if bv < kv * block or bv >= min(kv * block + block, nby):
                         break
             _ = tt
-        if te >= best_t or te >= tb:
+        if te >= tb:
             break
         t = te
         if step_u:
@@ -203,10 +196,6 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
             kv += sv
             if kv < 0 or kv >= nky:
                 break
-    if kind == 0:
-        if best_id < 0:
-            return -1.0, -1
-        return best_t, best_id
     return frac, -1
 
 
