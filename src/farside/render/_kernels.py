@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from farside.render._kernels_rays import _ball_exit, _pixel_ray, _ray, _ray_consts, _rect_entry
-from farside.render._kernels_shading import _shade_px, _shade_px_noinline, _sky_px
+from farside.render._kernels_shading import _photometry, _shade_geom, _shade_px_noinline, _sky_px, _write_geom
 from farside.render._kernels_trace import _clip_ray, _traverse
 
 
@@ -173,7 +173,10 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                     th = _traverse(h, mip, offs, mrows, mcols, buf[_GU, q], buf[_GV, q], buf[_OZ, q], buf[_DU, q],
                                    buf[_DV, q], buf[_DZ, q], buf[_IU, q], buf[_IV, q], buf[_DM, q], t0, t1)
                 buf[_TH, q] = th
+            # shading geometry of each hit; the photometry of the lit ones after, in a loop of its
+            # own (independent iterations: the CPU overlaps the table look-ups of successive pixels)
             k = 0
+            nlit = 0
             for i in range(i0, i1 + 1):
                 for j in range(j0, j1 + 1):
                     t = buf[_TH, k]
@@ -194,8 +197,21 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                         v_out[i, j] = v
                         npend[ti] += 1
                         continue
-                    _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius, model,
-                              pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts)
+                    f, mu0, mu, cosg, nx, ny, nz, px, py, pz = _shade_geom(h, x0, y0, res, u, v, dx, dy, dz, sun,
+                                                                           margin, shadow_mode, sun_radius, smooth)
+                    _write_geom(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, full, inc, emi, pha, lit, nrm, pts)
+                    rad[i, j] = 0.0
+                    if f > 0.0 and mu0 > 0.0 and mu > 0.0:
+                        buf[_DU, nlit] = f
+                        buf[_DV, nlit] = mu0
+                        buf[_IU, nlit] = mu
+                        buf[_IV, nlit] = cosg
+                        buf[_DM, nlit] = k - 1
+                        nlit += 1
+            for q in range(nlit):
+                kk = int(buf[_DM, q])
+                rad[i0 + kk // tw, j0 + kk % tw] = buf[_DU, q] * _photometry(model, buf[_DV, q], buf[_IU, q],
+                                                                             buf[_IV, q], pp)
     return npend.sum()
 
 

@@ -165,10 +165,10 @@ def _sky_px(i, j, full, rad, inc, emi, pha, lit, nrm, pts):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius,
-              model, pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts):
-    """Normal, angles, cast shadow and photometry of the hit at grid (u, v) seen along (dx, dy, dz).
-    ``shadow_mode``: 0 none, 1 hard, 2 penumbra. ``rad`` gets r [1/sr] times the sunlit fraction."""
+def _shade_geom(h, x0, y0, res, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius, smooth):
+    """Sunlit fraction, cosines (mu0, mu, cos g), unit normal and ENU point of the hit at grid
+    (u, v) seen along (dx, dy, dz): everything of its shading but the photometry.
+    ``shadow_mode``: 0 none, 1 hard, 2 penumbra."""
     nr = h.shape[0]
     nc = h.shape[1]
     c = int(math.floor(u))
@@ -230,8 +230,17 @@ def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, 
         f = 1.0 if m > 0.0 else 0.0
     else:
         f = _disk_fraction(m, sun_radius)
-    _write_px(i, j, f, mu0, mu, cosg, nx, ny, nz, x0 + (u + 0.5) * res, y0 - (v + 0.5) * res, zz, model, pp, full,
-              rad, inc, emi, pha, lit, nrm, pts)
+    return f, mu0, mu, cosg, nx, ny, nz, x0 + (u + 0.5) * res, y0 - (v + 0.5) * res, zz
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _shade_px(h, x0, y0, res, i, j, u, v, dx, dy, dz, sun, margin, shadow_mode, sun_radius,
+              model, pp, full, smooth, rad, inc, emi, pha, lit, nrm, pts):
+    """Normal, angles, cast shadow and photometry of the hit at grid (u, v) seen along (dx, dy, dz)
+    (:func:`_shade_geom`, then :func:`_write_px`). ``rad`` gets r [1/sr] times the sunlit fraction."""
+    f, mu0, mu, cosg, nx, ny, nz, px, py, pz = _shade_geom(h, x0, y0, res, u, v, dx, dy, dz, sun, margin,
+                                                           shadow_mode, sun_radius, smooth)
+    _write_px(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, model, pp, full, rad, inc, emi, pha, lit, nrm, pts)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -242,6 +251,13 @@ def _write_px(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, model, pp, full, r
     if f > 0.0 and mu0 > 0.0 and mu > 0.0:
         val = f * _photometry(model, mu0, mu, cosg, pp)
     rad[i, j] = val
+    _write_geom(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, full, inc, emi, pha, lit, nrm, pts)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _write_geom(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, full, inc, emi, pha, lit, nrm, pts):
+    """The layers of pixel (i, j) other than the reflectance: lit fraction, and with ``full`` the
+    angles, normal and point."""
     lit[i, j] = f
     if full:
         inc[i, j] = math.acos(min(max(mu0, -1.0), 1.0))
