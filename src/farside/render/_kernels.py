@@ -22,6 +22,7 @@ from numba import njit, prange
 
 from farside.render._kernels_rays import _ball_exit, _pixel_ray, _ray, _ray_consts, _rect_entry
 from farside.render._kernels_shading import _photometry, _shade_geom, _shade_px_noinline, _sky_px, _write_geom
+from farside.render._photometry_kernels import BATCH_SCRATCH_ROWS, hapke_r_tab_batch
 from farside.render._kernels_trace import _clip_ray, _traverse
 
 
@@ -104,6 +105,7 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
         if ti >= ntr:
             continue
         buf = np.empty((15, ptile * ptile))
+        scratch = np.empty((BATCH_SCRATCH_ROWS, ptile * ptile))
         for tj in range(ntc):
             i0 = ti * ptile
             j0 = tj * ptile
@@ -208,10 +210,14 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                         buf[_IV, nlit] = cosg
                         buf[_DM, nlit] = k - 1
                         nlit += 1
+            if model == 0:          # Hapke: in stages over the tile's lit pixels (same bits)
+                hapke_r_tab_batch(nlit, buf[_DV], buf[_IU], buf[_IV], pp, buf[_T0], scratch)
+            else:
+                for q in range(nlit):
+                    buf[_T0, q] = _photometry(model, buf[_DV, q], buf[_IU, q], buf[_IV, q], pp)
             for q in range(nlit):
                 kk = int(buf[_DM, q])
-                rad[i0 + kk // tw, j0 + kk % tw] = buf[_DU, q] * _photometry(model, buf[_DV, q], buf[_IU, q],
-                                                                             buf[_IV, q], pp)
+                rad[i0 + kk // tw, j0 + kk % tw] = buf[_DU, q] * buf[_T0, q]
     return npend.sum()
 
 

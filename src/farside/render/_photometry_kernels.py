@@ -408,3 +408,102 @@ def hapke_r_tab(mu0, mu, cosg, pp):
         sden = 1.0
     scale = pp[I_WPI] * mu0e * snum / ((mu0e + mue) * sden)     # ready before the H look-ups
     return scale * (pbc + (_h(mu0e, pp) * _h(mue, pp) - 1.0) * bc)
+
+
+# rows of the scratch array of hapke_r_tab_batch
+_S_PBC, _S_BC, _S_MUL, _S_MUG, _S_SL, _S_SG, _S_E1L, _S_E2L, _S_IEL, _S_E1G, _S_E2G, _S_IEG, _S_M0E, _S_MUE, _S_SC, \
+    _S_ISM = range(16)
+#: rows a hapke_r_tab_batch scratch array needs
+BATCH_SCRATCH_ROWS = 16
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def hapke_r_tab_batch(n, mu0, mu, cosg, pp, out, s):
+    """``out[k] = hapke_r_tab(mu0[k], mu[k], cosg[k], pp)`` for k < n, bit for bit, computed in
+    stages over the n points (the phase terms of all, then the roughness terms of all, ...):
+    each stage is a short loop of independent iterations whose table look-ups the CPU overlaps,
+    where one call per point runs them one after the other. ``s``: scratch, at least
+    (BATCH_SCRATCH_ROWS, n)."""
+    for k in range(n):
+        if mu0[k] <= 0.0 or mu[k] <= 0.0:
+            s[_S_ISM, k] = -1.0            # r = 0
+            continue
+        s[_S_ISM, k] = 0.0
+        c = min(max(cosg[k], -1.0), 1.0)
+        s[_S_PBC, k], s[_S_BC, k] = _phase(c, pp)
+    tt = pp[I_TT]
+    if tt > 0.0:
+        chi = pp[I_CHI]
+        for k in range(n):
+            if s[_S_ISM, k] < 0.0:
+                continue
+            a = mu0[k]
+            b = mu[k]
+            s[_S_ISM, k] = 1.0 if min(a, 1.0) >= min(b, 1.0) else 0.0
+            mul = min(max(a, b), 1.0)
+            mug = min(min(a, b), 1.0)
+            s[_S_MUL, k] = mul
+            s[_S_MUG, k] = mug
+            s[_S_SL, k] = math.sqrt(max(0.0, 1.0 - mul * mul))
+            s[_S_SG, k] = math.sqrt(max(0.0, 1.0 - mug * mug))
+        for k in range(n):
+            if s[_S_ISM, k] < 0.0:
+                continue
+            s[_S_E1L, k], s[_S_E2L, k], s[_S_IEL, k] = _mu_terms_k(s[_S_MUL, k], s[_S_SL, k], pp)
+            s[_S_E1G, k], s[_S_E2G, k], s[_S_IEG, k] = _mu_terms_k(s[_S_MUG, k], s[_S_SG, k], pp)
+        for k in range(n):
+            if s[_S_ISM, k] < 0.0:
+                continue
+            sl = s[_S_SL, k]
+            sg = s[_S_SG, k]
+            c = min(max(cosg[k], -1.0), 1.0)
+            if sl < 1e-9 or sg < 1e-9:
+                cpsi = 1.0
+            else:
+                cpsi = min(max((c - s[_S_MUL, k] * s[_S_MUG, k]) / (sl * sg), -1.0), 1.0)
+            s[_S_M0E, k] = cpsi
+            s[_S_MUE, k], s[_S_SC, k] = _psi(cpsi, pp)
+        for k in range(n):
+            if s[_S_ISM, k] < 0.0:
+                continue
+            mul = s[_S_MUL, k]
+            mug = s[_S_MUG, k]
+            sl = s[_S_SL, k]
+            sg = s[_S_SG, k]
+            cpsi = s[_S_M0E, k]
+            ppi = s[_S_MUE, k]
+            f = s[_S_SC, k]
+            e1l = s[_S_E1L, k]
+            e2l = s[_S_E2L, k]
+            ietal = s[_S_IEL, k]
+            e1g = s[_S_E1G, k]
+            e2g = s[_S_E2G, k]
+            s2 = 0.5 - 0.5 * cpsi
+            q = chi * tt / (2.0 - e1g - ppi * e1l)
+            mule = chi * mul + sl * q * (cpsi * e2g + s2 * e2l)
+            muge = chi * mug + sg * q * (e2g - s2 * e2l)
+            sden = 1.0 - f + f * chi * mul * ietal
+            if s[_S_ISM, k] > 0.0:
+                mu0e = mule
+                mue = muge
+                snum = muge * mul
+            else:
+                mu0e = muge
+                mue = mule
+                snum = mule * mug
+            snum *= ietal * s[_S_IEG, k] * chi
+            s[_S_M0E, k] = mu0e
+            s[_S_MUE, k] = mue
+            s[_S_SC, k] = pp[I_WPI] * mu0e * snum / ((mu0e + mue) * sden)
+    else:
+        for k in range(n):
+            if s[_S_ISM, k] < 0.0:
+                continue
+            s[_S_M0E, k] = mu0[k]
+            s[_S_MUE, k] = mu[k]
+            s[_S_SC, k] = pp[I_WPI] * mu0[k] * 1.0 / ((mu0[k] + mu[k]) * 1.0)
+    for k in range(n):
+        if s[_S_ISM, k] < 0.0:
+            out[k] = 0.0
+            continue
+        out[k] = s[_S_SC, k] * (s[_S_PBC, k] + (_h(s[_S_M0E, k], pp) * _h(s[_S_MUE, k], pp) - 1.0) * s[_S_BC, k])
