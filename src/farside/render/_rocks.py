@@ -95,19 +95,19 @@ class RockBins:
         self.bottom_min = float((self.base_m - self.height_m).min())
         self.diameter_max_m = float(2.0 * self.radius_m.max())
         self.height_max_m = float(self.height_m.max())
-        self._paths: dict = {}                  # (Sun direction, spread) -> shadow_lengths
-        self._paths_lock = threading.Lock()
+        self._lengths: dict = {}                  # (Sun direction, spread) -> shadow_lengths
+        self._lengths_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
         """Pickle without the lock and the per-Sun shadow-path cache (rebuilt on demand)."""
         d = self.__dict__.copy()
-        d.pop("_paths_lock", None)
-        d["_paths"] = {}
+        d.pop("_lengths_lock", None)
+        d["_lengths"] = {}
         return d
 
     def __setstate__(self, d: dict) -> None:
         self.__dict__.update(d)
-        self._paths_lock = threading.Lock()
+        self._lengths_lock = threading.Lock()
 
     def __len__(self) -> int:
         return int(self.x_m.size)
@@ -207,9 +207,9 @@ def _shadow_lengths(scene, rocks: RockBins, sun: np.ndarray, spread: float) -> n
     """:func:`shadow_lengths` of every rock for this Sun (and disk ``spread``); cached on the rocks
     for the last few Sun directions (a descent renders thousands of frames under one Sun)."""
     key = (*(float(c) for c in sun), float(spread))
-    cache = rocks._paths
+    cache = rocks._lengths
     if key not in cache:
-        with rocks._paths_lock:
+        with rocks._lengths_lock:
             if key not in cache:
                 if len(cache) >= 4:
                     cache.pop(next(iter(cache)))
