@@ -104,3 +104,37 @@ def test_narrowed_tile_slabs_keep_every_hit(scenes):
     assert np.array_equal(hit, ~np.isnan(got))
     np.testing.assert_allclose(got[hit], want[hit], rtol=1e-6, atol=1e-3)
     assert np.nanmax(got) > 9000.0          # hits out toward the horizon
+
+
+def test_tiles_outside_the_mesh_image_box_keep_every_hit(scenes):
+    """A pass casts only the tiles that meet the image box of the mesh's bounding box
+    (``frame._image_rect``); seen from 330 m away, 300 m up, the 128 m site fills part of the view: the
+    frame's ranges equal each pixel of the whole image cast alone through the DEM."""
+    from farside.render import frame as F
+
+    site, _ = scenes
+    cam = _camera((20.0, -150.0, 300.0), (0.0, 0.0, 0.0), size=96)
+    rect = F._image_rect(site, cam, site.zmin, site.zmax)
+    area = (rect[1] - rect[0] + 1) * (rect[3] - rect[2] + 1) / 96 ** 2
+    assert 0.2 < area < 0.8                                 # the box covers part of the view
+    fr = render(site, cam, sun_dir_enu=SUN, layers="minimal")
+    rot = cam.rotation_enu_from_cam
+    res = site.resolution_m
+    got = fr.range_m
+    want = np.full(got.shape, np.nan)
+    for i in range(cam.height_px):
+        for j in range(cam.width_px):
+            d = rot @ np.array([(j - cam.cx_px) / cam.fx_px, (i - cam.cy_px) / cam.fy_px, 1.0])
+            d /= np.linalg.norm(d)
+            o = cam.position_enu
+            t = cast_ray(site.heights, site.mip, site.mip_offs, site.mip_rows, site.mip_cols, site.zmin, site.zmax,
+                         (o[0] - site.x0_m) / res - 0.5, (site.y0_m - o[1]) / res - 0.5, o[2],
+                         d[0] / res, -d[1] / res, d[2], 1e7)
+            if t >= 0:
+                want[i, j] = t
+    hit = ~np.isnan(want)
+    assert 0.1 < hit.mean() < 0.9
+    assert np.array_equal(hit, ~np.isnan(got))
+    np.testing.assert_allclose(got[hit], want[hit], rtol=1e-6, atol=1e-3)
+    rows, cols = np.nonzero(hit)        # every hit inside the box
+    assert rows.min() >= rect[0] and rows.max() <= rect[1] and cols.min() >= rect[2] and cols.max() <= rect[3]

@@ -56,7 +56,7 @@ _GU, _GV, _OZ, _DU, _DV, _DZ, _IU, _IV, _DM, _T0, _T1, _DX, _DY, _TH, _TM = rang
 def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
                 width, height, fx, fy, cx, cy, k1, k2, ortho, gsd, pos, rot, utab, tmax,
                 sun, margin, done, tile, shadow_mode, sun_radius, model, pp, full, smooth,
-                bmin, bmax, bsize, bmin2, bmax2, ptile, pre, pre_t, lim_on, lim_t, lim_src, lim_rects, ball, nth,
+                bmin, bmax, bsize, bmin2, bmax2, ptile, rect, pre, pre_t, lim_on, lim_t, lim_src, lim_rects, ball, nth,
                 t_out, u_out, v_out, pending, rad, inc, emi, pha, lit, nrm, pts):
     """Cast and shade every pixel, in ``ptile`` x ``ptile`` pixel tiles. Each tile's rays start
     from the height bounds of the terrain under the tile's frustum (block min/max ``bmin``,
@@ -64,6 +64,9 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
     [zmin, zmax]. Pixels whose sun-margin tiles (``tile`` vertices wide, a power of 2) are not
     computed yet are marked in ``pending`` (which must come zeroed), with their hit u, v in
     ``u_out``, ``v_out``, for :func:`shade_pending`; returns their number.
+
+    Only the pixels in ``rect`` (rows rect[0]..rect[1], columns rect[2]..rect[3]) can meet the
+    mesh (``frame._image_rect``): the tiles outside it are sky without casting.
 
     With ``pre`` the hits come from ``pre_t`` (ranges from :func:`raster_hits`, NaN for sky)
     instead of the traversal.
@@ -111,6 +114,12 @@ def render_pass(h, mip, offs, mrows, mcols, zmin, zmax, x0, y0, res,
             j0 = tj * ptile
             i1 = min(i0 + ptile, height) - 1
             j1 = min(j0 + ptile, width) - 1
+            if i1 < rect[0] or i0 > rect[1] or j1 < rect[2] or j0 > rect[3]:
+                for i in range(i0, i1 + 1):
+                    for j in range(j0, j1 + 1):
+                        t_out[i, j] = np.nan
+                        _sky_px(i, j, full, rad, inc, emi, pha, lit, nrm, pts)
+                continue
             # rays and how far each needs casting (tm <= 0: not at all)
             k = 0
             ncast = 0

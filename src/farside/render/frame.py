@@ -193,6 +193,36 @@ def _footprint_cells(scene: Scene, camera: Camera, zmin: float, zmax: float) -> 
     return r0, r1, c0, c1
 
 
+#: margin (pixels) of the image box of a scene's bounding box (absorbs rounding)
+_RECT_EDGE_PX = 1.0e-3
+_FULL_RECT = np.array([0, 1 << 30, 0, 1 << 30], np.int64)
+
+
+def _image_rect(scene: Scene, camera: Camera, zlo: float, zhi: float) -> np.ndarray:
+    """Rows i0..i1 and columns j0..j1 (int64 [i0, i1, j0, j1]) of the pixels whose rays can meet
+    the box of the scene's mesh (its vertex-centre rectangle) between heights ``zlo`` and ``zhi``:
+    for an undistorted perspective camera with the whole box in front of it, the pixel centres
+    inside the image box of its corners (a convex solid projects inside the hull of its corners'
+    images; pixel (i, j)'s ray passes through image point (j, i)). i0 > i1 when none; the whole
+    image otherwise (other cameras, a box reaching behind the camera)."""
+    if camera.projection != "perspective" or camera.k1 != 0.0 or camera.k2 != 0.0:
+        return _FULL_RECT
+    xmin, xmax, ymin, ymax = _mesh_rects([scene])[0]
+    corners = np.array([[x, y, z] for x in (xmin, xmax) for y in (ymin, ymax) for z in (zlo, zhi)])
+    cam = (corners - camera.position_enu) @ camera.rotation_enu_from_cam
+    if not np.all(cam[:, 2] > 1e-6):
+        return _FULL_RECT
+    u = camera.fx_px * cam[:, 0] / cam[:, 2] + camera.cx_px
+    v = camera.fy_px * cam[:, 1] / cam[:, 2] + camera.cy_px
+    j0 = max(math.ceil(u.min() - _RECT_EDGE_PX), 0)
+    j1 = min(math.floor(u.max() + _RECT_EDGE_PX), camera.width_px - 1)
+    i0 = max(math.ceil(v.min() - _RECT_EDGE_PX), 0)
+    i1 = min(math.floor(v.max() + _RECT_EDGE_PX), camera.height_px - 1)
+    if j0 > j1 or i0 > i1:
+        return np.array([1, 0, 1, 0], np.int64)
+    return np.array([i0, i1, j0, j1], np.int64)
+
+
 def _frame_z_bounds(scene: Scene, camera: Camera) -> tuple[float, float]:
     """Height bounds of the terrain that this frame's rays can meet (a tighter slab than the whole
     DEM's, so rays start lower and at a finer pyramid level); the DEM's bounds when
@@ -288,7 +318,8 @@ def _cast_and_shade(scene: Scene, camera: Camera, sun: np.ndarray, model, mode: 
         n_pending = K.render_pass(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, zlo,
                                   zhi, scene.x0_m, scene.y0_m, scene.resolution_m, *cam_args, tmax, sun, margin, done,
                                   tile, *shade_args, scene.block_min, scene.block_max, BLOCK,
-                                  scene.block_min2, scene.block_max2, _PIXEL_TILE, pre, pre_t,
+                                  scene.block_min2, scene.block_max2, _PIXEL_TILE, _image_rect(scene, camera, zlo, zhi),
+                                  pre, pre_t,
                                   *limit, scene.ball, numba.get_num_threads(), t_img, u_img, v_img, pending,
                                   *out_args)
         if mode > 0 and n_pending > 0:
