@@ -1,16 +1,17 @@
 """The frame kernels hand their rows to the threads interleaved, and a tile's rays start from a
 height slab narrowed in rounds (``farside.render._kernels``): a frame must not depend on the
 thread count, and the narrowed slabs must keep every hit (checked against each pixel cast on
-its own through the whole DEM's slab, the rocks module's ``cast_ray``)."""
+its own through the whole DEM's slab: ``_cast_one`` below)."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 import pytest
+from numba import njit
 
 from farside.render import Scene, Sensor, lcam, look_at_rotation, render
-from farside.render._kernels_trace import cast_ray
+from farside.render._kernels_trace import _clip_ray, _traverse
 from farside.terrain import Terrain
 from tests.render._scenes import sun_from
 
@@ -43,6 +44,35 @@ def _camera(pos, target, size=160):
     c = lcam().replace(width_px=size, height_px=size, cx_px=size / 2 - 0.5, cy_px=size / 2 - 0.5,
                        pixel_pitch_m=6.7e-6 * 1024 / size)
     return c.with_pose(np.array(pos, float), look_at_rotation(pos, target))
+
+
+@njit
+def _cast_one(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
+    """One ray (grid coords u, v; z metres; direction per metre of path) clipped to the whole
+    DEM's slab [zmin, zmax] and traversed: the ray parameter of its first hit, -1 for sky."""
+    t0, t1, du, dv, idu, idv, dmax = _clip_ray(h.shape[0], h.shape[1], zmin, zmax, u, v, z, du, dv, dz, tmax)
+    if t0 > t1:
+        return -1.0
+    return _traverse(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1)
+
+
+def _cast_each_pixel(scene, cam) -> np.ndarray:
+    """Range of each pixel's ray cast alone from the camera through the whole DEM's slab
+    (:func:`_cast_one`); NaN where it meets nothing."""
+    rot = cam.rotation_enu_from_cam
+    res = scene.resolution_m
+    o = cam.position_enu
+    want = np.full((cam.height_px, cam.width_px), np.nan)
+    for i in range(cam.height_px):
+        for j in range(cam.width_px):
+            d = rot @ np.array([(j - cam.cx_px) / cam.fx_px, (i - cam.cy_px) / cam.fy_px, 1.0])
+            d /= np.linalg.norm(d)
+            t = _cast_one(scene.heights, scene.mip, scene.mip_offs, scene.mip_rows, scene.mip_cols, scene.zmin,
+                         scene.zmax, (o[0] - scene.x0_m) / res - 0.5, (scene.y0_m - o[1]) / res - 0.5, o[2],
+                         d[0] / res, -d[1] / res, d[2], 1e7)
+            if t >= 0:
+                want[i, j] = t
+    return want
 
 
 @pytest.fixture(scope="module")
@@ -84,21 +114,8 @@ def test_narrowed_tile_slabs_keep_every_hit(scenes):
     frame's ranges equal each pixel cast alone from the camera through the whole DEM's slab."""
     _, back = scenes
     cam = _camera((0.0, -7000.0, 1200.0), (0.0, 3000.0, -300.0), size=96)
-    fr = render(back, cam, sun_dir_enu=SUN, layers="minimal")
-    rot = cam.rotation_enu_from_cam
-    res = back.resolution_m
-    got = fr.range_m
-    want = np.full(got.shape, np.nan)
-    for i in range(cam.height_px):
-        for j in range(cam.width_px):
-            d = rot @ np.array([(j - cam.cx_px) / cam.fx_px, (i - cam.cy_px) / cam.fy_px, 1.0])
-            d /= np.linalg.norm(d)
-            o = cam.position_enu
-            t = cast_ray(back.heights, back.mip, back.mip_offs, back.mip_rows, back.mip_cols, back.zmin, back.zmax,
-                         (o[0] - back.x0_m) / res - 0.5, (back.y0_m - o[1]) / res - 0.5, o[2],
-                         d[0] / res, -d[1] / res, d[2], 1e7)
-            if t >= 0:
-                want[i, j] = t
+    got = render(back, cam, sun_dir_enu=SUN, layers="minimal").range_m
+    want = _cast_each_pixel(back, cam)
     hit = ~np.isnan(want)
     assert 0.3 < hit.mean() < 0.99                      # ground and sky in view
     assert np.array_equal(hit, ~np.isnan(got))
@@ -117,21 +134,8 @@ def test_tiles_outside_the_mesh_image_box_keep_every_hit(scenes):
     rect = F._image_rect(site, cam, site.zmin, site.zmax)
     area = (rect[1] - rect[0] + 1) * (rect[3] - rect[2] + 1) / 96 ** 2
     assert 0.2 < area < 0.8                                 # the box covers part of the view
-    fr = render(site, cam, sun_dir_enu=SUN, layers="minimal")
-    rot = cam.rotation_enu_from_cam
-    res = site.resolution_m
-    got = fr.range_m
-    want = np.full(got.shape, np.nan)
-    for i in range(cam.height_px):
-        for j in range(cam.width_px):
-            d = rot @ np.array([(j - cam.cx_px) / cam.fx_px, (i - cam.cy_px) / cam.fy_px, 1.0])
-            d /= np.linalg.norm(d)
-            o = cam.position_enu
-            t = cast_ray(site.heights, site.mip, site.mip_offs, site.mip_rows, site.mip_cols, site.zmin, site.zmax,
-                         (o[0] - site.x0_m) / res - 0.5, (site.y0_m - o[1]) / res - 0.5, o[2],
-                         d[0] / res, -d[1] / res, d[2], 1e7)
-            if t >= 0:
-                want[i, j] = t
+    got = render(site, cam, sun_dir_enu=SUN, layers="minimal").range_m
+    want = _cast_each_pixel(site, cam)
     hit = ~np.isnan(want)
     assert 0.1 < hit.mean() < 0.9
     assert np.array_equal(hit, ~np.isnan(got))

@@ -231,18 +231,6 @@ def _clip_ray(nr, nc, zmin, zmax, u, v, z, du, dv, dz, tmax):
     return t0, t1, du, dv, idu, idv, dmax
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def cast_ray(h, mip, offs, mrows, mcols, zmin, zmax, u, v, z, du, dv, dz, tmax):
-    """Ray (grid coords u, v; z metres; direction per metre of path) against the heightfield.
-
-    Returns the ray parameter of the first hit, or -1.0 for sky.
-    """
-    t0, t1, du, dv, idu, idv, dmax = _clip_ray(h.shape[0], h.shape[1], zmin, zmax, u, v, z, du, dv, dz, tmax)
-    if t0 > t1:
-        return -1.0
-    return _traverse(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1)
-
-
 @njit(cache=True, inline="always", error_model="numpy")
 def _traverse(h, mip, offs, mrows, mcols, u, v, z, du, dv, dz, idu, idv, dmax, t0, t1):
     """First hit of a clipped ray (see :func:`_clip_ray`) on [t0, t1]: a level-0 walk for short

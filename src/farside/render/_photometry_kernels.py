@@ -358,6 +358,37 @@ def _psi(cpsi, pp):
     return _psi_exact(cpsi)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _cos_psi(cosg, mul, mug, sl, sg):
+    """Cosine of the azimuth psi between the incidence and emission planes (1 when either angle
+    is 0), from cos g and the cosines and sines of the smaller and the larger angle."""
+    if sl < 1e-9 or sg < 1e-9:
+        return 1.0
+    return min(max((cosg - mul * mug) / (sl * sg), -1.0), 1.0)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _effective(mul, mug, sl, sg, cpsi, ppi, f, e1l, e2l, ietal, e1g, e2g, ietag, i_small, chi, tt):
+    """Hapke's roughness correction: the effective cosines (mu0e, mue), the numerator and the
+    denominator of the shadowing function S, from the terms of the smaller ("l") and the larger
+    ("g") angle and of psi (``ppi`` = psi/pi, ``f`` = f(psi)); i <= e when ``i_small``."""
+    s2 = 0.5 - 0.5 * cpsi                          # sin^2(psi / 2)
+    q = chi * tt / (2.0 - e1g - ppi * e1l)
+    mule = chi * mul + sl * q * (cpsi * e2g + s2 * e2l)
+    muge = chi * mug + sg * q * (e2g - s2 * e2l)
+    sden = 1.0 - f + f * chi * mul * ietal
+    if i_small:
+        mu0e = mule
+        mue = muge
+        snum = muge * mul
+    else:
+        mu0e = muge
+        mue = mule
+        snum = mule * mug
+    snum *= ietal * ietag * chi
+    return mu0e, mue, snum, sden
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def hapke_r_tab(mu0, mu, cosg, pp):
     """Hapke bidirectional reflectance r(i, e, g) [1/sr], the model of ``_kernels_shading.hapke_r``, from
@@ -382,25 +413,10 @@ def hapke_r_tab(mu0, mu, cosg, pp):
         sg = math.sqrt(max(0.0, 1.0 - mug * mug))
         e1l, e2l, ietal = _mu_terms_k(mul, sl, pp)
         e1g, e2g, ietag = _mu_terms_k(mug, sg, pp)
-        if sl < 1e-9 or sg < 1e-9:
-            cpsi = 1.0
-        else:
-            cpsi = min(max((cosg - mul * mug) / (sl * sg), -1.0), 1.0)
+        cpsi = _cos_psi(cosg, mul, mug, sl, sg)
         ppi, f = _psi(cpsi, pp)
-        s2 = 0.5 - 0.5 * cpsi                          # sin^2(psi / 2)
-        q = chi * tt / (2.0 - e1g - ppi * e1l)
-        mule = chi * mul + sl * q * (cpsi * e2g + s2 * e2l)
-        muge = chi * mug + sg * q * (e2g - s2 * e2l)
-        sden = 1.0 - f + f * chi * mul * ietal
-        if i_small:
-            mu0e = mule
-            mue = muge
-            snum = muge * mul
-        else:
-            mu0e = muge
-            mue = mule
-            snum = mule * mug
-        snum *= ietal * ietag * chi
+        mu0e, mue, snum, sden = _effective(mul, mug, sl, sg, cpsi, ppi, f, e1l, e2l, ietal, e1g, e2g, ietag, i_small,
+                                           chi, tt)
     else:
         mu0e = mu0
         mue = mu
@@ -457,41 +473,15 @@ def hapke_r_tab_batch(n, mu0, mu, cosg, pp, out, s):
             sl = s[_S_SL, k]
             sg = s[_S_SG, k]
             c = min(max(cosg[k], -1.0), 1.0)
-            if sl < 1e-9 or sg < 1e-9:
-                cpsi = 1.0
-            else:
-                cpsi = min(max((c - s[_S_MUL, k] * s[_S_MUG, k]) / (sl * sg), -1.0), 1.0)
+            cpsi = _cos_psi(c, s[_S_MUL, k], s[_S_MUG, k], sl, sg)
             s[_S_M0E, k] = cpsi
             s[_S_MUE, k], s[_S_SC, k] = _psi(cpsi, pp)
         for k in range(n):
             if s[_S_ISM, k] < 0.0:
                 continue
-            mul = s[_S_MUL, k]
-            mug = s[_S_MUG, k]
-            sl = s[_S_SL, k]
-            sg = s[_S_SG, k]
-            cpsi = s[_S_M0E, k]
-            ppi = s[_S_MUE, k]
-            f = s[_S_SC, k]
-            e1l = s[_S_E1L, k]
-            e2l = s[_S_E2L, k]
-            ietal = s[_S_IEL, k]
-            e1g = s[_S_E1G, k]
-            e2g = s[_S_E2G, k]
-            s2 = 0.5 - 0.5 * cpsi
-            q = chi * tt / (2.0 - e1g - ppi * e1l)
-            mule = chi * mul + sl * q * (cpsi * e2g + s2 * e2l)
-            muge = chi * mug + sg * q * (e2g - s2 * e2l)
-            sden = 1.0 - f + f * chi * mul * ietal
-            if s[_S_ISM, k] > 0.0:
-                mu0e = mule
-                mue = muge
-                snum = muge * mul
-            else:
-                mu0e = muge
-                mue = mule
-                snum = mule * mug
-            snum *= ietal * s[_S_IEG, k] * chi
+            mu0e, mue, snum, sden = _effective(s[_S_MUL, k], s[_S_MUG, k], s[_S_SL, k], s[_S_SG, k], s[_S_M0E, k],
+                                               s[_S_MUE, k], s[_S_SC, k], s[_S_E1L, k], s[_S_E2L, k], s[_S_IEL, k],
+                                               s[_S_E1G, k], s[_S_E2G, k], s[_S_IEG, k], s[_S_ISM, k] > 0.0, chi, tt)
             s[_S_M0E, k] = mu0e
             s[_S_MUE, k] = mue
             s[_S_SC, k] = pp[I_WPI] * mu0e * snum / ((mu0e + mue) * sden)
