@@ -29,6 +29,7 @@ queued for the downlink (``ctx.downlink``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -63,6 +64,11 @@ class DescentConfig(BaseModel):
     #: expose, encode and write each frame on a background thread while the next one renders
     #: (same products either way; false runs it all on the main thread)
     background_encoding: bool = True
+    #: render a frame whose camera pose is bit for bit the previous rendered frame's (the lander on
+    #: the ground: the last ~1,600 LCAM frames) once, and reuse its radiance: the scene, Sun and
+    #: settings are the same, so render() would give the same bits; each frame keeps its own
+    #: sensor noise and time (same products either way; false renders every frame)
+    reuse_static_views: bool = True
     #: x264 preset of descent.mp4: "veryfast" costs ~26 ms of CPU a 1024^2 LCAM frame against ~65 ms
     #: for x264's default "medium", at the same size and 0.1 dB lower PSNR (docs/render.md)
     video_preset: str = Field("veryfast", pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$")
@@ -305,18 +311,27 @@ class DescentStage(Stage):
             journal.append(k, {"sky": float(sky[k]), "sky_site": float(sky_site[k]), "products": ctx.products[-2:]})
             advance(1)
 
+        last = None                 # (pose bytes, the last rendered Frame before its exposure)
         try:
-            with ctx.timed("lcam_frames", frames=len(times), kept_frames=len(kept)), \
+            with ctx.timed("lcam_frames", frames=len(times), kept_frames=len(kept)) as step, \
                     ctx.progress(f"descent: LCAM frames (every {stride})", len(times)) as advance, \
                     OrderedWorker(threaded=cfg.background_encoding, name="lcam-writer") as worker:
+                step["reused_views"] = 0
                 for k in range(len(times)):
                     if k in kept:
                         sky[k], sky_site[k] = kept[k]["sky"], kept[k]["sky_site"]
                         worker.submit(keep, k, kept[k])
                         continue
-                    cam = base.with_pose(pos[k], rot[k])
-                    fr = render(scene, cam, sun_dir_enu=sun, photometry="hapke", shadows="hard", layers="minimal",
-                                time_utc=utc[k], backdrop=backdrop)
+                    pose = pos[k].tobytes() + rot[k].tobytes()
+                    if last is not None and last[0] == pose:
+                        fr = dataclasses.replace(last[1], time_utc=utc[k])
+                        step["reused_views"] += 1
+                    else:
+                        cam = base.with_pose(pos[k], rot[k])
+                        fr = render(scene, cam, sun_dir_enu=sun, photometry="hapke", shadows="hard", layers="minimal",
+                                    time_utc=utc[k], backdrop=backdrop)
+                        # a copy before the writer exposes it (the arrays are shared, never written)
+                        last = (pose, dataclasses.replace(fr)) if cfg.reuse_static_views else None
                     sky_px = fr.sky
                     sky[k] = float(np.mean(sky_px))
                     sky_site[k] = sky[k] if fr.from_backdrop is None else float(np.mean(sky_px | fr.from_backdrop))
