@@ -148,6 +148,8 @@ def openstitching_stitch(images_bgr):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--run", default=None, help="a farside run directory: also stitch its 80 raw TCAM frames "
+                                                "(products/imaging/panorama)")
     args = ap.parse_args()
     print(f"cv2 {cv2.__version__} ({cv2.getNumThreads()} threads), stitching "
           f"{getattr(stitching, '__version__', 'not installed')}")
@@ -209,6 +211,42 @@ def main() -> None:
         ratios["360 synthetic"][name] = t
         rows.append([case, name, f"{t:.3f}", f"{len(used)}/{len(views)} frames", f"{img.shape[1]}x{img.shape[0]}",
                      rms, f"{emax:.4f} / {emed:.4f}", extra])
+    # ---------------------------------------------------------------- (c) the run's TCAM panorama
+    if args.run:
+        import json
+        from pathlib import Path
+
+        d = Path(args.run) / "products" / "imaging" / "panorama"
+        bgr = [cv2.imread(str(d / f"tcam_{k:02d}.png")) for k in range(80)]
+        tcam_rgb = [cv2.cvtColor(im, cv2.COLOR_BGR2RGB) for im in bgr]
+        side = [json.loads((d / f"tcam_{k:02d}.json").read_text())["camera"] for k in range(80)]
+        R_true = np.array([c["rotation_enu_from_cam"] for c in side], float)
+        prior = T.perturb(R_true, 0.2, np.random.default_rng(12))
+        fx = side[0]["fx_px"]
+        case = "TCAM 80 (raw frames of the run)"
+        ratios[case] = {}
+        stitchers = [("farside, prior 0.2 deg", lambda: stitch_panorama(tcam_rgb, focal_px=fx, pointing=list(prior),
+                                                                         output_scale=0.5)),
+                     ("cv2.Stitcher", lambda: opencv_stitch(bgr))]
+        if stitching:
+            stitchers.append(("stitching 0.7", lambda: openstitching_stitch(bgr)))
+        for name, (res, t, err) in run_case(stitchers, 1).items():
+            if res is None:
+                rows.append([case, name, f"{t:.3f}", "no", "-", "-", "-", err])
+                continue
+            if name.startswith("farside"):
+                img, used, Rest = res.image, [k for k in range(80) if k not in res.prior_only], res.rotations
+                rms, extra = f"{res.rms_reprojection_px:.2f}", f"{len(res.prior_only)} frames placed by the prior"
+                emax_p, emed_p = rel_errors_deg(prior[used], R_true[used])
+                extra += f"; prior alone {emax_p:.3f} / {emed_p:.3f}"
+            else:
+                img, used, Rest = res
+                rms, extra = "-", ""
+            emax, emed = rel_errors_deg(Rest[: len(used)] if not name.startswith("farside") else Rest[used],
+                                        R_true[used])
+            ratios[case][name] = t
+            rows.append([case, name, f"{t:.3f}", f"{len(used)}/80 frames", f"{img.shape[1]}x{img.shape[0]}", rms,
+                         f"{emax:.4f} / {emed:.4f}", extra])
     print_table(["case", "stitcher", "time s", "success", "mosaic WxH", "RMS px", "rot err max/med deg", "quality"],
                 rows)
     print("ratio = cv2.Stitcher time / this stitcher's time, same case:")

@@ -119,3 +119,29 @@ def test_pipeline_check_names_the_missing_producer_before_running(tmp_path):
     with pytest.raises(ScenarioError, match=r"^pipeline: stage 'downlink' requires 'relay': no stage"):
         check_pipeline([SiteStage(), DownlinkStage()])
     check_pipeline([DownlinkStage(), SiteStage(), RelayStage()])      # drains: listed first is fine
+
+
+@pytest.mark.slow
+def test_imaging_products_and_colour(quick_run):
+    """The imaging stage writes the 80 raw TCAM frames, the stitched and the truth panorama, both
+    portraits raw and calibrated; the raw frames carry the sensor's true red cast (its channel
+    response, never read by the calibration) within 2 %, and the calibrated regolith is grey like
+    the noise-free truth within 3 % (issue 14's colour targets)."""
+    man = json.loads((quick_run / "manifest.json").read_text())
+    paths = {p["path"] for p in man["products"]}
+    frames = [p for p in paths if p.startswith("products/imaging/panorama/tcam_") and p.endswith(".png")]
+    assert len(frames) == 80
+    for rel in ("panorama.png", "panorama_truth.png", "panorama_registration.csv", "summary.json",
+                "portrait_lander_pcam_raw.png", "portrait_lander_pcam_calibrated.png",
+                "portrait_rover_tcam_raw.png", "portrait_rover_tcam_calibrated.png"):
+        assert f"products/imaging/{rel}" in paths
+    s = json.loads((quick_run / "products/imaging/summary.json").read_text())
+    c = s["panorama"]["colour_mean_over_frames"]
+    true = s["tcam_calibration"]["true_response_rgb"]
+    assert c["raw_rg"] == pytest.approx(true[0] / true[1], rel=0.02)
+    assert c["raw_rb"] == pytest.approx(true[0] / true[2], rel=0.02)
+    assert c["calibrated_rg"] == pytest.approx(c["truth_rg"], rel=0.03)
+    assert c["calibrated_rb"] == pytest.approx(c["truth_rb"], rel=0.03)
+    assert c["calibrated_delta_e_mean"] < 0.25 * c["raw_delta_e_mean"]
+    assert s["panorama"]["frames"] == 80 and s["panorama"]["rotation_error_deg"]["matched_frames"] >= 20
+    assert "Surface imaging" in (quick_run / "report.html").read_text()

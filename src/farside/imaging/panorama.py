@@ -85,6 +85,10 @@ class Panorama:
         Frame pairs that entered the bundle adjustment and their kept inlier counts.
     features : str
         Keypoint detector that registered the frames (``"orb"`` or ``"sift"``).
+    prior_only : tuple of int
+        Frames that no verified match joined to the others, placed by their ``pointing`` prior
+        alone (only with ``pointing``; empty when every frame is matched). With several matched
+        groups, each is adjusted alone and rotated onto its priors.
     """
 
     image: np.ndarray
@@ -101,6 +105,7 @@ class Panorama:
     gains: np.ndarray
     pairs: tuple[tuple[int, int, int], ...]
     features: str
+    prior_only: tuple[int, ...] = ()
 
 
 def _check_images(images) -> list[np.ndarray]:
@@ -182,6 +187,45 @@ def _adjust(n: int, pairs: list, R0: np.ndarray, focal0: np.ndarray, fidx: np.nd
     return ba, pairs
 
 
+#: with pointing priors, the largest matched group must hold at least this fraction of the frames (0:
+#: any verified match will do; the rest are placed by their priors)
+MIN_MATCHED_FRACTION = 0.0
+
+
+def _solve_by_parts(n: int, pairs: list, f: float, *, prior: np.ndarray, f_given: float | None,
+                    focal_model: str) -> tuple[np.ndarray, np.ndarray, float, list, tuple[int, ...]]:
+    """Rotations of a match graph in several pieces, with pointing priors: each connected group
+    is bundle-adjusted alone and rotated onto its priors (:func:`_reg.align_to_prior`); single
+    frames (and a group whose adjustment fails) keep their prior. Raises DataError, naming the
+    frames, when the largest group holds less than MIN_MATCHED_FRACTION of them."""
+    comps = _reg.components(n, [(p.i, p.j) for p in pairs])
+    if len(comps[0]) < MIN_MATCHED_FRACTION * n:
+        _reg.require_connected(n, pairs)
+    R = prior.copy()
+    f0 = f_given if f_given is not None else f
+    focals = np.full(n, f0)
+    kept, prior_only, sq, cnt = [], [], 0.0, 0
+    for comp in comps:
+        if len(comp) < 2:
+            prior_only += comp
+            continue
+        loc = {g: k for k, g in enumerate(comp)}
+        sub = [_reg.PairMatch(loc[p.i], loc[p.j], p.p_i, p.p_j, p.n_matches, p.H) for p in pairs if p.i in loc]
+        try:
+            ba, sub = _solve(len(comp), sub, f, prior=prior[comp], f_given=f_given, focal_model=focal_model)
+        except DataError:
+            prior_only += comp
+            continue
+        R[comp] = _reg.align_to_prior(ba.R, prior[comp])
+        focals[comp] = ba.focal[np.zeros(len(comp), np.int64)] if len(ba.focal) == 1 else ba.focal
+        m = sum(p.n_inliers for p in sub)
+        sq += ba.rms_px ** 2 * m
+        cnt += m
+        kept += [_reg.PairMatch(comp[p.i], comp[p.j], p.p_i, p.p_j, p.n_matches, p.H) for p in sub]
+    rms = math.sqrt(sq / cnt) if cnt else math.nan
+    return R, focals, rms, kept, tuple(sorted(prior_only))
+
+
 def _solve(n: int, pairs: list, f: float, *, prior: np.ndarray | None, f_given: float | None, focal_model: str):
     """Steps 5-6: initial rotations and the bundle adjustment (focal model chosen here)."""
     R0 = prior.copy() if prior is not None else _reg.spanning_tree_rotations(n, pairs, f)
@@ -207,15 +251,17 @@ def _solve(n: int, pairs: list, f: float, *, prior: np.ndarray | None, f_given: 
 
 def _register(grays: list[np.ndarray], *, kind: str, scale: float, max_features: int, f_given: float | None,
               prior: np.ndarray | None, refine: bool, prior_tolerance_deg: float,
-              fgray: dict[int, np.ndarray]) -> tuple[list, float]:
-    """Steps 1-4: features, candidate pairs, verified (and refined) pairs, focal length, prior
-    check. Returns the verified pairs and the focal length (px)."""
+              fgray: dict[int, np.ndarray], det_grays: list[np.ndarray] | None = None) -> tuple[list, float]:
+    """Steps 1-4: features (on ``det_grays`` when given: contrast-equalised copies), candidate
+    pairs, verified (and refined, on ``grays``) pairs, focal length, prior check. Returns the
+    verified pairs and the focal length (px)."""
     n = len(grays)
     h, w = grays[0].shape
     diag = math.hypot(w, h)
     # 1. features; OpenCV releases the GIL: two threads overlap the serial parts of the work
     with ThreadPoolExecutor(max_workers=2) as pool:
-        feats = list(pool.map(lambda g: _reg.detect(g, scale=scale, nfeatures=max_features, kind=kind), grays))
+        feats = list(pool.map(lambda g: _reg.detect(g, scale=scale, nfeatures=max_features, kind=kind),
+                              grays if det_grays is None else det_grays))
 
     # 2. candidate pairs
     if prior is not None:
@@ -307,7 +353,9 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         Malformed input: fewer than 2 frames, wrong dtype or shape, frames of different sizes,
         ``pointing`` of the wrong length or not rotations, bad options.
     DataError
-        Frames that no verified feature matches connect (named in the message).
+        Frames that no verified feature matches connect (named in the message). With
+        ``pointing``, only when no pair of frames matches: unmatched frames are otherwise placed by
+        their priors (``Panorama.prior_only``).
 
     Examples
     --------
@@ -338,20 +386,28 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
     scale = min(1.0, math.sqrt(registration_mpx * 1e6 / (w * h)))
     fgray: dict[int, np.ndarray] = {}
     opts = dict(scale=scale, max_features=int(max_features), f_given=f_given, prior=prior, refine=refine,
-                prior_tolerance_deg=prior_tolerance_deg, fgray=fgray)
+                prior_tolerance_deg=prior_tolerance_deg, fgray=fgray, det_grays=_reg.equalised(grays))
     # 1-6. registration and bundle adjustment
     kinds = ["orb", "sift"] if features == "auto" else [features]
+    prior_only: tuple[int, ...] = ()
     for attempt, used in enumerate(kinds):      # "auto": SIFT when ORB cannot join every frame
         pairs, f = _register(grays, kind=used, **opts)
         try:
             _reg.require_connected(n, pairs)
             ba, pairs = _solve(n, pairs, f, prior=prior, f_given=f_given, focal_model=focal_model)
+            R = _reg.align_to_prior(ba.R, prior) if prior is not None else _reg.level(ba.R)
+            focals = ba.focal[np.zeros(n, np.int64)] if len(ba.focal) == 1 else ba.focal.copy()
+            rms = float(ba.rms_px)
             break
         except DataError:
-            if attempt == len(kinds) - 1:
+            if attempt < len(kinds) - 1:
+                continue
+            if prior is None or not pairs:
                 raise
-    R = _reg.align_to_prior(ba.R, prior) if prior is not None else _reg.level(ba.R)
-    focals = ba.focal[np.zeros(n, np.int64)] if len(ba.focal) == 1 else ba.focal.copy()
+            # known pointing: each group of matched frames is adjusted on its own and placed by its
+            # prior; a frame no match joins keeps its prior (listed in Panorama.prior_only)
+            R, focals, rms, pairs, prior_only = _solve_by_parts(n, pairs, f, prior=prior, f_given=f_given,
+                                                                 focal_model=focal_model)
 
     # 7-8. compositing
     f_mean = float(np.exp(np.mean(np.log(focals))))
@@ -363,7 +419,8 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
                       f"{lay.width} x {lay.height} px); try {output_scale * math.sqrt(MAX_MOSAIC_MPX / mpx):.3g}")
     gains = _comp.exposure_gains(grays, R, focals, lay)
     mosaic, covered = _comp.blend(frames, R, focals, lay, gains, bands=int(blend_bands))
-    return Panorama(image=mosaic, rotations=R, rms_reprojection_px=float(ba.rms_px), focal_px=f_mean, focals_px=focals,
+    return Panorama(image=mosaic, rotations=R, rms_reprojection_px=rms, focal_px=f_mean, focals_px=focals,
                     projection="equirectangular", px_per_rad=float(lay.s), azimuth0_rad=float(lay.az0),
                     elevation0_rad=float(lay.el0), full_circle=bool(lay.full_circle), mask=covered, gains=gains,
-                    pairs=tuple((pm.i, pm.j, pm.n_inliers) for pm in pairs), features=used)
+                    pairs=tuple((pm.i, pm.j, pm.n_inliers) for pm in pairs), features=used,
+                    prior_only=tuple(prior_only))

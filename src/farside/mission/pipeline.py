@@ -13,6 +13,7 @@ __all__ = ["default_stages"]
 
 def default_stages() -> list[Stage]:
     from farside.mission.stages.descent import DescentStage
+    from farside.mission.stages.imaging import ImagingStage
     from farside.mission.stages.downlink import DownlinkStage
     from farside.mission.stages.relay import RelayStage
     from farside.mission.stages.render import CamerasStage
@@ -25,5 +26,6 @@ def default_stages() -> list[Stage]:
         DescentStage(),
         CamerasStage(),
         SurfaceStage(),
+        ImagingStage(),
         DownlinkStage(),  # drains the queue: runs after every other stage wherever it is listed
     ]

@@ -66,6 +66,8 @@ class MissionState:
     surface: Any = None
     #: the rover's wheel ruts as a height delta over the site (farside.terrain.Terrain) -- surface stage
     tracks: Any = None
+    #: the imaging summary (panorama registration, portraits, colour; a dict) -- imaging stage
+    imaging: Any = None
     #: the store-and-forward result (farside.comms.DownlinkResult) -- downlink stage
     downlink_result: Any = None
 

@@ -34,6 +34,7 @@ from farside.render.io import write_frame, write_image
 from farside.render.photometry import Hapke, Lambert, LunarLambert, reflectance
 from farside.render.scene import SUN_RADIUS_RAD, Scene
 from farside.render.sensor import CE4_COLOUR_RESPONSE, Sensor, auto_exposure, expose, solar_band_irradiance
+from farside.render.vehicles import MATERIALS, Material, Mesh, SceneObject, ce4_lander, place, yutu2_rover
 
 __all__ = [
     "Scene",
@@ -63,4 +64,11 @@ __all__ = [
     "SUN_RADIUS_RAD",
     "write_frame",
     "write_image",
+    "Mesh",
+    "Material",
+    "MATERIALS",
+    "SceneObject",
+    "place",
+    "ce4_lander",
+    "yutu2_rover",
 ]

@@ -248,7 +248,9 @@ TCAM_PIXEL_PITCH_M = 5.5e-6     # UNCONFIRMED
 TCAM_FOCAL_LENGTH_M = 33.3e-3   # UNCONFIRMED: gives 22.0 x 16.3 deg
 TCAM_MAST_HEIGHT_M = 2.6        # UNCONFIRMED: camera height above the ground on the lander top
 #: 80-frame 360 deg pattern: 4 tiers x 20 azimuths (18 deg steps). UNCONFIRMED (CE-3 used 3 x 20).
-TCAM_TILTS_DEG = (-45.0, -31.0, -17.0, -3.0)
+#: Tiers 12 deg apart: 4.3 deg (26 %) of the 16.3 deg field overlaps vertically, 4 deg (18 %)
+#: horizontally; the mosaic spans -50 to +2 deg of elevation (the horizon in the top tier).
+TCAM_TILTS_DEG = (-42.0, -30.0, -18.0, -6.0)
 TCAM_PANS = 20
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from farside.errors import invalid
 from farside.render import _kernels as K
 from farside.render import _rocks
+from farside.render import vehicles as _vehicles
 from farside.render._kernels_rays import undistort_table
 from farside.render.camera import Camera
 from farside.render.photometry import resolve_photometry
@@ -60,6 +61,12 @@ class Frame:
     from_backdrop : (H, W) bool or None
         Pixels taken from the backdrop scene (see ``backdrop`` of :func:`render`); None when
         rendered without one.
+    object_id : (H, W) uint8 or None
+        The ``object_id`` of the scene object seen in each pixel, 0 for terrain and sky (see
+        ``objects`` of :func:`render`); None when rendered without ``objects``.
+    tint_rgb : (H, W, 3) float32 or None
+        Each band's reflectance over ``reflectance`` where an object's material is coloured (1 on
+        the terrain); None when no object is in view.
     """
 
     camera: Camera
@@ -82,6 +89,8 @@ class Frame:
     time_utc: str | None = None
     band_irradiance_W_m2: dict = field(default_factory=dict)
     from_backdrop: np.ndarray | None = None
+    object_id: np.ndarray | None = None
+    tint_rgb: np.ndarray | None = None
 
     @property
     def sky(self) -> np.ndarray:
@@ -264,6 +273,21 @@ def _raster_hits(scene: Scene, camera: Camera, zlo: float, zhi: float, tmax: flo
     return True, pre_t
 
 
+def _in_scene_frame(scene: Scene, camera: Camera) -> Camera:
+    """``camera`` in the frame of a scene whose terrain has a vertical datum (site ENU shifted
+    down by ``datum_m``: the heights' frame); the camera itself when the datum is 0."""
+    d = scene.datum_m
+    if d == 0.0:
+        return camera
+    return camera.with_pose(camera.position_enu - np.array([0.0, 0.0, d]), camera.rotation_enu_from_cam)
+
+
+def _points_to_enu(scene: Scene, lay: dict) -> None:
+    """Surface points of a pass in a datum frame back to site ENU (in place)."""
+    if scene.datum_m != 0.0 and "points_enu" in lay:
+        lay["points_enu"][..., 2] += scene.datum_m
+
+
 def _as_scene(name: str, scene) -> Scene:
     if isinstance(scene, Terrain):
         return Scene(scene)
@@ -391,7 +415,7 @@ def _mesh_rects(scenes: list[Scene]) -> np.ndarray:
 def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="hapke", shadows: str = "hard",
            normals: str = "smooth", layers: str = "all", sensor: Sensor | None = None, exposure_s: float | None = None,
            rng: np.random.Generator | None = None, time_utc: str | None = None,
-           max_range_m: float = 1.0e7, backdrop=None) -> Frame:
+           max_range_m: float = 1.0e7, backdrop=None, objects=None) -> Frame:
     """Render one view of the terrain.
 
     Parameters
@@ -433,6 +457,13 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         backdrop come from the backdrop Scene's own margin map (the main DEM casts none on it).
         The sensor (auto exposure, noise) is applied once, to the composite;
         ``Frame.from_backdrop`` marks the backdrop's pixels.
+    objects : sequence of SceneObject, optional
+        Triangle-mesh objects on the main scene (the vehicles: :func:`farside.render.place` of
+        :func:`farside.render.ce4_lander` / :func:`farside.render.yutu2_rover`), drawn after the
+        sub-DEM rocks and before the backdrops, with their own materials (colour cameras see
+        their per-band tint), their shadows on the terrain, rocks and each other, and the
+        terrain's shadow on them (see :func:`farside.render.vehicles.apply_objects`).
+        ``Frame.object_id`` labels their pixels. None (default): exactly the frame without.
     """
     scene = _as_scene("scene", scene)
     if backdrop is None:
@@ -447,6 +478,7 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
         raise invalid("backdrop", "the main scene or a repeated Scene", "different Scenes/Terrains (or None)")
     if not isinstance(camera, Camera):
         raise invalid("camera", type(camera).__name__, "a farside.render.Camera")
+    objs = None if objects is None else _vehicles.check_objects(objects)
     sun = _unit_sun(sun_dir_enu)
     model = resolve_photometry(photometry)
     if shadows not in _SHADOWS:
@@ -464,10 +496,12 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     mode = _SHADOWS[shadows]
     full = layers == "all"
     smooth = normals == "smooth"
-    lay = _cast_and_shade(scene, camera, sun, model, mode, full, smooth, tmax)
+    cam_s = _in_scene_frame(scene, camera)
+    lay = _cast_and_shade(scene, cam_s, sun, model, mode, full, smooth, tmax)
     if scene.rocks is not None:   # the Scene's sub-DEM rocks and their shadows (skipped when sub-pixel)
-        _rocks.apply_rocks(scene, camera, lay, sun, model, mode, full, tmax, _undistort_table(camera),
+        _rocks.apply_rocks(scene, cam_s, lay, sun, model, mode, full, tmax, _undistort_table(camera),
                            _MARGIN_CLIP_RAD, SUN_RADIUS_RAD)
+    _points_to_enu(scene, lay)
     from_backdrop = None
     if backdrops:
         from_backdrop = np.zeros(lay["range_m"].shape, bool)
@@ -477,7 +511,8 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
             if not np.isnan(lay["range_m"]).any():
                 break
             limit = (True, lay["range_m"], src, _mesh_rects(inner)) if _LIMIT_BACKDROP_RAYS else _NO_LIMIT
-            back = _cast_and_shade(bd, camera, sun, model, mode, full, smooth, tmax, limit)
+            back = _cast_and_shade(bd, _in_scene_frame(bd, camera), sun, model, mode, full, smooth, tmax, limit)
+            _points_to_enu(bd, back)
             take = _backdrop_pixels(lay, back, inner, camera)
             if take.any():
                 for k, a in lay.items():
@@ -487,16 +522,23 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
                 src[take] = len(inner)
             inner.append(bd)
             del back
+    object_id = tint = None
+    if objs is not None:          # the vehicles (triangle meshes), over the composite: they shade every scene
+        object_id, tint = _vehicles.apply_objects(scene, camera, lay, objs, sun, mode, full, tmax,
+                                                  _undistort_table(camera), _MARGIN_CLIP_RAD, SUN_RADIUS_RAD)
     rad = lay["reflectance"]
     bands = ["r", "g", "b"] if camera.colour == "rggb" else ["pan"]
     irr = {b: solar_band_irradiance(b)[0] for b in bands}
     if len(bands) == 1:
         radiance = rad * np.float32(irr["pan"])
+    elif object_id is not None and object_id.any():     # the objects' per-band colour
+        radiance = np.stack([rad * tint[..., k] * np.float32(irr[b]) for k, b in enumerate(bands)], axis=-1)
     else:
         radiance = np.stack([rad * np.float32(irr[b]) for b in bands], axis=-1)
     frame = Frame(camera=camera, sun_dir_enu=sun, photometry=model, shadows=shadows, radiance=radiance,
                   reflectance=rad, range_m=lay["range_m"], lit_fraction=lay["lit_fraction"], time_utc=time_utc,
-                  band_irradiance_W_m2=irr, from_backdrop=from_backdrop)
+                  band_irradiance_W_m2=irr, from_backdrop=from_backdrop, object_id=object_id,
+                  tint_rgb=tint if object_id is not None and object_id.any() else None)
     if full:
         frame.points_enu = lay["points_enu"]
         frame.normal_enu = lay["normal_enu"]

@@ -101,6 +101,9 @@ class Scene:
             raise invalid("sun_reuse_tol_rad", sun_reuse_tol_rad, "a finite angle in [0, 0.1) rad")
         self.terrain = terrain
         self.heights = np.ascontiguousarray(h, dtype=np.float32)   # shared with the Terrain, no copy
+        #: the terrain's vertical datum: the scene works in site ENU shifted down by it (render()
+        #: moves the camera into that frame and the surface points back)
+        self.datum_m = float(terrain.datum_m)
         self.resolution_m = terrain.resolution_m
         self.x0_m = terrain.x0_m
         self.y0_m = terrain.y0_m
@@ -147,7 +150,7 @@ class Scene:
         over a backdrop whose heights carry the Moon's curvature. A flat DEM (no ``curvature`` in
         its meta) gets an infinite radius, which render_pass skips: there it would bound nothing
         and cost ~10 % of a nadir frame."""
-        cz = -C.MOON_RADIUS_M
+        cz = -C.MOON_RADIUS_M - self.datum_m
         if not self.terrain.meta.get("curvature", False):
             return np.array([0.0, 0.0, cz, np.inf])          # a flat DEM: no test (see render_pass)
         r = bounding_ball_radius(self.heights, float(self.x0_m), float(self.y0_m), float(self.resolution_m),

@@ -24,6 +24,7 @@ from farside.rover.surface import (
     SurfaceResult,
     Waypoint,
     WheelFault,
+    carve_tracks,
     simulate_surface,
 )
 from farside.rover.terramechanics import LLL_DRY_SAND, LUNAR_REGOLITH, WONG_LUNAR_SOIL, Soil, WheelForces, rigid_wheel
@@ -33,6 +34,7 @@ from farside.rover.vehicle import WHEEL_NAMES, YUTU2, Rover
 
 __all__ = [
     "simulate_surface",
+    "carve_tracks",
     "SurfacePlan",
     "SurfaceResult",
     "SunTrack",

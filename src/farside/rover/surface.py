@@ -41,7 +41,7 @@ from farside.errors import PhysicsError, ScenarioError, invalid
 from farside.rover.vehicle import YUTU2, Rover
 
 __all__ = ["SunTrack", "Waypoint", "WheelFault", "SurfacePlan", "SurfaceResult", "simulate_surface",
-           "FAULT_KINDS"]
+           "carve_tracks", "FAULT_KINDS"]
 
 FAULT_KINDS = ("reduced", "free", "locked")
 _MODE_NAMES = ("awake", "nap", "sleep", "drive")
@@ -429,7 +429,7 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
     from farside.rover.suspension import RockIndex
     from farside.rover.terramechanics import LUNAR_REGOLITH
     from farside.rover.thermal import regolith_temperature
-    from farside.rover.tracks import TrackRaster, imprint
+    from farside.rover.tracks import TrackRaster
 
     if not isinstance(rng, np.random.Generator):
         raise invalid("rng", type(rng).__name__, "a numpy.random.Generator (the rover's child stream)")
@@ -572,23 +572,33 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
 
     # tracks
     dsteps = trav[trav["mode"] == "drive"].reset_index(drop=True)
-    if len(dsteps):
-        xy = np.stack([_wheel_xy(rover, r.x_m, r.y_m, r.heading_deg) for r in dsteps.itertuples()])
-        sink = dsteps[[f"sinkage_m_{w}" for w in range(6)]].to_numpy(float)
-        # one rut polyline per straight leg: a heading change (a point turn, not carved) or a jump
-        # (a replayed step put the rover elsewhere) starts a new one, so no chord crosses a turn
-        hd = dsteps["heading_deg"].to_numpy(float)
-        pos = dsteps[["x_m", "y_m"]].to_numpy(float)
-        gap = np.hypot(*np.diff(pos, axis=0).T) > 2.0 * plan.step_m
-        breaks = np.nonzero((np.abs(np.diff(hd)) > 1e-9) | gap)[0] + 1
-        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(dsteps)]):
-            if b - a >= 2:
-                imprint(tracks, xy[a:b], sink[a:b], rover.wheel_width_m)
+    carve_tracks(tracks, dsteps, rover, plan.step_m)
 
     ev = pd.DataFrame(sorted(events, key=lambda e: e[0]), columns=["t_s", "event", "detail"])   # stable: same-time events in the order they happened
     summary = _summary(trav, dsteps, ev, driver, rover, pwr, egress)
     return SurfaceResult(traverse=trav, events=ev, egress=egress, tracks=tracks, power=pwr, summary=summary,
                          drive_steps=dsteps)
+
+
+def carve_tracks(tracks, dsteps, rover: Rover, step_m: float) -> None:
+    """Carve the ruts of the drive rows ``dsteps`` (traverse rows in drive mode, in time order)
+    into ``tracks`` (a :class:`~farside.rover.TrackRaster`, in place). :func:`simulate_surface`
+    carves the whole traverse; an imaging step carves the rows driven before its photograph."""
+    from farside.rover.tracks import imprint
+
+    if not len(dsteps):
+        return
+    xy = np.stack([_wheel_xy(rover, r.x_m, r.y_m, r.heading_deg) for r in dsteps.itertuples()])
+    sink = dsteps[[f"sinkage_m_{w}" for w in range(6)]].to_numpy(float)
+    # one rut polyline per straight leg: a heading change (a point turn, not carved) or a jump
+    # (a replayed step put the rover elsewhere) starts a new one, so no chord crosses a turn
+    hd = dsteps["heading_deg"].to_numpy(float)
+    pos = dsteps[["x_m", "y_m"]].to_numpy(float)
+    gap = np.hypot(*np.diff(pos, axis=0).T) > 2.0 * step_m
+    breaks = np.nonzero((np.abs(np.diff(hd)) > 1e-9) | gap)[0] + 1
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(dsteps)]):
+        if b - a >= 2:
+            imprint(tracks, xy[a:b], sink[a:b], rover.wheel_width_m)
 
 
 def _capped_drive(rover: Rover, soil, slope_deg: float, faults, speed_mps: float):

@@ -31,6 +31,7 @@ from farside.terrain.backdrop import (
 )
 from farside.terrain.rocks import rock_cfa, rock_q
 from farside.terrain.roughness import fractal_roughness
+from farside.terrain.detail import RegolithDetail, nested_patches, regolith_patch
 
 __all__ = [
     "Terrain",
@@ -67,4 +68,7 @@ __all__ = [
     "sphere_drop_m",
     "sphere_height_to_enu_z",
     "enu_z_to_sphere_height",
+    "RegolithDetail",
+    "regolith_patch",
+    "nested_patches",
 ]

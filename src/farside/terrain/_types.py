@@ -31,6 +31,11 @@ class Terrain:
     anchor_lat_deg, anchor_lon_deg : float
         Selenographic (MOON_ME) latitude/longitude of the ENU origin (the scenario's nominal
         landing point), degrees, longitude east-positive in (-180, 360).
+    datum_m : float
+        Vertical datum of ``heights``: the elevation of a vertex is ``heights + datum_m``. 0 for
+        ordinary DEMs. Fine rasters (the millimetre relief of :func:`farside.terrain.regolith_patch`)
+        store heights relative to a datum near their mean, because float32 at the Chang'e-4 floor's
+        -5935 m steps by 0.49 mm. :meth:`height_at` and :class:`farside.render.Scene` add it.
     """
 
     heights: np.ndarray
@@ -40,6 +45,7 @@ class Terrain:
     anchor_lat_deg: float = 0.0
     anchor_lon_deg: float = 0.0
     meta: dict = field(default_factory=dict)
+    datum_m: float = 0.0
 
     def __post_init__(self) -> None:
         h = np.asarray(self.heights)
@@ -54,6 +60,10 @@ class Terrain:
         if not (isinstance(r, (int, float, np.floating)) and math.isfinite(r) and r > 0):
             raise invalid("resolution_m", r, "a finite number > 0")
         object.__setattr__(self, "resolution_m", float(r))
+        d = self.datum_m
+        if not (isinstance(d, (int, float, np.floating)) and math.isfinite(d) and abs(d) < 1e5):
+            raise invalid("datum_m", d, "a finite height in metres (|datum| < 100 km)")
+        object.__setattr__(self, "datum_m", float(d))
         lat = float(self.anchor_lat_deg)
         if not (-90.0 <= lat <= 90.0):
             raise invalid("anchor_lat_deg", lat, "a latitude in [-90, 90] degrees")
@@ -100,7 +110,8 @@ class Terrain:
         every part of farside samples (:mod:`farside.terrain.surface`; clamped at the edges)."""
         from farside.terrain.surface import surface_heights
 
-        return surface_heights(self.heights, self.x0_m, self.y0_m, self.resolution_m, x_m, y_m)
+        h = surface_heights(self.heights, self.x0_m, self.y0_m, self.resolution_m, x_m, y_m)
+        return h + self.datum_m if self.datum_m else h
 
     def replace(self, **changes) -> "Terrain":
         """A copy with some fields changed (heights, resolution_m, ...)."""
