@@ -320,3 +320,19 @@ def test_non_overlapping_frames_named(ring):
     with pytest.raises(DataError, match=r"frames \[2\] share no verified feature matches") as e:
         stitch_panorama([views[0], views[1], views[4]])
     assert "\n" not in str(e.value)
+
+
+def test_with_pointing_an_unmatched_frame_keeps_its_prior(ring):
+    """With pointing priors a frame that matches nothing (frame 4, 160 deg from the pair 0-1) is
+    placed by its prior alone, exactly, and named in ``prior_only``; the matched pair is adjusted
+    and rotated onto its priors (its relative rotation within 0.05 deg of the truth)."""
+    views, R_true = ring
+    rng = np.random.default_rng(3)
+    prior = perturb(R_true[[0, 1, 4]], 1.0, rng)
+    pano = stitch_panorama([views[0], views[1], views[4]], focal_px=F, pointing=list(prior))
+    assert pano.prior_only == (2,)
+    assert np.allclose(pano.rotations[2], prior[2], atol=1e-12)
+    rel_est = pano.rotations[0].T @ pano.rotations[1]
+    assert angle_deg(rel_est, R_true[0].T @ R_true[1]) < 0.05
+    with pytest.raises(ScenarioError, match="contrast"):
+        stitch_panorama(views[:2], contrast="more")

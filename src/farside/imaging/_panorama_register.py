@@ -67,26 +67,28 @@ def to_gray(img: np.ndarray) -> np.ndarray:
 
 #: frames whose median grey standard deviation is below this (DN) get contrast-equalised copies for
 #: feature detection (lunar regolith under a high Sun: a few DN of texture; ordinary photos: 40-70)
-LOW_CONTRAST_DN = 1e9
+LOW_CONTRAST_DN = 16.0
 
 
-def equalised(grays: list[np.ndarray]) -> list[np.ndarray] | None:
+def equalised(grays: list[np.ndarray], mode: str = "auto") -> list[np.ndarray] | None:
     """Contrast-limited adaptive histogram equalisation (CLAHE: clip limit 3, 8 x 8 tiles; Zuiderveld
     1994, OpenCV's implementation) of every frame, for feature detection only, when the set is low
     in contrast (median grey std of the unsaturated pixels < LOW_CONTRAST_DN); None otherwise (detect on the frames as
-    they are). One decision for the whole set, so that descriptors compare like with like. On a
+    they are); ``mode="clahe"`` always, ``"none"`` never. One decision for the whole set, so that
+    descriptors compare like with like. On a
     TCAM set with 8 DN of texture it raises SIFT's verified pairs from 2 of 10 neighbours to 10 of 10."""
     def spread(g):     # grey std of the unsaturated pixels (a saturated object would hide a flat surface)
         v = g[(g > 4) & (g < 251)]
         return float(v.std()) if v.size > 0.1 * g.size else 0.0
 
-    if np.median([spread(g) for g in grays]) >= LOW_CONTRAST_DN:
+    if mode == "none" or (mode == "auto" and np.median([spread(g) for g in grays]) >= LOW_CONTRAST_DN):
         return None
     clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
     return [clahe.apply(g) for g in grays]
 
 
-def detect(gray: np.ndarray, *, scale: float, nfeatures: int, kind: str = "sift") -> Features:
+def detect(gray: np.ndarray, *, scale: float, nfeatures: int, kind: str = "sift",
+           mask: np.ndarray | None = None) -> Features:
     """Keypoints of a grey frame detected at ``scale`` times its size.
 
     ``kind="sift"`` (default; Lowe 2004): sub-pixel refined, scale-invariant keypoints, what the
@@ -105,7 +107,12 @@ def detect(gray: np.ndarray, *, scale: float, nfeatures: int, kind: str = "sift"
     else:
         det = cv2.SIFT_create(nfeatures=nfeatures, contrastThreshold=0.03)
         width = 128
-    kps, desc = det.detectAndCompute(small, None)
+    m8 = None
+    if mask is not None:         # keypoints only where the mask is True (resized like the frame)
+        m8 = mask.astype(np.uint8) * 255
+        if m8.shape != small.shape:
+            m8 = cv2.resize(m8, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    kps, desc = det.detectAndCompute(small, m8)
     if desc is None or len(kps) == 0:
         dt = np.uint8 if kind == "orb" else np.float32
         return Features(np.zeros((0, 2)), np.zeros((0, width), dt), np.zeros(0, np.float32), kind == "orb")

@@ -251,7 +251,8 @@ def _solve(n: int, pairs: list, f: float, *, prior: np.ndarray | None, f_given: 
 
 def _register(grays: list[np.ndarray], *, kind: str, scale: float, max_features: int, f_given: float | None,
               prior: np.ndarray | None, refine: bool, prior_tolerance_deg: float,
-              fgray: dict[int, np.ndarray], det_grays: list[np.ndarray] | None = None) -> tuple[list, float]:
+              fgray: dict[int, np.ndarray], det_grays: list[np.ndarray] | None = None,
+              masks: list[np.ndarray] | None = None) -> tuple[list, float]:
     """Steps 1-4: features (on ``det_grays`` when given: contrast-equalised copies), candidate
     pairs, verified (and refined, on ``grays``) pairs, focal length, prior check. Returns the
     verified pairs and the focal length (px)."""
@@ -260,8 +261,9 @@ def _register(grays: list[np.ndarray], *, kind: str, scale: float, max_features:
     diag = math.hypot(w, h)
     # 1. features; OpenCV releases the GIL: two threads overlap the serial parts of the work
     with ThreadPoolExecutor(max_workers=2) as pool:
-        feats = list(pool.map(lambda g: _reg.detect(g, scale=scale, nfeatures=max_features, kind=kind),
-                              grays if det_grays is None else det_grays))
+        dg = grays if det_grays is None else det_grays
+        feats = list(pool.map(lambda k: _reg.detect(dg[k], scale=scale, nfeatures=max_features, kind=kind,
+                                                    mask=None if masks is None else masks[k]), range(n)))
 
     # 2. candidate pairs
     if prior is not None:
@@ -307,7 +309,8 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
                     pointing: Sequence[np.ndarray] | None = None, output_scale: float = 1.0,
                     registration_mpx: float = 0.6, max_features: int = 1000, blend_bands: int = 5,
                     prior_tolerance_deg: float = 5.0, focal_model: str = "auto",
-                    features: str = "auto", refine: bool = True) -> Panorama:
+                    features: str = "auto", refine: bool = True, contrast: str = "auto",
+                    masks: Sequence[np.ndarray] | None = None) -> Panorama:
     """Stitch frames from a camera rotating about its projection centre into a mosaic.
 
     Parameters
@@ -331,6 +334,15 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         (Lowe 2004) survives the larger perspective and scale changes between the frames of a
         wide-angle sweep. ``"auto"``: ORB, and SIFT for all frames when ORB's verified matches
         do not join every frame. Accuracy does not depend on the choice when ``refine`` is on.
+    masks : sequence of (H, W) bool arrays, optional
+        Where each frame's features may be detected (False: ignore, e.g. the lander's own deck and
+        panels in its mast camera's frames, whose parallax a rotation cannot explain).
+    contrast : "auto" | "clahe" | "none"
+        Features are detected on contrast-equalised copies of the frames (CLAHE; refinement and
+        blending use the frames themselves): ``"auto"`` when the set is low in contrast (median grey
+        standard deviation of the unsaturated pixels below 16 DN: regolith under a high Sun),
+        ``"clahe"`` always (lunar sets whose saturated vehicles hide how flat the ground is),
+        ``"none"`` never.
     refine : bool
         Refine every inlier match to sub-pixel accuracy on the full-resolution frames
         (Lucas-Kanade on homography-warped patches) before the bundle adjustment.
@@ -381,12 +393,22 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         raise invalid("features", features, '"auto", "sift" or "orb"')
     if focal_model not in ("auto", "shared", "per_frame"):
         raise invalid("focal_model", focal_model, '"auto", "shared" or "per_frame"')
+    if contrast not in ("auto", "clahe", "none"):
+        raise invalid("contrast", contrast, '"auto", "clahe" or "none"')
+    mask_list = None
+    if masks is not None:
+        try:
+            mask_list = [np.asarray(m, bool) for m in masks]
+        except (TypeError, ValueError):
+            raise invalid("masks", type(masks).__name__, "one (H, W) bool array per frame") from None
+        if len(mask_list) != n or any(m.shape != (h, w) for m in mask_list):
+            raise invalid("masks", f"<{len(mask_list)} masks>", f"one ({h}, {w}) bool array per frame ({n})")
 
     grays = [_reg.to_gray(im) for im in frames]
     scale = min(1.0, math.sqrt(registration_mpx * 1e6 / (w * h)))
     fgray: dict[int, np.ndarray] = {}
     opts = dict(scale=scale, max_features=int(max_features), f_given=f_given, prior=prior, refine=refine,
-                prior_tolerance_deg=prior_tolerance_deg, fgray=fgray, det_grays=_reg.equalised(grays))
+                prior_tolerance_deg=prior_tolerance_deg, fgray=fgray, det_grays=_reg.equalised(grays, contrast), masks=mask_list)
     # 1-6. registration and bundle adjustment
     kinds = ["orb", "sift"] if features == "auto" else [features]
     prior_only: tuple[int, ...] = ()

@@ -263,6 +263,10 @@ def mesh_terrain_shadows(rc, utab, width, height, hit_tri, t_img, sbox, obj_box,
                     rad[i, j] = rad[i, j] * f
 
 
+#: hemispherical albedo of the regolith that lights the vehicles from below: UNCONFIRMED 0.10, between
+#: the Moon's Bond albedo 0.067 and its visual geometric albedo 0.12 (NSSDC, docs/references.md 7.5)
+GROUND_ALBEDO = 0.10
+
 #: side of the cells (body frame, metres) over which a crinkled foil's facet normal is constant
 CRINKLE_CELL_M = 0.03
 
@@ -314,7 +318,9 @@ def shade_mesh(rc, utab, width, height, hit_tri, hit_t, sun_dirs, mode, margin, 
     reflectance = the mean of the R, G, B reflectances of the material, ``tint`` their ratios to it;
     ``obj_layer`` the object's id. Materials with a crinkle (``mat[k, 7]`` > 0 rad) shade with the
     face normal tilted by up to that angle, constant over CRINKLE_CELL_M cells of the body frame
-    (a facet of crumpled foil); the geometric layers keep the face normal."""
+    (a facet of crumpled foil); the geometric layers keep the face normal. Every face seen also gets
+    the diffuse light of the sunlit ground below it (``GROUND_ALBEDO``; no shadows on the ground
+    counted), so the vehicles' shadowed sides are dim, not black."""
     sx = sun_dirs[0, 0]
     sy = sun_dirs[0, 1]
     sz = sun_dirs[0, 2]
@@ -415,6 +421,13 @@ def shade_mesh(rc, utab, width, height, hit_tri, hit_t, sun_dirs, mode, margin, 
                     r0 = f * _brdf_band(mat, k, 0, smu0, nh)
                     r1 = f * _brdf_band(mat, k, 1, smu0, nh)
                     r2 = f * _brdf_band(mat, k, 2, smu0, nh)
+            if sz > 0.0 and mu > 0.0 and nz < 1.0:
+                # light from the sunlit ground: a level Lambertian plane of albedo GROUND_ALBEDO lit at
+                # cos(i) = sz irradiates a face with view factor (1 - n_z) / 2
+                amb = GROUND_ALBEDO * sz * 0.5 * (1.0 - nz) / math.pi
+                r0 += mat[k, 0] * amb
+                r1 += mat[k, 1] * amb
+                r2 += mat[k, 2] * amb
             rm = (r0 + r1 + r2) / 3.0
             rad[i, j] = rm
             if rm > 0.0:

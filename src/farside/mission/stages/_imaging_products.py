@@ -26,6 +26,8 @@ def _p995(lin: np.ndarray, object_id=None) -> float:
     if object_id is not None:
         v = v[object_id[::4, ::4] == 0]
     return float(np.percentile(v, 99.5)) if v.size else math.nan
+#: portraits: auto exposure puts this percentile of the radiance at 70 % of full well
+PORTRAIT_EXPOSURE_PERCENTILE = 85.0
 #: colour errors use every STEP-th pixel of a frame (the statistics converge well before)
 _COLOUR_STEP = 3
 
@@ -98,8 +100,10 @@ def _raw_and_calibrated(ctx, world, cam, t_s, sensor, cal, rng, stem: str, what:
 
     sun = world.sun(t_s)
     inc = _incidence_on_deck(sun)
-    # exposed so that the brightest 3 % saturate (the foil's glints), as the real portraits are
-    fr = world.render(cam, t_s, sensor=sensor, rng=rng, layers="minimal", from_tcam=from_tcam, expose_percentile=97.0)
+    # exposed so that the brightest 15 % saturate (the foil's glints and sunlit faces), as in the real
+    # portraits, where the gold foil is blown out and the shaded parts and the ground are readable
+    fr = world.render(cam, t_s, sensor=sensor, rng=rng, layers="minimal", from_tcam=from_tcam,
+                      expose_percentile=PORTRAIT_EXPOSURE_PERCENTILE)
     path = write_frame(fr, ctx.product_path(f"imaging/{stem}_raw.png"),
                        extra={**extra, "colour_processing": "demosaiced (bilinear, RGGB), no calibration"})
     ctx.register(path, description=f"{what}: raw colour (red cast)")
@@ -136,7 +140,7 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
         cal = _calibration(base, sensor, sun, streams[-1])
     shown, samples, errs = [], [], []
     step = max(4, 16 // binning)
-    raws, p995 = [], []
+    raws, p995, masks = [], [], []
     rover_px = []
     with ctx.progress("imaging: TCAM panorama frames", len(cams)) as advance, ctx.timed("tcam_frames"):
         for k, (cam, (pan, tilt)) in enumerate(zip(cams, pointings)):
@@ -150,6 +154,10 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
             ctx.register(path.with_suffix(".json"), description=f"TCAM panorama frame {k} sidecar")
             lin = calibrate_colour(fr.dn_raw, cal, exposure_s=fr.exposure_s)
             raws.append((fr.dn_raw, fr.exposure_s))
+            # features only off the vehicles (the mission knows its lander's silhouette in the mast's
+            # frames), 6 px clear of their edges
+            free = np.ones((cam.height_px, cam.width_px), bool) if fr.object_id is None else fr.object_id == 0
+            masks.append(cv2.erode(free.astype(np.uint8), np.ones((13, 13), np.uint8)).astype(bool))
             p995.append(_p995(lin, fr.object_id))
             e = _colour_errors(fr, lin, inc)
             if e:
@@ -173,7 +181,9 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
     err = streams[-2].standard_normal((len(cams), 3)) * math.radians(cfg.pointing_error_deg)
     prior = [c.rotation_enu_from_cam @ Rotation.from_rotvec(e).as_matrix() for c, e in zip(cams, err)]
     with ctx.timed("stitch"):
-        pano = stitch_panorama(imgs, focal_px=base.fx_px, pointing=prior, output_scale=cfg.mosaic_scale)
+        pano = stitch_panorama(imgs, focal_px=base.fx_px, pointing=prior, output_scale=cfg.mosaic_scale,
+                               contrast="clahe", masks=masks)
+    del masks
     del imgs
     reg = registration_error(pano, samples, frame_shape=(base.height_px, base.width_px), head_enu=head)
     # the estimated rotations against the true ones: what the stitching recovered (the matched frames)
@@ -207,6 +217,10 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
             "elevation0_rad": pano.elevation0_rad, "full_circle": pano.full_circle,
             "azimuth_convention": "from +y (north) toward +x (east)", "mast_head_enu": [float(v) for v in head],
             "time_utc": world.utc(t_s), "frames": len(cams), "binning": binning,
+            "sun_dir_enu": [float(v) for v in sun],
+            "sun_elevation_deg": math.degrees(math.asin(max(-1.0, min(1.0, float(sun[2]))))),
+            "sun_azimuth_deg": math.degrees(math.atan2(sun[0], sun[1])) % 360.0,
+            "camera": base.to_dict(), "pointing_error_deg": cfg.pointing_error_deg,
             "rms_reprojection_px": pano.rms_reprojection_px, "features": pano.features,
             "frames_placed_by_prior_only": list(pano.prior_only), "display_gain": gain,
             "rotations_cam_to_enu": pano.rotations.tolist(), "gains": pano.gains.tolist()}

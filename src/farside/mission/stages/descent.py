@@ -69,6 +69,10 @@ class DescentConfig(BaseModel):
     #: settings are the same, so render() would give the same bits; each frame keeps its own
     #: sensor noise and time (same products either way; false renders every frame)
     reuse_static_views: bool = True
+    #: frames whose camera is less than this many metres above the touchdown point (and within it
+    #: horizontally) see the centimetre regolith there (farside.terrain.nested_patches, the same
+    #: seeded detail as the imaging stage's: 1 cm over +-12 m, 4 cm over +-48 m); 0 = never
+    detail_below_m: float = Field(30.0, ge=0.0, le=500.0)
     #: x264 preset of descent.mp4: "veryfast" costs ~26 ms of CPU a 1024^2 LCAM frame against ~65 ms
     #: for x264's default "medium", at the same size and 0.1 dB lower PSNR (docs/render.md)
     video_preset: str = Field("veryfast", pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$")
@@ -255,6 +259,7 @@ class DescentStage(Stage):
         pos, rot = lcam_poses(res.trajectory, times, heading_deg=res.parameters["approach_azimuth_deg"])
         utc = seconds_to_utc(epoch, ignition_s + times, places=3)
         scene = Scene(site.terrain, rocks=site.rocks)
+        near_ground = self._near_ground(ctx, cfg, site, res, pos) if cfg.detail_below_m > 0 else None
         # each frame's sensor noise is keyed by the frame's index in the full sequence (not by its
         # place in a strided subset): frame 250 draws the same noise stream in --quick and in a full run
         base = lcam()
@@ -328,8 +333,12 @@ class DescentStage(Stage):
                         step["reused_views"] += 1
                     else:
                         cam = base.with_pose(pos[k], rot[k])
-                        fr = render(scene, cam, sun_dir_enu=sun, photometry="hapke", shadows="hard", layers="minimal",
-                                    time_utc=utc[k], backdrop=backdrop)
+                        if near_ground is not None and near_ground[0][k]:     # the regolith patches first
+                            main, inner = near_ground[1][0], near_ground[1][1:] + [scene] + list(backdrop or [])
+                        else:
+                            main, inner = scene, backdrop
+                        fr = render(main, cam, sun_dir_enu=sun, photometry="hapke", shadows="hard", layers="minimal",
+                                    time_utc=utc[k], backdrop=inner)
                         # a copy before the writer exposes it (the arrays are shared, never written)
                         last = (pose, dataclasses.replace(fr)) if cfg.reuse_static_views else None
                     sky_px = fr.sky
@@ -352,6 +361,23 @@ class DescentStage(Stage):
                  "dn": list(show.values()), "sky": [float(sky[k]) for k in show], "backdrop": info,
                  "sky_all": sky, "sky_site_all": sky_site, "index_all": index0}
         return len(times), views
+
+    def _near_ground(self, ctx, cfg, site, res, pos):
+        """(mask of the frames below ``detail_below_m`` over the touchdown point, the nested regolith
+        patch Scenes around it, finest first), or None when no frame is that low."""
+        from farside.render import Scene
+        from farside.terrain import nested_patches
+
+        x, y = float(res.touchdown_x_m), float(res.touchdown_y_m)
+        z = float(site.terrain.height_at(x, y))
+        low = (pos[:, 2] - z < cfg.detail_below_m) & (np.hypot(pos[:, 0] - x, pos[:, 1] - y) < cfg.detail_below_m)
+        if not low.any():
+            return None
+        levels = ((0.02, 8.0), (0.08, 32.0)) if ctx.quick else ((0.01, 12.0), (0.04, 48.0))
+        with ctx.timed("regolith_patches", levels=[list(v) for v in levels], frames=int(low.sum())):
+            pats = nested_patches(site.terrain, center_xy_m=(x, y), levels=levels, seed=int(ctx.scenario.seed),
+                                  rocks=site.rocks)
+        return low, [Scene(p) for p in pats]
 
     def _downlink(self, ctx, td_s, n_frames) -> None:
         q = ctx.downlink
