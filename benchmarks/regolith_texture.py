@@ -10,14 +10,13 @@ same sampling (resized to the preview's width: the same field of view over the s
 pixels) and through the same stretch (grey, linear 1-99 percentile stretch to 0-255), then each
 image's band-pass contrast is measured at 1, 2, 4 and 8 px: the standard deviation of a
 difference of Gaussians (sigma s and 2 s) over the local mean (Gaussian, sigma 16 px), on the
-ground only (rows below the horizon, no saturated or black pixels). The table prints each real
+ground only (no saturated or black pixels, eroded by 2 s px). The table prints each real
 preview, farside's median over its frames, and farside's range.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import cv2
@@ -37,8 +36,8 @@ def band_contrast(img: np.ndarray, mask: np.ndarray) -> list[float]:
     out = []
     for s in SCALES:
         dog = cv2.GaussianBlur(img, (0, 0), s) - cv2.GaussianBlur(img, (0, 0), 2 * s)
-        m = cv2.erode(mask.astype(np.uint8), np.ones((8 * s + 1, 8 * s + 1), np.uint8)).astype(bool)
-        out.append(float(np.std((dog / mean)[m])) if m.sum() > 500 else float("nan"))
+        m = cv2.erode(mask.astype(np.uint8), np.ones((4 * s + 1, 4 * s + 1), np.uint8)).astype(bool)
+        out.append(float(np.std((dog / mean)[m])) if m.sum() > 200 else float("nan"))
     return out
 
 
@@ -47,7 +46,7 @@ def prepare(bgr: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     if grey.shape[1] != width:
         h = int(round(grey.shape[0] * width / grey.shape[1]))
         grey = cv2.resize(grey, (width, h), interpolation=cv2.INTER_AREA)
-    mask = (grey > 8) & (grey < 250)
+    mask = (grey > 2) & (grey < 253)
     return stretch(grey), mask
 
 
@@ -55,7 +54,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", required=True, help="a farside run directory (products/imaging)")
     args = ap.parse_args()
-    rows = []
     real = {}
     # the two previews of bare regolith (the other two are of the lander, against black sky)
     for stem in ("ce4_tcam_I-065_20190111190315_preview", "ce4_pcaml_C-000_20190806113452_preview"):
@@ -73,22 +71,22 @@ def main() -> None:
         frames.append(band_contrast(img, mask))
     f = np.array(frames)
     print(f"farside: {len(frames)} ground-only TCAM panorama frames of {args.run}")
-    head = "image".ljust(48) + "".join(f"{s} px".rjust(10) for s in SCALES)
+    head = "image".ljust(48) + "".join(f"{s} px".rjust(14) for s in SCALES)
     print(head)
     print("-" * len(head))
     for k, v in real.items():
-        print(k.ljust(48) + "".join(f"{x:10.4f}" for x in v))
+        print(k.ljust(48) + "".join(f"{x:14.4f}" for x in v))
     if len(f):
-        print("farside TCAM frames, median".ljust(48) + "".join(f"{x:10.4f}" for x in np.nanmedian(f, axis=0)))
-        print("farside TCAM frames, min".ljust(48) + "".join(f"{x:10.4f}" for x in np.nanmin(f, axis=0)))
-        print("farside TCAM frames, max".ljust(48) + "".join(f"{x:10.4f}" for x in np.nanmax(f, axis=0)))
+        print("farside TCAM frames, median".ljust(48) + "".join(f"{x:14.4f}" for x in np.nanmedian(f, axis=0)))
+        print("farside TCAM frames, min".ljust(48) + "".join(f"{x:14.4f}" for x in np.nanmin(f, axis=0)))
+        print("farside TCAM frames, max".ljust(48) + "".join(f"{x:14.4f}" for x in np.nanmax(f, axis=0)))
     rp = d / "portrait_rover_tcam_raw.png"
     if rp.exists():
         img, mask = prepare(cv2.imread(str(rp)), 505)
-        print("farside TCAM rover portrait (raw)".ljust(48) + "".join(f"{x:10.4f}" for x in band_contrast(img, mask)))
+        print("farside TCAM rover portrait (raw)".ljust(48) + "".join(f"{x:14.4f}" for x in band_contrast(img, mask)))
     lo = np.nanmin(np.array(list(real.values())), axis=0)
     hi = np.nanmax(np.array(list(real.values())), axis=0)
-    print("real range".ljust(48) + "".join(f"{a:5.3f}-{b:5.3f}".rjust(10) for a, b in zip(lo, hi)))
+    print("real range".ljust(48) + "".join(f"{a:.3f}-{b:.3f}".rjust(14) for a, b in zip(lo, hi)))
     if len(f):
         med = np.nanmedian(f, axis=0)
         inside = [(a <= m <= b) for a, m, b in zip(lo, med, hi)]

@@ -122,3 +122,61 @@ def test_bad_input_one_line():
                        elevation0_rad=0.0, width_px=10, height_px=10)
     with pytest.raises(FarsideError, match="samples"):
         registration_error(_fake_panorama([tcam()], 100.0), [], frame_shape=(10, 10), head_enu=(0, 0, 1))
+
+
+def test_known_mast_offset_takes_the_parallax_out_of_the_rotations():
+    """Frames of a textured level ground (a regolith patch on a flat DEM) from a pan-tilt head
+    whose optical centre sits 3 cm in front of its axes: a rotation-only adjustment is biased by
+    the parallax; given the centres and the ground's height (stitch_panorama's ``centres``,
+    ``ground_z``) the relative rotations (worst pair) come within 0.1 deg of the truth and at least
+    5x closer than without (4 x 4-binned frames, 0.3-deg priors)."""
+    from farside.imaging import stitch_panorama
+    from farside.render import Sensor
+    from farside.terrain import regolith_patch
+    from scipy.spatial.transform import Rotation
+
+    base = Terrain(np.zeros((64, 64), np.float32), 0.5, x0_m=-16.0, y0_m=16.0)
+    patch = Scene(regolith_patch(base, center_xy_m=(0.0, 0.0), half_size_m=10.0, resolution_m=0.01, seed=5))
+    cam0 = _small(tcam(), 4)
+    head = np.array([0.0, 0.0, 1.6])
+    cams = [mast_camera(cam0, head_enu=head, pan_rad=math.radians(a), tilt_rad=math.radians(t),
+                        offset_cam_m=(0.0, 0.0, 0.03)) for t in (-40.0, -28.0) for a in range(0, 90, 18)]
+    imgs = [render(patch, c, sun_dir_enu=(0.7, 0.5, 0.35), sensor=Sensor(), rng=np.random.default_rng(k)).dn
+            for k, c in enumerate(cams)]
+    R_true = np.array([c.rotation_enu_from_cam for c in cams])
+    rng = np.random.default_rng(1)
+    prior = [r @ Rotation.from_rotvec(e).as_matrix() for r, e in zip(R_true, rng.standard_normal((len(cams), 3))
+                                                                      * math.radians(0.3))]
+
+    def rel_err(R):
+        n = len(R)
+        return max(math.degrees(Rotation.from_matrix(R[i].T @ R[j] @ (R_true[i].T @ R_true[j]).T).magnitude())
+                   for i in range(n) for j in range(i + 1, n))
+
+    plain = stitch_panorama(imgs, focal_px=cam0.fx_px, pointing=prior, contrast="clahe")
+    fixed = stitch_panorama(imgs, focal_px=cam0.fx_px, pointing=prior, contrast="clahe",
+                            centres=[c.position_enu - head for c in cams], ground_z=-1.6)
+    assert not plain.prior_only and not fixed.prior_only
+    e_plain, e_fixed = rel_err(plain.rotations), rel_err(fixed.rotations)
+    assert e_fixed < 0.1 and e_plain > 5 * e_fixed, (e_plain, e_fixed)     # measured: 1.05 vs 0.078 deg
+    with pytest.raises(FarsideError, match="ground_z"):
+        stitch_panorama(imgs[:2], focal_px=cam0.fx_px, pointing=prior[:2], centres=np.zeros((2, 3)), ground_z=1.0)
+
+
+def test_registration_error_frame_subset(flat_scene):
+    """``frames=`` counts only those frames: with a wrong rotation in frame 1 the full set's error
+    is large, frame 0 alone is exact."""
+    base = _small(tcam(), 4)
+    head = np.array([0.0, 0.0, H_MAST])
+    cams = [mast_camera(base, head_enu=head, pan_rad=math.radians(a), tilt_rad=math.radians(-20.0),
+                        offset_cam_m=(0, 0, 0)) for a in (0.0, 20.0)]
+    samples = []
+    for cam in cams:
+        fr = render(flat_scene, cam, sun_dir_enu=(0.3, 0.2, 0.9))
+        rr, cc = np.mgrid[2:cam.height_px:8, 2:cam.width_px:8]
+        samples.append((rr.ravel(), cc.ravel(), fr.points_enu[rr, cc].reshape(-1, 3)))
+    pano = _fake_panorama(cams, base.fx_px)
+    pano.rotations[1] = pan_tilt_rotation(math.radians(21.0), math.radians(-20.0))     # 1 deg off
+    kw = dict(frame_shape=(base.height_px, base.width_px), head_enu=head)
+    assert registration_error(pano, samples, **kw)["all"]["rms_frame_px"] > 5.0
+    assert registration_error(pano, samples, frames=[0], **kw)["all"]["rms_frame_px"] < 1e-3

@@ -285,6 +285,30 @@ def rays(p: np.ndarray, f: float) -> np.ndarray:
     return r / np.linalg.norm(r, axis=1, keepdims=True)
 
 
+def plane_corrected(p: np.ndarray, f: float, R: np.ndarray, c: np.ndarray, ground_z: float) -> np.ndarray:
+    """Centred pixel points ``p`` of a camera at ``c`` (its projection centre relative to the
+    rotation centre, world frame) with rotation ``R``, moved to where the rotation centre itself
+    would see them, assuming the points lie on the level plane ``z = ground_z`` (relative to the
+    rotation centre): each ray meets the plane at X, and X is projected from the rotation centre
+    with the same rotation. Rays that do not descend to the plane (the horizon and the sky: far
+    away, no parallax to speak of) are kept. Makes the frames of a pan-tilt head whose optical
+    centre is off its axes obey the pure-rotation model for the ground (the head's mast height
+    and the offset are known to the mission)."""
+    ray = np.column_stack([p[:, 0], p[:, 1], np.full(len(p), f)])
+    d = ray @ R.T
+    out = p.copy()
+    down = d[:, 2] < -1e-6
+    if down.any():
+        t = (ground_z - c[2]) / d[down, 2]
+        X = c + t[:, None] * d[down]
+        v = X @ R                   # camera frame of the same rotation, seen from the rotation centre
+        ok = v[:, 2] > 1e-9
+        q = out[down]
+        q[ok] = f * v[ok, :2] / v[ok, 2:3]
+        out[down] = q
+    return out
+
+
 def kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Rotation M minimising sum |b - M a|^2 over unit vectors (Kabsch / Wahba)."""
     C = b.T @ a

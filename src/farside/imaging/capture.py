@@ -103,7 +103,6 @@ def truth_panorama(render_view: Callable[[Camera], object], base: Camera, *, hea
         raise invalid("elevation range", (math.degrees(el_lo), math.degrees(el_hi)),
                       "within +-80 deg (a pinhole tile cannot reach the poles)")
     tilt = 0.5 * (el_hi + el_lo)
-    half_el = 0.5 * (el_hi - el_lo) + 2.0 / s
     refl = np.full((h, w), np.nan, np.float32)
     rng_m = np.full((h, w), np.nan, np.float32)
     rows = np.arange(h, dtype=np.float64)
@@ -147,7 +146,7 @@ def truth_panorama(render_view: Callable[[Camera], object], base: Camera, *, hea
 
 
 def registration_error(panorama, samples: Sequence[tuple], *, frame_shape: tuple[int, int], head_enu,
-                       near_m: float = 20.0) -> dict:
+                       near_m: float = 20.0, frames: Sequence[int] | None = None) -> dict:
     """Where the stitched ``panorama`` put each frame's pixels against the true direction of
     their surface points seen from ``head_enu`` (the truth panorama's centre).
 
@@ -159,16 +158,19 @@ def registration_error(panorama, samples: Sequence[tuple], *, frame_shape: tuple
     pixels (``px_per_rad`` of the panorama) and in frame pixels, RMS and percentiles for points
     farther than ``near_m`` from the head (the far field, where the mast offset's parallax is
     small) and nearer (the near field: parallax from the offset), per-frame RMS and a table by
-    range.
+    range. ``frames``: only these frames count (default all).
     """
     head = _vec3("head_enu", head_enu)
     R = np.asarray(panorama.rotations, float)
     if len(samples) != len(R):
         raise invalid("samples", len(samples), f"one (rows, cols, points) per panorama frame ({len(R)})")
     hgt, wid = int(frame_shape[0]), int(frame_shape[1])
-    errs, dists, frames = [], [], []
+    use = set(range(len(R))) if frames is None else {int(k) for k in frames}
+    errs, dists, fidx = [], [], []
     per_frame = np.full(len(R), np.nan)
     for k, (rows, cols, pts) in enumerate(samples):
+        if k not in use:
+            continue
         p = np.asarray(pts, float).reshape(-1, 3)
         ok = np.all(np.isfinite(p), axis=1)
         if not ok.any():
@@ -186,13 +188,13 @@ def registration_error(panorama, samples: Sequence[tuple], *, frame_shape: tuple
         ang = np.arccos(np.clip(np.sum(d_est * d_true, axis=1), -1.0, 1.0))
         errs.append(ang)
         dists.append(dist)
-        frames.append(np.full(ang.size, k))
+        fidx.append(np.full(ang.size, k))
         per_frame[k] = math.sqrt(float(np.mean(ang ** 2))) * f
     if not errs:
         raise invalid("points_enu", "no surface point in any frame", "frames that see terrain")
     ang = np.concatenate(errs)
     dist = np.concatenate(dists)
-    fk = np.concatenate(frames)
+    fk = np.concatenate(fidx)
     s = float(panorama.px_per_rad)
     f_frame = np.asarray(panorama.focals_px, float)[fk]
 

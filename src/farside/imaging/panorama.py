@@ -252,7 +252,8 @@ def _solve(n: int, pairs: list, f: float, *, prior: np.ndarray | None, f_given: 
 def _register(grays: list[np.ndarray], *, kind: str, scale: float, max_features: int, f_given: float | None,
               prior: np.ndarray | None, refine: bool, prior_tolerance_deg: float,
               fgray: dict[int, np.ndarray], det_grays: list[np.ndarray] | None = None,
-              masks: list[np.ndarray] | None = None) -> tuple[list, float]:
+              masks: list[np.ndarray] | None = None, centres: np.ndarray | None = None,
+              ground_z: float | None = None) -> tuple[list, float]:
     """Steps 1-4: features (on ``det_grays`` when given: contrast-equalised copies), candidate
     pairs, verified (and refined, on ``grays``) pairs, focal length, prior check. Returns the
     verified pairs and the focal length (px)."""
@@ -296,6 +297,11 @@ def _register(grays: list[np.ndarray], *, kind: str, scale: float, max_features:
                  if (pr := _reg.refine_pair(fgray[pm.i], fgray[pm.j], pm, max_shift_px=shift)) is not None]
     if not pairs:
         return pairs, math.nan
+    if centres is not None:         # known off-axis projection centres: matches as the rotation centre sees them
+        pairs = [_reg.PairMatch(pm.i, pm.j,
+                                _reg.plane_corrected(pm.p_i, f_given, prior[pm.i], centres[pm.i], ground_z),
+                                _reg.plane_corrected(pm.p_j, f_given, prior[pm.j], centres[pm.j], ground_z),
+                                pm.n_matches, pm.H) for pm in pairs]
 
     # 4. focal length
     f = f_given if f_given is not None else _reg.estimate_focal(pairs, diag)
@@ -310,7 +316,8 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
                     registration_mpx: float = 0.6, max_features: int = 1000, blend_bands: int = 5,
                     prior_tolerance_deg: float = 5.0, focal_model: str = "auto",
                     features: str = "auto", refine: bool = True, contrast: str = "auto",
-                    masks: Sequence[np.ndarray] | None = None) -> Panorama:
+                    masks: Sequence[np.ndarray] | None = None, centres=None,
+                    ground_z: float | None = None) -> Panorama:
     """Stitch frames from a camera rotating about its projection centre into a mosaic.
 
     Parameters
@@ -334,6 +341,15 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         (Lowe 2004) survives the larger perspective and scale changes between the frames of a
         wide-angle sweep. ``"auto"``: ORB, and SIFT for all frames when ORB's verified matches
         do not join every frame. Accuracy does not depend on the choice when ``refine`` is on.
+    centres : (N, 3) array, optional
+        With ``pointing`` and ``focal_px``: each frame's projection centre relative to the point
+        the camera turns about (world frame of ``pointing``, metres): a pan-tilt head whose optical
+        centre is off its axes. Matched points are moved to where that point would see them,
+        assuming they lie on the level plane ``z = ground_z`` (relative to it; rays above the
+        horizon are kept), so the ground obeys the pure-rotation model the adjustment fits
+        (:func:`_panorama_register.plane_corrected`). The mosaic is composited as usual.
+    ground_z : float, optional
+        Height of the level ground relative to the turning point (e.g. minus the mast height).
     masks : sequence of (H, W) bool arrays, optional
         Where each frame's features may be detected (False: ignore, e.g. the lander's own deck and
         panels in its mast camera's frames, whose parallax a rotation cannot explain).
@@ -395,6 +411,18 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         raise invalid("focal_model", focal_model, '"auto", "shared" or "per_frame"')
     if contrast not in ("auto", "clahe", "none"):
         raise invalid("contrast", contrast, '"auto", "clahe" or "none"')
+    ctr = None
+    if centres is not None:
+        try:
+            ctr = np.asarray(centres, float).reshape(n, 3)
+        except (TypeError, ValueError):
+            raise invalid("centres", type(centres).__name__, f"({n}, 3) projection centres in metres") from None
+        if not np.all(np.isfinite(ctr)) or prior is None or f_given is None:
+            raise invalid("centres", "given without pointing and focal_px or not finite",
+                          "finite (N, 3) centres, with pointing and focal_px")
+        gz = float(ground_z) if ground_z is not None else math.nan
+        if not (math.isfinite(gz) and gz < 0.0):
+            raise invalid("ground_z", ground_z, "the ground's height below the turning point (< 0 m)")
     mask_list = None
     if masks is not None:
         try:
@@ -408,7 +436,8 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
     scale = min(1.0, math.sqrt(registration_mpx * 1e6 / (w * h)))
     fgray: dict[int, np.ndarray] = {}
     opts = dict(scale=scale, max_features=int(max_features), f_given=f_given, prior=prior, refine=refine,
-                prior_tolerance_deg=prior_tolerance_deg, fgray=fgray, det_grays=_reg.equalised(grays, contrast), masks=mask_list)
+                prior_tolerance_deg=prior_tolerance_deg, fgray=fgray, det_grays=_reg.equalised(grays, contrast),
+                masks=mask_list, centres=ctr, ground_z=None if ctr is None else float(ground_z))
     # 1-6. registration and bundle adjustment
     kinds = ["orb", "sift"] if features == "auto" else [features]
     prior_only: tuple[int, ...] = ()

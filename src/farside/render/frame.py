@@ -288,6 +288,27 @@ def _points_to_enu(scene: Scene, lay: dict) -> None:
         lay["points_enu"][..., 2] += scene.datum_m
 
 
+def _apply_albedo(scenes: list[Scene], lay: dict, src: np.ndarray | None, camera: Camera) -> None:
+    """Multiply the reflectance of the pixels each scene with an ``albedo_seed`` gave by the regolith's
+    albedo factor at their surface points (in place; ``src``: the composite's scene index per pixel,
+    None = all from scenes[0])."""
+    if all(getattr(s, "albedo_seed", None) is None for s in scenes):
+        return
+    from farside.terrain import albedo_factor
+
+    t = lay["range_m"]
+    for idx, sc in enumerate(scenes):
+        if getattr(sc, "albedo_seed", None) is None:
+            continue
+        m = np.isfinite(t) if src is None else (src == idx) & np.isfinite(t)
+        if not m.any():
+            continue
+        rows, cols = np.nonzero(m)
+        orig, d = _pixel_rays(camera, rows, cols)
+        p = orig + t[rows, cols, None].astype(np.float64) * d
+        lay["reflectance"][rows, cols] *= albedo_factor(p[:, 0], p[:, 1], seed=sc.albedo_seed).astype(np.float32)
+
+
 def _as_scene(name: str, scene) -> Scene:
     if isinstance(scene, Terrain):
         return Scene(scene)
@@ -522,6 +543,7 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
                 src[take] = len(inner)
             inner.append(bd)
             del back
+    _apply_albedo([scene] + backdrops, lay, src if backdrops else None, camera)
     object_id = tint = None
     if objs is not None:          # the vehicles (triangle meshes), over the composite: they shade every scene
         object_id, tint = _vehicles.apply_objects(scene, camera, lay, objs, sun, mode, full, tmax,

@@ -79,6 +79,10 @@ class Scene:
     rock_dem_min_pixels : float, keyword-only
         The cut between DEM rocks and table rocks, in DEM pixels (default
         :data:`ROCK_DEM_MIN_PIXELS` = 2, stamp_rocks's default).
+    albedo_seed : int, keyword-only
+        Give the terrain of this scene the regolith's albedo mottling,
+        :func:`farside.terrain.albedo_factor` of this seed (a multiplicative factor on the
+        reflectance, ~8 % RMS, defined in world coordinates); None (default): uniform albedo.
     sun_reuse_tol_rad : float, keyword-only
         Reuse the cached margin map while the sun direction differs from the cached one by less
         than this angle (default 0.05 deg). Shading always uses the exact sun direction.
@@ -90,7 +94,7 @@ class Scene:
     """
 
     def __init__(self, terrain: Terrain, *, rocks=None, rock_dem_min_pixels: float = ROCK_DEM_MIN_PIXELS,
-                 sun_reuse_tol_rad: float = math.radians(0.05)) -> None:
+                 sun_reuse_tol_rad: float = math.radians(0.05), albedo_seed: int | None = None) -> None:
         if not isinstance(terrain, Terrain):
             raise invalid("terrain", type(terrain).__name__, "a farside.terrain.Terrain")
         h = terrain.heights
@@ -130,6 +134,12 @@ class Scene:
         self.rocks: RockBins | None = None
         if rocks is not None:
             self.rocks = self._rock_bins(rocks, rock_dem_min_pixels)
+        if albedo_seed is not None and (isinstance(albedo_seed, bool) or not isinstance(albedo_seed, (int, np.integer))
+                                        or albedo_seed < 0):
+            raise invalid("albedo_seed", albedo_seed, "a non-negative integer or None")
+        #: the regolith's albedo mottling (farside.terrain.albedo_factor of this seed) on this scene's
+        #: pixels; None: uniform albedo
+        self.albedo_seed = None if albedo_seed is None else int(albedo_seed)
 
     def __getstate__(self) -> dict:
         """Pickle without the lock and the lazily filled sun-margin tiles (a run's checkpoint;

@@ -31,7 +31,7 @@ from farside.terrain.backdrop import (
 )
 from farside.terrain.rocks import rock_cfa, rock_q
 from farside.terrain.roughness import fractal_roughness
-from farside.terrain.detail import RegolithDetail, nested_patches, regolith_patch
+from farside.terrain.detail import RegolithDetail, albedo_factor, nested_patches, regolith_patch
 
 __all__ = [
     "Terrain",
@@ -71,4 +71,5 @@ __all__ = [
     "RegolithDetail",
     "regolith_patch",
     "nested_patches",
+    "albedo_factor",
 ]

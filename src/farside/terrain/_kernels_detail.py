@@ -414,3 +414,18 @@ def stamp_rocks_kernel(z, gx0, gy0, res, cxs, cys, zcs, Rv, Hv, keys, cliff, fil
                     v = fh * t * t
                 zr = zc + v
                 z[r, c] = max(z[r, c], zr)
+
+
+@njit(cache=True, parallel=True)
+def albedo_kernel(x, y, out, lam, amp, cth, sth, offu, offv, okeys):
+    """``out[i]`` = exp(sum of gradient-noise octaves at (x[i], y[i])): a log-normal albedo factor
+    field in world coordinates (octave k: lattice pitch ``lam[k]`` rotated and shifted, amplitude
+    ``amp[k]`` in log units per unit noise)."""
+    nk = lam.shape[0]
+    for i in prange(x.shape[0]):
+        f = 0.0
+        for k in range(nk):
+            u = (cth[k] * x[i] - sth[k] * y[i]) / lam[k] + offu[k]
+            v = (sth[k] * x[i] + cth[k] * y[i]) / lam[k] + offv[k]
+            f += amp[k] * grad_noise(u, v, okeys[k], GRAD_X, GRAD_Y)
+        out[i] = math.exp(f)

@@ -82,8 +82,8 @@ from farside.terrain.craters import (
 )
 from farside.terrain.rocks import rock_number_density, rock_q
 
-__all__ = ["MAX_PATCH_VERTICES", "RegolithDetail", "nested_patches", "regolith_craters", "regolith_patch",
-           "regolith_pebbles"]
+__all__ = ["MAX_PATCH_VERTICES", "RegolithDetail", "albedo_factor", "nested_patches", "regolith_craters",
+           "regolith_patch", "regolith_pebbles", "ALBEDO_RMS", "ALBEDO_SCALES_M"]
 
 #: Largest patch side, vertices (8192^2 float32 = 256 MiB output).
 MAX_PATCH_VERTICES = 8192
@@ -632,3 +632,60 @@ def nested_patches(terrain: Terrain, *, center_xy_m, levels, seed: int, rocks=No
                                 else f"{outer.resolution_m:g} m patch"})
         out[k] = p
     return out
+
+
+#: RMS of the regolith's log albedo variation (~8 %) and the range of its scales, metres. UNCONFIRMED:
+#: chosen to give mare regolith the mottling of the CE-4 TCAM/PCAM close-ups (docs/imaging.md); the
+#: issue asks for "a small albedo variation"
+ALBEDO_RMS = 0.08
+ALBEDO_SCALES_M = (0.01, 2.0)
+_TAG_ALBEDO = 7
+
+
+def albedo_factor(x_m, y_m, *, seed: int, rms: float = ALBEDO_RMS, scales_m=ALBEDO_SCALES_M) -> np.ndarray:
+    """Multiplicative albedo factor of the regolith at site-ENU points (arrays of any shape): a
+    log-normal field exp(n), n gradient noise in octaves of equal weight from ``scales_m[0]`` to
+    ``scales_m[1]`` (pitches doubling), scaled to RMS ``rms`` and mean-corrected (mean factor 1).
+    Defined in world coordinates from the seed alone, like :func:`regolith_patch`'s relief, so
+    every view of a spot sees the same albedo."""
+    from farside.terrain import _kernels_detail as K
+
+    s = _seed_u64(seed)
+    r = _real("rms", rms, 0.0, 1.0)
+    try:
+        lo, hi = (float(v) for v in scales_m)
+    except (TypeError, ValueError):
+        raise invalid("scales_m", scales_m, "(smallest, largest) scale in metres") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise invalid("scales_m", scales_m, "0 < smallest < largest scale in metres")
+    xb, yb = np.broadcast_arrays(np.asarray(x_m, np.float64), np.asarray(y_m, np.float64))
+    shape = xb.shape
+    x = np.ascontiguousarray(xb).ravel()
+    y = np.ascontiguousarray(yb).ravel()
+    nk = max(1, int(math.floor(math.log2(hi / lo))) + 1)
+    lam = lo * 2.0 ** np.arange(nk)
+    nseed = np.uint64(int(s) ^ 0xA1BED0)
+    keys = [np.uint64(K.key3(nseed, _TAG_ALBEDO, k, 0)) for k in range(nk)]
+    th = np.array([2.0 * math.pi * K.uniform(k, 0) for k in keys])
+    offu = np.array([1024.0 * K.uniform(k, 1) for k in keys])
+    offv = np.array([1024.0 * K.uniform(k, 2) for k in keys])
+    okeys = np.array([np.uint64(K.key3(nseed, _TAG_ALBEDO, k, 1)) for k in range(nk)], dtype=np.uint64)
+    # unit-gradient noise has an RMS of ~0.35 per octave (sampled over many lattice cells)
+    sigma1 = _unit_noise_rms()
+    amp = np.full(nk, r / (sigma1 * math.sqrt(nk)))
+    out = np.empty(x.size)
+    if x.size:
+        K.albedo_kernel(x, y, out, lam, amp, np.cos(th), np.sin(th), offu, offv, okeys)
+    return (out / math.exp(0.5 * r * r)).reshape(shape)
+
+
+@functools.lru_cache(maxsize=1)
+def _unit_noise_rms() -> float:
+    """RMS of one octave of the unit-gradient noise (a fixed property of the noise function)."""
+    from farside.terrain import _kernels_detail as K
+
+    g = np.random.default_rng(0).uniform(0.0, 4096.0, (2, 200_000))
+    out = np.empty(g.shape[1])
+    K.albedo_kernel(g[0], g[1], out, np.ones(1), np.ones(1), np.ones(1), np.zeros(1), np.zeros(1), np.zeros(1),
+                    np.array([np.uint64(12345)], dtype=np.uint64))
+    return float(np.std(np.log(out)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -181,11 +180,26 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
     err = streams[-2].standard_normal((len(cams), 3)) * math.radians(cfg.pointing_error_deg)
     prior = [c.rotation_enu_from_cam @ Rotation.from_rotvec(e).as_matrix() for c, e in zip(cams, err)]
     with ctx.timed("stitch"):
+        # the mast's known geometry: each frame's projection centre relative to the head, and the level
+        # ground 2.6 m below it, take the offset's parallax out of the ground's matches
+        centres = np.array([c.position_enu - head for c in cams])
+        ground_z = world.ground_z(*world.lander_enu[:2]) - float(head[2])
         pano = stitch_panorama(imgs, focal_px=base.fx_px, pointing=prior, output_scale=cfg.mosaic_scale,
-                               contrast="clahe", masks=masks)
+                               contrast="clahe", masks=masks, centres=centres, ground_z=ground_z)
     del masks
     del imgs
     reg = registration_error(pano, samples, frame_shape=(base.height_px, base.width_px), head_enu=head)
+    # the same over the largest group of frames joined by feature matches (the others are placed by
+    # their own group's priors or alone)
+    from farside.imaging._panorama_register import components
+
+    main = components(len(cams), [(i, j) for i, j, _ in pano.pairs])[0]
+    seen = [k for k in main if np.isfinite(samples[k][2]).all(axis=1).any()]
+    nan = {"n": 0, "rms_mosaic_px": math.nan, "rms_frame_px": math.nan, "p95_frame_px": math.nan,
+           "max_frame_px": math.nan}
+    reg_main = (registration_error(pano, samples, frame_shape=(base.height_px, base.width_px), head_enu=head,
+                                   frames=main) if seen else {"far": nan, "near": nan})
+    reg["main_group"] = {"frames": len(main), "far": reg_main["far"], "near": reg_main["near"]}
     # the estimated rotations against the true ones: what the stitching recovered (the matched frames)
     # and what the prior alone gives
     rot_err = np.degrees([np.arccos(np.clip((np.trace(c.rotation_enu_from_cam.T @ R) - 1) / 2, -1, 1))
@@ -327,6 +341,7 @@ def summary(results: dict, sensors: dict) -> dict:
                      "rms_reprojection_px": pano.rms_reprojection_px, "features": pano.features,
                      "registration_far": reg["far"], "registration_near": reg["near"], "near_m": reg["near_m"],
                      "rotation_error_deg": reg["rotation_error_deg"], "frames_placed_by_prior": list(pano.prior_only),
+                     "registration_largest_matched_group": reg["main_group"],
                      "ncc_far_vs_truth": p["ncc_far"], "colour_mean_over_frames": pano_colour,
                      "frames_scored_for_colour": len(errs)},
         "lander_portrait": {"distance_m": results["lander_portrait"]["distance_m"],

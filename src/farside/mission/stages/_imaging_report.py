@@ -13,9 +13,13 @@ __all__ = ["imaging_report"]
 SECTION = "Surface imaging: TCAM panorama, mutual portraits, colour"
 
 
-def _png(img: np.ndarray, width: int) -> bytes:
+def _png(img: np.ndarray, width: int, max_dn: int | None = None) -> bytes:
+    """A downscaled 8-bit PNG of an RGB image (raw DN of ``max_dn`` full scale shown on 0-255)."""
     import cv2
 
+    if img.dtype != np.uint8:
+        top = float(max_dn) if max_dn else float(max(img.max(), 1))
+        img = np.clip(img.astype(np.float64) * (255.0 / top), 0, 255).astype(np.uint8)
     h, w = img.shape[:2]
     f = min(1.0, width / w)
     small = cv2.resize(img, (max(1, int(round(w * f))), max(1, int(round(h * f)))), interpolation=cv2.INTER_AREA)
@@ -45,7 +49,9 @@ def imaging_report(ctx, results: dict, summary: dict) -> None:
         f"{ps['rms_reprojection_px']:.2f} px. Against the panorama rendered directly from the mast head, points "
         f"beyond {ps['near_m']:.0f} m are placed within {far['rms_frame_px']:.2f} px RMS (frame pixels; "
         f"{far['rms_mosaic_px']:.2f} mosaic px), nearer ones within {near['rms_frame_px']:.2f} px RMS "
-        f"(the mast offset's parallax). Rotations: {ps['rotation_error_deg']['matched_frames']} frames joined by "
+        f"(the mast offset's parallax); over the largest group of frames joined by matches "
+        f"({ps['registration_largest_matched_group']['frames']} frames) the far field is within "
+        f"{ps['registration_largest_matched_group']['far']['rms_mosaic_px']:.2f} mosaic px. Rotations: {ps['rotation_error_deg']['matched_frames']} frames joined by "
         f"feature matches, median error {ps['rotation_error_deg']['median']:.3f}&deg; (max "
         f"{ps['rotation_error_deg']['max']:.3f}&deg;) against the pointing prior's "
         f"{ps['rotation_error_deg']['prior_median']:.3f}&deg;; {len(ps['frames_placed_by_prior'])} frame(s) "
@@ -68,7 +74,8 @@ def imaging_report(ctx, results: dict, summary: dict) -> None:
                        ("rover_portrait", f"The lander's TCAM photographs Yutu-2 ({times['rover_portrait']}, "
                                           f"{rp['distance_m']:.1f} m)")):
         r = results[key]
-        rep.add_png(title + ": raw", _png(r["raw"], 640), section=SECTION)
+        sensor = getattr(r["frame"], "sensor", None)
+        rep.add_png(title + ": raw", _png(r["raw"], 640, None if sensor is None else sensor.max_dn), section=SECTION)
         rep.add_png(title + ": calibrated", _png(r["calibrated"], 640), section=SECTION)
     rows = []
     for label, c in (("panorama frames (mean)", ps["colour_mean_over_frames"]), ("PCAM portrait", lp["colour"]),

@@ -377,7 +377,7 @@ class DescentStage(Stage):
         with ctx.timed("regolith_patches", levels=[list(v) for v in levels], frames=int(low.sum())):
             pats = nested_patches(site.terrain, center_xy_m=(x, y), levels=levels, seed=int(ctx.scenario.seed),
                                   rocks=site.rocks)
-        return low, [Scene(p) for p in pats]
+        return low, [Scene(p, albedo_seed=int(ctx.scenario.seed)) for p in pats]
 
     def _downlink(self, ctx, td_s, n_frames) -> None:
         q = ctx.downlink

@@ -191,7 +191,7 @@ class _World:
         pats = nested_patches(self.site.terrain, center_xy_m=(self.lander_enu[0], self.lander_enu[1]),
                               levels=self.levels, seed=int(self.ctx.scenario.seed), rocks=self.site.rocks,
                               tracks=ruts)
-        self.patches = [Scene(p) for p in pats]
+        self.patches = [Scene(p, albedo_seed=int(self.ctx.scenario.seed)) for p in pats]
         self.patch_info = [{"resolution_m": p.resolution_m, "shape": list(p.shape),
                             **{k: p.meta[k] for k in ("n_craters", "n_rocks", "n_pebbles")}} for p in pats]
         self._patch_t = t_s
