@@ -55,8 +55,14 @@ class Report:
         """Embed a matplotlib Figure as a PNG (deterministic metadata). Stages build their figures
         with the object API (``matplotlib.figure.Figure``), never through pyplot's global state or
         a global backend switch: ``savefig`` renders through Agg for PNG whatever the backend."""
+        import warnings
+
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        with warnings.catch_warnings():
+            # matplotlib warns when placing a loc="best" legend takes over a second of wall time: on a
+            # loaded machine a timing, not a problem with the figure (the placement is deterministic)
+            warnings.filterwarnings("ignore", message='Creating legend with loc="best" can be slow')
+            fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
         self.add_png(title, buf.getvalue(), caption=caption, section=section)
 
     def add_png(self, title: str, png: bytes, *, caption: str = "", section: str | None = None) -> None:
