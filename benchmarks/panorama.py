@@ -8,7 +8,7 @@ package, OpenStitching, when installed) in the same process, on
     TCAM set: wall time, relative rotation error against the rendering truth (max and median
     over all frame pairs), RMS reprojection error.
 
-Run: ``.venv/bin/python benchmarks/panorama.py [--repeat 3]``. Times are the best of ``repeat``
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/panorama.py [--repeat 3] [--run RUN_DIR]``. Times are the best of ``repeat``
 runs after one warm-up run (numba kernels, the `stitching` package's JIT-compiled cropper); a case
 whose warm-up takes over 30 s is timed by that single run. OpenCV uses all cores
 (cv2.getNumThreads()); farside detects and matches in two threads, its numba kernels are parallel.
@@ -54,7 +54,7 @@ def synthetic_texture() -> np.ndarray:
     width = round(2 * math.pi * TEX_S)
     band = round(TEX_EL_TOP * TEX_S)
     names = ["budapest1.jpg", "budapest3.jpg", "weir_1.jpg"]
-    tiles = [cv2.imread(str(T.STITCHING / nm), cv2.IMREAD_GRAYSCALE) for nm in names]
+    tiles = [cv2.imread(str(T._data(nm)), cv2.IMREAD_GRAYSCALE) for nm in names]
     wk = [width // 3, width // 3, width - 2 * (width // 3)]
     top = np.hstack([cv2.resize(t, (w, band), interpolation=cv2.INTER_CUBIC) for t, w in zip(tiles, wk)])
     low_tiles = [tiles[2], tiles[0], tiles[1]]
@@ -157,7 +157,7 @@ def main() -> None:
     rows = []
     ratios: dict[str, dict[str, float]] = {"weir": {}, "360 synthetic": {}}
     # ---------------------------------------------------------------- (a) weir
-    weir_bgr = [cv2.imread(str(T.STITCHING / f"weir_{k}.jpg")) for k in (1, 2, 3)]
+    weir_bgr = [cv2.imread(str(T._data(f"weir_{k}.jpg"))) for k in (1, 2, 3)]
     weir_rgb = [cv2.cvtColor(im, cv2.COLOR_BGR2RGB) for im in weir_bgr]
     ref, valid = T.weir_reference()
     stitchers = [
@@ -223,10 +223,22 @@ def main() -> None:
         R_true = np.array([c["rotation_enu_from_cam"] for c in side], float)
         prior = T.perturb(R_true, 0.2, np.random.default_rng(12))
         fx = side[0]["fx_px"]
+        # what the imaging stage knows from its own lander: the mast head (panorama.json), each frame's
+        # projection centre (sidecars), the ground 2.6 m below the head (UNCONFIRMED mast height), and
+        # where its foil saturates (the frames are exposed on the regolith), which is kept out of matching
+        head = np.array(json.loads((d.parent / "panorama.json").read_text())["mast_head_enu"])
+        centres = np.array([c["position_enu"] for c in side]) - head
+        masks = [cv2.erode(((g > 5) & (g < 250)).astype(np.uint8), np.ones((13, 13), np.uint8)).astype(bool)
+                 for g in (cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) for im in bgr)]
         case = "TCAM 80 (raw frames of the run)"
         ratios[case] = {}
         stitchers = [("farside, prior 0.2 deg", lambda: stitch_panorama(tcam_rgb, focal_px=fx, pointing=list(prior),
-                                                                         output_scale=0.5)),
+                                                                         output_scale=0.5, contrast="clahe",
+                                                                         masks=masks, centres=centres,
+                                                                         ground_z=-2.6)),
+                     ("farside, prior, rotation only", lambda: stitch_panorama(tcam_rgb, focal_px=fx,
+                                                                                pointing=list(prior),
+                                                                                output_scale=0.5)),
                      ("cv2.Stitcher", lambda: opencv_stitch(bgr))]
         if stitching:
             stitchers.append(("stitching 0.7", lambda: openstitching_stitch(bgr)))
