@@ -2,6 +2,7 @@
 
 from farside.comms.contact import DEFAULT_STATIONS, ContactPlan, GroundStation, contact_plan, earth_elevation_from_site, windows
 from farside.comms.downlink import DownlinkQueue, DownlinkResult
+from farside.comms.service import QUEQIAO_FORWARD_BPS, QUEQIAO_UPLINK_BPS, LinkService
 from farside.comms.horizon import HorizonProfile, elevation_azimuth, horizon_elevation
 from farside.comms.link import (
     GROUND_LINK,
@@ -24,6 +25,9 @@ __all__ = [
     "windows",
     "DownlinkQueue",
     "DownlinkResult",
+    "LinkService",
+    "QUEQIAO_UPLINK_BPS",
+    "QUEQIAO_FORWARD_BPS",
     "HorizonProfile",
     "horizon_elevation",
     "elevation_azimuth",
