@@ -131,6 +131,10 @@ class SurfacePlan:
     track_resolution_m: float = 0.02
     #: the warm box's night heat budget (farside.rover.power.WarmBox; None = the default box)
     warm_box: Any = None
+    #: drive between waypoints by stereo stops (farside.rover.autonomy.NavigationConfig; None =
+    #: straight legs with the driver's own detours); needs ``perceive`` (and ``link`` in the
+    #: ground-in-the-loop mode) in :func:`simulate_surface`
+    navigation: Any = None
     #: mode thresholds, Sun elevation in degrees (farside.rover.plan_modes; defaults fitted to
     #: Yutu-2's reported nap, sleep and wake times at the CE-4 site)
     nap_sun_elevation_deg: float = 41.0
@@ -172,6 +176,8 @@ class SurfaceResult:
     summary: dict
     drive_steps: pd.DataFrame        # the drive steps alone (slip against slope etc.)
     fault_costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the stereo stops of a navigated traverse (farside.rover.autonomy.NavStop), in time order
+    nav_stops: list = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -336,12 +342,14 @@ class _Driver:
             r[f"fault_{w}"] = self.faults.get(w, "nominal")
         return r
 
-    def drive_line(self, x1: float, y1: float, label: str) -> bool:
+    def drive_line(self, x1: float, y1: float, label: str, *, detour: bool = True) -> bool:
         """Drive straight to (x1, y1) (turning first); detour around a refused step. False when
-        the goal is given up (an event says why)."""
+        the goal is given up (an event says why). ``detour=False`` (a navigated segment): no look
+        ahead on the true terrain -- the rover drives until a step would exceed a limit and stops
+        before it."""
         from farside.rover.drive import check_drive_request
 
-        ok, why = self.straight_ok(self.x, self.y, x1, y1)
+        ok, why = self.straight_ok(self.x, self.y, x1, y1) if detour else (True, "")
         if not ok:
             detour = self.find_detour(x1, y1)
             if detour is None:
@@ -363,6 +371,13 @@ class _Driver:
                 return False
             self.update_faults()
             x, y = xs + (x1 - xs) * k / n, ys + (y1 - ys) * k / n
+            if not detour:
+                if not self.in_site(x, y):
+                    self.events.append((self.t, "segment refused", f"to {label}: leaves the site DEM"))
+                    return False
+                if math.hypot(x - self.origin[0], y - self.origin[1]) < self.keepout_m:
+                    self.events.append((self.t, "segment refused", f"to {label}: within {self.keepout_m:g} m of the lander"))
+                    return False
             pose = self.settle(x, y, self.heading)
             step = math.hypot(x - self.x, y - self.y)
             why = self.refuse(pose)
@@ -404,7 +419,7 @@ class _Driver:
 
 
 def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None, touchdown, sun: SunTrack,
-                     rng: np.random.Generator) -> SurfaceResult:
+                     rng: np.random.Generator, perceive=None, link=None) -> SurfaceResult:
     """Run the rover's surface mission (module docstring) and return its tables.
 
     Parameters
@@ -421,6 +436,10 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
         The Sun over (at least) ``[plan.egress_s, plan.end_s]``.
     rng : numpy.random.Generator
         The rover's stream (random wheel failures).
+    perceive, link :
+        With ``plan.navigation``: the perception called at every stereo stop
+        (``perceive(x_m, y_m, heading_deg, t_s) -> farside.rover.autonomy.LocalCostmap``) and, in
+        the ground-in-the-loop mode, the relay (:class:`farside.comms.LinkService`).
     """
     from farside.rover.drive import steady_state_drive
     from farside.rover.egress import plan_egress
@@ -466,6 +485,7 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
     egress = plan_egress(rover, site.terrain, RockIndex(site.rocks), lander_xy_m=(tx, ty),
                          lander_heading_deg=plan.lander_heading_deg)
     tracks = TrackRaster.around(tx, ty, half_width_m=plan.track_half_width_m, resolution_m=plan.track_resolution_m)
+    nav_stops: list = []
     if not egress.go:
         events.append((plan.egress_s, "egress no-go", egress.reason))
     else:
@@ -503,6 +523,15 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
                     # a refused replay step: jump to the recorded position, as the real rover was there
                     driver.x, driver.y = tx + x_k, ty + y_k
         else:
+            nav_orbital = None
+            if plan.navigation is not None:
+                from farside.rover.autonomy import navigate_to, orbital_costmap
+
+                if perceive is None:
+                    raise invalid("perceive", None, "a perception callable when plan.navigation is set")
+                nav_orbital = orbital_costmap(site.terrain, resolution_m=plan.navigation.orbital_resolution_m,
+                                              max_slope_deg=rover.max_slope_deg,
+                                              slope_cost_deg=plan.navigation.slope_cost_deg)
             for k, wp in enumerate(plan.waypoints):
                 label = wp.name or f"waypoint {k + 1}"
                 gx, gy = tx + wp.x_m, ty + wp.y_m
@@ -511,7 +540,14 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
                 driver.t = max(driver.t, wp.not_before_s)
                 if driver.t >= plan.end_s:
                     break
-                if driver.drive_line(gx, gy, label):
+                if nav_orbital is not None:
+                    arrived, why = navigate_to(driver, (gx, gy), label, perceive=perceive, cfg=plan.navigation,
+                                               orbital=nav_orbital, link=link, stops=nav_stops)
+                    if not arrived:
+                        events.append((driver.t, "waypoint missed", f"{label}: {why}"))
+                else:
+                    arrived = driver.drive_line(gx, gy, label)
+                if arrived:
                     events.append((driver.t, "arrived", label))
                     if wp.stop_s > 0:
                         events.append((driver.t, "stop", f"{label}: {wp.stop_s / 3600:.1f} h"))
@@ -577,7 +613,7 @@ def simulate_surface(site, plan: SurfacePlan, *, rover: Rover = YUTU2, soil=None
     ev = pd.DataFrame(sorted(events, key=lambda e: e[0]), columns=["t_s", "event", "detail"])   # stable: same-time events in the order they happened
     summary = _summary(trav, dsteps, ev, driver, rover, pwr, egress)
     return SurfaceResult(traverse=trav, events=ev, egress=egress, tracks=tracks, power=pwr, summary=summary,
-                         drive_steps=dsteps)
+                         drive_steps=dsteps, nav_stops=nav_stops)
 
 
 def carve_tracks(tracks, dsteps, rover: Rover, step_m: float) -> None:

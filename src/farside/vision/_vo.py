@@ -1,0 +1,171 @@
+"""Image-level pieces of the rover localisation (private): contrast normalisation, stereo feature
+triangulation, temporal matching + PnP, lander segmentation and the lander-model ICP.
+
+Camera frame: x right, y down, z forward (farside.render.camera). Parallel stereo pair: the right
+camera sits ``baseline_m`` along the left camera's +x; disparity d = u_left - u_right > 0.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial import cKDTree
+
+_CLAHE = None
+
+
+def normalise(dn: np.ndarray) -> np.ndarray:
+    """8-bit, locally contrast-stretched copy of a DN image (CLAHE, 8x8 tiles, clip 3)."""
+    global _CLAHE
+    a = np.asarray(dn)
+    if a.dtype != np.uint8:
+        hi = float(np.percentile(a, 99.5)) or 1.0
+        a = np.clip(a.astype(np.float32) * (255.0 / hi), 0, 255).astype(np.uint8)
+    if _CLAHE is None:
+        _CLAHE = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    return _CLAHE.apply(a)
+
+
+def sift_features(img8: np.ndarray, n_features: int, mask=None):
+    """SIFT keypoints (N, 2) float32 (col, row) and descriptors (N, 128) float32."""
+    sift = cv2.SIFT_create(nfeatures=int(n_features), contrastThreshold=0.01)
+    kp, des = sift.detectAndCompute(img8, mask)
+    if des is None or len(kp) == 0:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
+    return np.array([k.pt for k in kp], np.float32), des
+
+
+def ratio_matches(des_a: np.ndarray, des_b: np.ndarray, ratio: float = 0.9) -> np.ndarray:
+    """Mutual-consistent Lowe-ratio matches, (M, 2) int index pairs (a, b)."""
+    if len(des_a) < 2 or len(des_b) < 2:
+        return np.zeros((0, 2), int)
+    bf = cv2.BFMatcher(cv2.NORM_L2)
+    knn = bf.knnMatch(des_a, des_b, k=2)
+    back = bf.match(des_b, des_a)
+    back_of = np.full(len(des_b), -1)
+    for m in back:
+        back_of[m.queryIdx] = m.trainIdx
+    out = [(m[0].queryIdx, m[0].trainIdx) for m in knn
+           if len(m) == 2 and m[0].distance < ratio * m[1].distance and back_of[m[0].trainIdx] == m[0].queryIdx]
+    return np.array(out, int).reshape(-1, 2)
+
+
+def refine_lk(img_a: np.ndarray, img_b: np.ndarray, pts_a: np.ndarray, guess_b: np.ndarray, win: int = 21):
+    """Sub-pixel positions in ``img_b`` of ``pts_a`` (pyramidal Lucas-Kanade started at ``guess_b``,
+    forward-backward checked to 0.5 px). Returns (pts_b, ok)."""
+    if len(pts_a) == 0:
+        return guess_b.copy(), np.zeros(0, bool)
+    a = pts_a.reshape(-1, 1, 2).astype(np.float32)
+    g = guess_b.reshape(-1, 1, 2).astype(np.float32).copy()
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+    b, st, _ = cv2.calcOpticalFlowPyrLK(img_a, img_b, a, g, winSize=(win, win), maxLevel=1, criteria=crit,
+                                        flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(img_b, img_a, b, a.copy(), winSize=(win, win), maxLevel=1, criteria=crit,
+                                            flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    fb = np.linalg.norm((back - a).reshape(-1, 2), axis=1)
+    ok = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < 0.5)
+    # LK must not wander far from the descriptor match
+    ok &= np.linalg.norm((b - g).reshape(-1, 2), axis=1) < 2.0
+    return b.reshape(-1, 2), ok
+
+
+def stereo_points(left8, right8, pts_l, des_l, *, k_px, baseline_m, max_range_m, min_disp_px=1.0,
+                  n_features=4000):
+    """Triangulate the left keypoints by matching them into the right image along the epipolar
+    line (parallel pair). Returns (index into pts_l, (M, 3) left-camera points)."""
+    pts_r, des_r = sift_features(right8, n_features)
+    m = ratio_matches(des_l, des_r)
+    if len(m) == 0:
+        return np.zeros(0, int), np.zeros((0, 3))
+    pl, pr = pts_l[m[:, 0]], pts_r[m[:, 1]]
+    keep = (np.abs(pl[:, 1] - pr[:, 1]) < 2.0) & (pl[:, 0] - pr[:, 0] > min_disp_px)
+    m, pl, pr = m[keep], pl[keep], pr[keep]
+    pr, ok = refine_lk(left8, right8, pl, pr)
+    m, pl, pr = m[ok], pl[ok], pr[ok]
+    fx, fy, cx, cy = k_px[0, 0], k_px[1, 1], k_px[0, 2], k_px[1, 2]
+    d = pl[:, 0] - pr[:, 0]
+    keep = (np.abs(pl[:, 1] - pr[:, 1]) < 1.0) & (d > min_disp_px)
+    m, pl, d = m[keep], pl[keep], d[keep]
+    z = fx * baseline_m / d
+    keep = z < max_range_m
+    m, pl, z = m[keep], pl[keep], z[keep]
+    xyz = np.stack([(pl[:, 0] - cx) * z / fx, (pl[:, 1] - cy) * z / fy, z], axis=1)
+    return m[:, 0], xyz
+
+
+def pnp(points_c0: np.ndarray, pix_c1: np.ndarray, k_px: np.ndarray, *, seed: int, reproj_px: float = 1.5):
+    """RANSAC PnP + Levenberg-Marquardt refinement on the inliers. Returns (R_c1_from_c0, t_c1,
+    inlier mask) with X_c1 = R X_c0 + t, or None."""
+    if len(points_c0) < 6:
+        return None
+    cv2.setRNGSeed(int(seed))
+    ok, rvec, tvec, inl = cv2.solvePnPRansac(points_c0.astype(np.float64), pix_c1.astype(np.float64),
+                                             k_px.astype(np.float64), None, iterationsCount=500,
+                                             reprojectionError=float(reproj_px), confidence=0.999,
+                                             flags=cv2.SOLVEPNP_EPNP)
+    if not ok or inl is None or len(inl) < 6:
+        return None
+    idx = inl.ravel()
+    rvec, tvec = cv2.solvePnPRefineLM(points_c0[idx].astype(np.float64), pix_c1[idx].astype(np.float64),
+                                      k_px.astype(np.float64), None, rvec, tvec)
+    rot, _ = cv2.Rodrigues(rvec)
+    # re-score every correspondence with the refined pose
+    pc = points_c0 @ rot.T + tvec.ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        proj = (pc[:, :2] / pc[:, 2:3]) * np.array([k_px[0, 0], k_px[1, 1]]) + k_px[:2, 2]
+    err = np.linalg.norm(proj - pix_c1, axis=1)
+    mask = (pc[:, 2] > 0) & (err < reproj_px)
+    return rot, tvec.ravel(), mask, err
+
+
+def segment_bright(dn: np.ndarray, *, min_area_px: int, grow_px: int = 6) -> np.ndarray:
+    """Mask of the large bright objects of a DN image: pixels above both 2x the median DN and
+    97 % of the brightest DN (foil in sunlight saturates when the exposure is set for the
+    regolith), opened 3x3, components of at least ``min_area_px``, then grown by ``grow_px`` so
+    that the objects' edges (where stereo finds texture) are inside."""
+    a = np.asarray(dn).astype(np.float32)
+    thr = max(2.0 * float(np.median(a)), 0.97 * float(a.max()))
+    m = (a >= thr).astype(np.uint8)
+    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area_px
+    m = keep[lab].astype(np.uint8)
+    if grow_px > 0:
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow_px + 1, 2 * grow_px + 1)))
+    return m.astype(bool)
+
+
+def mesh_surface_points(tri: np.ndarray, spacing_m: float) -> np.ndarray:
+    """About one point per ``spacing_m``^2 of every triangle (``tri`` rows: v0, v1 - v0, v2 - v0),
+    at least its centroid, placed by the deterministic R2 low-discrepancy sequence folded into
+    the triangle."""
+    v0, e1, e2 = tri[:, 0:3], tri[:, 3:6], tri[:, 6:9]
+    area = 0.5 * np.linalg.norm(np.cross(e1, e2), axis=1)
+    n = np.maximum(np.ceil(area / spacing_m ** 2).astype(int), 1)
+    owner = np.repeat(np.arange(len(tri)), n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    g = 1.32471795724474602596                      # plastic number: R2 sequence
+    u = (0.5 + k / g) % 1.0
+    v = (0.5 + k / (g * g)) % 1.0
+    flip = u + v > 1.0
+    u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
+    return v0[owner] + u[:, None] * e1[owner] + v[:, None] * e2[owner]
+
+
+def icp_translation(obs_rel: np.ndarray, tree: cKDTree, start: np.ndarray, *, iters: int = 40, trim: float = 0.8,
+                    eps: float = 0.0):
+    """Translation-only trimmed ICP: the ``t`` that puts ``obs_rel + t`` on the model (``tree``).
+    Returns (t, rms_m of the kept fraction)."""
+    t = np.asarray(start, float).copy()
+    for _ in range(iters):
+        d, idx = tree.query(obs_rel + t, k=1, eps=eps)
+        cut = np.quantile(d, trim)
+        k = d <= cut
+        step = np.mean(tree.data[idx[k]] - (obs_rel[k] + t), axis=0)
+        t = t + step
+        if np.linalg.norm(step) < 1e-4:
+            break
+    d, _ = tree.query(obs_rel + t, k=1)
+    k = d <= np.quantile(d, trim)
+    return t, float(np.sqrt(np.mean(d[k] ** 2)))
