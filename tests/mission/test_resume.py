@@ -106,7 +106,7 @@ def test_resume_reruns_only_what_changed(reference, tmp_path):
     assert main(["run", "--quick", "--resume", "--out", str(out)]) == 0
     kept = [t["stage"] for t in json.loads((out / "timings.json").read_text())["stages"]
             if t.get("kept_from_earlier_run")]
-    assert kept == ["site", "relay", "descent", "cameras", "surface", "imaging", "downlink"]
+    assert kept == ["site", "relay", "descent", "cameras", "surface", "imaging", "navigation", "downlink"]
     assert (out / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes()
 
     scen = tmp_path / "scenario.toml"
@@ -120,5 +120,5 @@ def test_resume_reruns_only_what_changed(reference, tmp_path):
     assert [t["stage"] for t in t2 if t.get("kept_from_earlier_run")] == ["site", "relay", "descent", "cameras"]
     m1 = json.loads((reference / "manifest.json").read_text())["stage_keys"]
     m2 = json.loads((out / "manifest.json").read_text())["stage_keys"]
-    assert [k for k in m1 if m1[k] != m2[k]] == ["surface", "imaging", "downlink"]
+    assert [k for k in m1 if m1[k] != m2[k]] == ["surface", "imaging", "navigation", "downlink"]
 

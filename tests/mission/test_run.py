@@ -145,3 +145,40 @@ def test_imaging_products_and_colour(quick_run):
     assert c["calibrated_delta_e_mean"] < 0.25 * c["raw_delta_e_mean"]
     assert s["panorama"]["frames"] == 80 and s["panorama"]["rotation_error_deg"]["matched_frames"] >= 20
     assert "Surface imaging" in (quick_run / "report.html").read_text()
+
+
+def test_navigation_products_one_traverse_truth(quick_run):
+    """The rover's route is the planner's (issue 15): every drive step of the surface traverse after
+    the ramp lies on a segment driven from a stereo stop, the stops' stereo maps and costmaps are
+    written, and the descent reconstruction has the issue's columns."""
+    import numpy as np
+    import pandas as pd
+
+    nav = quick_run / "products/rover/nav"
+    stops = pd.read_csv(nav / "stops.csv")
+    assert len(stops) >= 1 and (stops["n_points"] > 1000).all()
+    paths = pd.read_parquet(nav / "paths.parquet")
+    trav = pd.read_parquet(quick_run / "products/rover/traverse.parquet")
+    steps = trav[trav["mode"] == "drive"][["x_m", "y_m"]].to_numpy(float)[1:]     # [0]: the ramp
+    driven = paths[paths["kind"] == "driven"]
+    segs = []
+    for _, g in driven.groupby("stop"):
+        p = g.sort_values("seq")[["x_m", "y_m"]].to_numpy(float)
+        segs += [(p[i], p[i + 1]) for i in range(len(p) - 1)]
+    assert segs
+
+    def dist(q):
+        best = np.inf
+        for a, b in segs:
+            ab = b - a
+            t = np.clip(np.dot(q - a, ab) / max(np.dot(ab, ab), 1e-12), 0.0, 1.0)
+            best = min(best, float(np.hypot(*(a + t * ab - q))))
+        return best
+    assert max(dist(q) for q in steps) < 0.02
+    with np.load(nav / "stop_000.npz") as z:
+        assert z["cost"].shape == z["height_m"].shape and np.isinf(z["cost"]).any() | np.isfinite(z["cost"]).any()
+    loc = pd.read_parquet(nav / "localisation.parquet")
+    assert {"x_true_m", "y_true_m", "x_odometry_m", "error_odometry_m"} <= set(loc.columns)
+    rec = pd.read_parquet(quick_run / "products/descent/reconstruction.parquet")
+    assert {"t_s", "x_m", "y_m", "z_m", "x_true_m", "y_true_m", "z_true_m"} <= set(rec.columns)
+    assert "Navigation: stereo costmaps" in (quick_run / "report.html").read_text()

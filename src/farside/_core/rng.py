@@ -19,6 +19,7 @@ SUBSYSTEMS: tuple[str, ...] = (
     "imaging",
     "science",
     "downlink",
+    "navigation",
 )
 
 

@@ -14,6 +14,7 @@ __all__ = ["default_stages"]
 def default_stages() -> list[Stage]:
     from farside.mission.stages.descent import DescentStage
     from farside.mission.stages.imaging import ImagingStage
+    from farside.mission.stages.navigation import NavigationStage
     from farside.mission.stages.downlink import DownlinkStage
     from farside.mission.stages.relay import RelayStage
     from farside.mission.stages.render import CamerasStage
@@ -27,5 +28,6 @@ def default_stages() -> list[Stage]:
         CamerasStage(),
         SurfaceStage(),
         ImagingStage(),
+        NavigationStage(),
         DownlinkStage(),  # drains the queue: runs after every other stage wherever it is listed
     ]

@@ -68,6 +68,8 @@ class MissionState:
     tracks: Any = None
     #: the imaging summary (panorama registration, portraits, colour; a dict) -- imaging stage
     imaging: Any = None
+    #: navigation products' summary (stops, modes, localisation, descent reconstruction; a dict) -- navigation stage
+    navigation: Any = None
     #: the store-and-forward result (farside.comms.DownlinkResult) -- downlink stage
     downlink_result: Any = None
 

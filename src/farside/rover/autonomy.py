@@ -221,14 +221,17 @@ def navigate_to(driver, goal_xy, label: str, *, perceive: Callable[..., LocalCos
                 return False, "no uplink before the timeline's end"
         driver.t = t_cmd
         cost, x0, y0, r, known = planning_grid(local, orbital, (driver.x, driver.y), (gx, gy), cfg)
+        # the rover stands there: the ground within BLIND_RADIUS_M of it is passable whatever the
+        # map's dilated hazards say (it can always back away the way it came)
+        yy = y0 - (np.arange(cost.shape[0]) + 0.5) * r
+        xx = x0 + (np.arange(cost.shape[1]) + 0.5) * r
+        under = (yy[:, None] - driver.y) ** 2 + (xx[None, :] - driver.x) ** 2 <= BLIND_RADIUS_M ** 2
+        cost[under & ~np.isfinite(cost)] = cfg.unknown_penalty
         if blocked:
-            yy = y0 - (np.arange(cost.shape[0]) + 0.5) * r
-            xx = x0 + (np.arange(cost.shape[1]) + 0.5) * r
             for bx, by in blocked:
                 cost[(yy[:, None] - by) ** 2 + (xx[None, :] - bx) ** 2 < BLOCKED_RADIUS_M ** 2] = np.inf
         s = (int((y0 - driver.y) // r), int((driver.x - x0) // r))
         g = (int((y0 - gy) // r), int((gx - x0) // r))
-        cost[s] = cost[s] if np.isfinite(cost[s]) else 1.0          # the rover stands there
         sub_goal = False
         if not np.isfinite(cost[g]):
             # the map marks the goal lethal: head for the nearest free cell and look again from

@@ -214,8 +214,8 @@ class StereoPerception:
                 keep = (fwd >= HAZCAM_MIN_FORWARD_M) & (np.abs(side) <= fwd * math.tan(math.radians(HAZCAM_HALF_CONE_DEG)))
             pts_all.append(sp.points_enu[keep])
             sig_all.append(sp.sigma_z_m[keep])
-            if self.keep_images and (kind == "hazcam" or (abs(pan) < 1e-9 and tilt is None)):
-                images.append((kind, pan, cams, dns[0], dns[1]))     # the forward pairs
+            if self.keep_images and tilt is None:
+                images.append((kind, pan, cams, dns[0], dns[1]))     # the mast pairs (and the Hazcam's)
         pts = np.concatenate(pts_all) if pts_all else np.zeros((0, 3))
         sig = np.concatenate(sig_all) if sig_all else np.zeros(0)
         emap = elevation_map((x_m, y_m), half_size_m=self.map_half_size_m, resolution_m=self.map_resolution_m)

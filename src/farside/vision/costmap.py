@@ -43,6 +43,7 @@ in by the caller.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import cv2
@@ -267,6 +268,22 @@ def _plane_fit(hz: np.ndarray, m: np.ndarray, k: int, res: float) -> tuple[np.nd
     return bx / res, by / res, rough
 
 
+def _pits(h: np.ndarray, known: np.ndarray, tol: float, k: int = 5) -> np.ndarray:
+    """Known cells more than ``tol`` below the median of their k x k window: a cluster of
+    mismatched points below the ground (a pit a few cells wide and deeper than the rover's step
+    limit is not lunar terrain at this scale -- craters that small have gentle walls -- while a
+    rock is a protrusion and is kept)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    r = k // 2
+    hp = np.pad(np.where(known, h, np.nan), r, constant_values=np.nan)
+    win = sliding_window_view(hp, (k, k)).reshape(h.shape[0], h.shape[1], k * k)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(win, axis=2)
+        return known & (h < med - tol)
+
+
 def _spikes(h: np.ndarray, known: np.ndarray, tol: float) -> np.ndarray:
     """Known cells with >= 3 known 8-neighbours of which fewer than 2 lie within ``tol`` of them."""
     hp = np.pad(np.where(known, h, np.nan), 1, constant_values=np.nan)
@@ -331,7 +348,9 @@ def hazard_costmap(emap: ElevationMap, *, wheelbase_m: float, track_m: float, fo
     spike_tolerance_m : float, optional
         Despiking: a cell with at least three known neighbours (of 8) of which fewer than two lie
         within this height of it is a mismatch, not ground, and becomes unknown (a block above the
-        step limit is wider than two cells, so its cells agree with their neighbours). None: off.
+        step limit is wider than two cells, so its cells agree with their neighbours); so is a cell
+        more than twice this height *below* the median of its 5 x 5 window (a pit of mismatched
+        points). None: off.
 
     Returns
     -------
@@ -361,7 +380,7 @@ def hazard_costmap(emap: ElevationMap, *, wheelbase_m: float, track_m: float, fo
     h = np.where(known, emap.height_m, np.nan)
     if spike_tolerance_m is not None:
         tol = _finite("spike_tolerance_m", spike_tolerance_m, 0.0, 10.0, open_lo=True)
-        known = known & ~_spikes(h, known, tol)
+        known = known & ~_spikes(h, known, tol) & ~_pits(h, known, 2.0 * tol)
         h = np.where(known, h, np.nan)
     nr, nc = emap.shape
     m = known.astype(np.float64)

@@ -57,6 +57,31 @@ class FaultConfig(BaseModel):
     kind: Literal["reduced", "free", "locked"]
 
 
+class NavigationTable(BaseModel):
+    """``[rover.navigation]``: how the rover finds its way between waypoints (docs/scenario.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: "ground": ground-in-the-loop (stereo images down through the relay, the segment planned on
+    #: Earth and uplinked; how Yutu-2 was driven); "autonomous": onboard plan, drive, re-image;
+    #: "off": straight legs between waypoints with the driver's own detours (no perception)
+    mode: Literal["ground", "autonomous", "off"] = "ground"
+    #: longest drive between two stereo stops, m (UNCONFIRMED)
+    segment_m: float = Field(4.0, gt=0.2, le=50.0)
+    #: onboard imaging and processing per stop, s (UNCONFIRMED)
+    onboard_s: float = Field(300.0, ge=0.0, le=86400.0)
+    #: the ground team's planning time per segment, s (UNCONFIRMED)
+    ground_planning_s: float = Field(1800.0, ge=0.0, le=7 * 86400.0)
+    #: Navcam mast pans of a stop, deg from the heading
+    pans_deg: list[float] = Field(default_factory=lambda: [-40.0, 0.0, 40.0], min_length=1, max_length=8)
+    #: Navcam/Hazcam pixel binning of the rendered pairs (1 = the full 1024 x 1024)
+    binning: int = Field(2, ge=1, le=4)
+    #: the orbital map's post spacing, m (an LROC NAC DTM; REFERENCE.md: 0.85 m NAC pixels here)
+    orbital_resolution_m: float = Field(2.0, gt=0.0, le=100.0)
+    #: stereo points beyond this range are not mapped, m
+    max_range_m: float = Field(9.0, gt=1.0, le=50.0)
+
+
 class RoverConfig(BaseModel):
     """``[rover]`` table of a scenario (the surface stage)."""
 
@@ -98,6 +123,7 @@ class RoverConfig(BaseModel):
     lander_keepout_m: float = Field(3.0, ge=0.0, le=50.0)
     track_half_width_m: float = Field(30.0, gt=1.0, le=500.0)
     track_resolution_m: float = Field(0.02, ge=0.005, le=1.0)
+    navigation: NavigationTable = Field(default_factory=NavigationTable)
 
     @field_validator("speed_m_per_h")
     @classmethod
@@ -112,7 +138,7 @@ class SurfaceStage(Stage):
     table = "rover"
     Config = RoverConfig
     requires = ("site", "touchdown")
-    uses = ("descent",)
+    uses = ("descent", "contact_plan", "backdrop_scenes")
     provides = ("surface", "tracks")
 
     def may_skip(self, config, quick):
@@ -193,10 +219,18 @@ class SurfaceStage(Stage):
             nap_exit_sun_elevation_deg=cfg.nap_exit_sun_elevation_deg,
             sleep_sun_elevation_deg=cfg.sleep_sun_elevation_deg, wake_sun_elevation_deg=cfg.wake_sun_elevation_deg,
             lander_heading_deg=heading, replay=replay, track_half_width_m=cfg.track_half_width_m,
-            track_resolution_m=cfg.track_resolution_m)
+            track_resolution_m=cfg.track_resolution_m, navigation=self._navigation(cfg, replay))
         soil = LUNAR_REGOLITH if cfg.soil == "lunar_regolith" else LLL_DRY_SAND
-        with ctx.timed("simulate_surface"):
-            res = simulate_surface(site, plan, rover=YUTU2, soil=soil, touchdown=td, sun=sun, rng=ctx.rngs["rover"])
+        perceive, link = self._perception(ctx, cfg, plan, site, td, sun, heading) if plan.navigation else (None, None)
+        with ctx.timed("simulate_surface") as rec:
+            res = simulate_surface(site, plan, rover=YUTU2, soil=soil, touchdown=td, sun=sun, rng=ctx.rngs["rover"],
+                                   perceive=perceive, link=link)
+            if perceive is not None:
+                # wall times go to timings.json, never into a product
+                rec["stereo_stops"] = len(res.nav_stops)
+                rec["perception_s"] = round(float(sum(perceive.timings_s)), 2)
+        if perceive is not None:
+            res.summary["navigation"] = {"mode": plan.navigation.mode, "stops": len(res.nav_stops)}
 
         # --- products ------------------------------------------------------------------------
         trav = res.traverse.copy()
@@ -237,6 +271,48 @@ class SurfaceStage(Stage):
             self._report(ctx, res, summary, fault_costs, site, td, sets_s, cfg)
 
     # ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _navigation(cfg: RoverConfig, replay):
+        """The autonomy settings (None: straight legs, or a replayed track, which is its own route)."""
+        if cfg.navigation.mode == "off" or replay is not None:
+            return None
+        from farside.rover.autonomy import NavigationConfig
+
+        n = cfg.navigation
+        return NavigationConfig(mode=n.mode, segment_m=n.segment_m, onboard_s=n.onboard_s,
+                                ground_planning_s=n.ground_planning_s, orbital_resolution_m=n.orbital_resolution_m)
+
+    @staticmethod
+    def _perception(ctx, cfg: RoverConfig, plan, site, td, sun, approach_heading_deg):
+        """The rover's stereo perception (Navcam pairs on the regolith, the lander in view) and,
+        ground-in-the-loop, the relay service."""
+        import math as _m
+
+        from farside.render import ce4_lander, place
+        from farside.rover import YUTU2
+        from farside.rover.egress import plan_egress
+        from farside.rover.perception import StereoPerception
+        from farside.rover.suspension import RockIndex
+
+        x, y = float(td.enu_m[0]), float(td.enu_m[1])
+        eg = plan_egress(YUTU2, site.terrain, RockIndex(site.rocks), lander_xy_m=(x, y),
+                         lander_heading_deg=approach_heading_deg)
+        lander_heading = float(eg.heading_deg) if eg.go else approach_heading_deg
+        lander = [place(ce4_lander(), (x, y, float(site.terrain.height_at(x, y))), _m.radians(lander_heading),
+                        object_id=1)]
+        n = cfg.navigation
+        per = StereoPerception(site.terrain, site.rocks, seed=int(ctx.scenario.seed),
+                               sun_at=lambda t: sun.at(np.array([t]))[0][0], objects_at=lambda t: lander,
+                               backdrops=ctx.state.backdrop_scenes or (), pans_deg=tuple(n.pans_deg),
+                               binning=n.binning, max_range_m=n.max_range_m)
+        link = None
+        if n.mode == "ground":
+            from farside.comms import LinkService
+
+            cp = ctx.require("contact_plan")
+            link = LinkService(cp)
+        return per, link
+
     @staticmethod
     def _replay_track(ctx, cfg, epoch, lat, lon, egress_s, days):
         """The real Yutu-2 track scheduled over the lunar days (farside.rover.schedule_traverse)."""
