@@ -24,9 +24,18 @@ _MEASURED: list[str] = []
 
 
 @pytest.fixture
-def report_measured():
-    """``report_measured("text")`` adds a line to the 'farside measured values' summary."""
-    return _MEASURED.append
+def report_measured(request):
+    """``report_measured("text")`` adds a line to the 'farside measured values' summary. The line
+    travels in the test's report (``user_properties``), so it reaches the summary from pytest-xdist
+    workers too."""
+    def add(line: str) -> None:
+        request.node.user_properties.append(("farside_measured", str(line)))
+    return add
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":          # its user_properties hold every phase's lines
+        _MEASURED.extend(v for k, v in getattr(report, "user_properties", ()) if k == "farside_measured")
 
 
 def pytest_terminal_summary(terminalreporter):

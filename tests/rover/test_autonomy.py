@@ -165,3 +165,26 @@ def test_course_generator_and_bad_input():
         NavigationConfig(mode="teleport")
     with pytest.raises(ScenarioError, match="start_xy"):
         drive_to_goal(_flat_site(), (0.0, 0.0), (500.0, 0.0), perceive=_wall_perception(), rng=np.random.default_rng(0))
+
+
+def test_orbital_map_degrades_and_costs_slope():
+    """The orbital map averages the DEM to its post spacing (a 0.5 m rock-sized bump disappears
+    into the 2 m posts) and costs a plane's slope analytically: 1 + slope_deg / 5, inf above 20 deg."""
+    from farside.rover.autonomy import orbital_costmap
+    from farside.terrain import Terrain
+
+    n, res = 64, 0.5
+    x = (np.arange(n) + 0.5) * res
+    for slope_deg, expect in ((10.0, 1.0 + 10.0 / 5.0), (25.0, np.inf)):
+        h = np.tile(np.tan(np.radians(slope_deg)) * x, (n, 1)).astype(np.float32)
+        cost, x0, y0, r = orbital_costmap(Terrain(h, res), resolution_m=2.0)
+        assert r == 2.0 and cost.shape == (16, 16)
+        inner = cost[2:-2, 2:-2]
+        if np.isfinite(expect):
+            assert np.allclose(inner, expect, atol=1e-3)
+        else:
+            assert np.isinf(inner).all()
+    h = np.zeros((n, n), np.float32)
+    h[30, 30] = 0.3                                   # one 0.5 m cell, 0.3 m high
+    cost, *_ = orbital_costmap(Terrain(h, res), resolution_m=2.0)
+    assert np.isfinite(cost).all() and cost.max() < 1.0 + 12.0 / 5.0

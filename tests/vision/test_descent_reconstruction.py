@@ -180,6 +180,31 @@ def test_reacquisition_after_attitude_jump(scenario, report_measured, caplog):
 
 
 @pytest.mark.slow
+def test_navigation_prior_over_long_frame_gaps(scenario, report_measured):
+    """Every 4th frame only (gaps of up to ~20 s, the pitch-over from 35 deg to nadir inside the
+    first gap, the height falling 3x per gap): with the lander's navigation solution as the prior
+    (truth + 272 m offset + 0.3 m/s drift + 0.1 deg attitude bias, as the mission's descent stage
+    models it), each frame's prior is the last fix moved by the navigation's motion and every frame
+    must get a fix within the map-resolution bounds."""
+    s = scenario
+    sel = np.arange(0, len(s["frames"]), 4)
+    pos, rots, t, h = s["pos"][sel], s["rots"][sel], s["t"][sel], s["h"][sel]
+    drift = np.array([0.3, -0.2, 0.1])                                  # m/s
+    nav_pos = pos + np.array([220.0, -160.0, 35.0]) + drift * (t - t[0])[:, None]
+    nav_rot = np.einsum("ij,kjl->kil", _rot("x", math.radians(0.1)), rots)
+    rec = reconstruct_descent([s["frames"][k] for k in sel], s["base"], s["maps"], times_s=t,
+                              initial_position_enu=nav_pos[0], initial_rotation_enu_from_cam=nav_rot[0],
+                              nav_position_enu=nav_pos, nav_rotation_enu_from_cam=nav_rot, sun_dir_enu=s["sun_a"])
+    err = np.linalg.norm(rec.position_fix_enu - pos, axis=1)
+    report_measured(f"descent reconstruction, every 4th frame with the navigation prior: fix errors "
+                    f"{np.round(err, 2).tolist()} m at {np.round(h).astype(int).tolist()} m; {rec.seconds:.1f} s")
+    assert np.all(rec.source != "none"), rec.source
+    for (lo, hi), tol in RMS_TOL_M.items():
+        m = (h >= lo) & (h < hi)
+        assert np.all(err[m] < tol), (lo, hi, err[m])
+
+
+@pytest.mark.slow
 def test_table_and_determinism(scenario, result):
     tab = result.table(scenario["pos"])
     for c in ("t_s", "x_m", "y_m", "z_m", "x_true_m", "y_true_m", "z_true_m"):
@@ -239,5 +264,12 @@ def test_bad_input():
         reconstruct_descent([np.zeros((10, 10))] * 3, lcam(), bm, times_s=[0, 1, 2], **kw)
     with pytest.raises(FarsideError, match="min_ncc_track"):
         reconstruct_descent(frames, lcam(), bm, times_s=[0, 1, 2], min_ncc_track=1.5, **kw)
+    with pytest.raises(FarsideError, match="nav_position_enu"):
+        reconstruct_descent(frames, lcam(), bm, times_s=[0, 1, 2], nav_position_enu=np.zeros((2, 3)),
+                            nav_rotation_enu_from_cam=np.stack([np.eye(3)] * 3), **kw)
+    with pytest.raises(FarsideError, match="nav_rotation_enu_from_cam"):
+        reconstruct_descent(frames, lcam(), bm, times_s=[0, 1, 2], nav_position_enu=np.zeros((3, 3)), **kw)
+    with pytest.raises(FarsideError, match="nav_velocity_sigma_mps"):
+        reconstruct_descent(frames, lcam(), bm, times_s=[0, 1, 2], nav_velocity_sigma_mps=-1.0, **kw)
     with pytest.raises(FarsideError, match="edges_m"):
         error_by_altitude(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(2), edges_m=(5, 1))

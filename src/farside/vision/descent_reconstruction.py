@@ -27,7 +27,10 @@ docs/references.md 1.2). This module does the same on rendered frames:
 
 The algorithm sees only the 8-bit frames, their time stamps, the calibrated intrinsics, the
 frames' Sun direction (optional; ephemeris) and the base maps. The true pose is never used except as the first frame's prior, which the caller gives
-with a realistic error (the orbit-determination knowledge at ignition: a few hundred metres).
+with a realistic error (the orbit-determination knowledge at ignition: a few hundred metres) --
+or, optionally, the lander's own navigation solution per frame (IMU propagation, with its own
+offset and drift), whose *motion* between frames moves the last fix to the next frame's prior
+(frames far apart in time, e.g. a strided subset).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from farside.render import Camera, Scene, nadir_rotation, render
 _log = logging.getLogger(__name__)
 #: largest rectification grid side (pixels) in base-map mode; wider footprints use a coarser level
 _MAX_GRID_PX = 1600
+#: frame and map are high-passed (less a Gaussian local mean of this many pixels) before matching
+_HIGHPASS_PX = 8.0
 
 __all__ = [
     "OrbitalBasemap",
@@ -455,6 +460,17 @@ def _rectify(img_f, scale, R, C, K, X, Y, Z):
     return out, valid, u, v
 
 
+def _highpass(img, valid, sigma_px: float):
+    """``img`` less its local mean (a Gaussian of ``sigma_px`` over the valid pixels only); 0 where
+    not valid. Removes the brightness gradients (phase angle, albedo trends) that differ between the
+    frame and the orbital map, so that the correlation sees the relief's texture."""
+    a = img.astype(np.float32)
+    vf = valid.astype(np.float32)
+    num = cv2.GaussianBlur(a * vf, (0, 0), sigma_px)
+    den = cv2.GaussianBlur(vf, (0, 0), sigma_px)
+    return np.where(valid, a - num / np.maximum(den, 1e-3), 0.0).astype(np.float32)
+
+
 def _fill(img, valid):
     out = img.copy()
     if valid.any():
@@ -516,7 +532,7 @@ def _grid_matches(rect, valid, ref, ref_valid, shift, *, tpl_px: int, step_px: i
             if not valid[i - half:i + half + 1, j - half:j + half + 1].all():
                 continue
             tpl = rf[i - half:i + half + 1, j - half:j + half + 1]
-            if cv2.meanStdDev(tpl)[1][0, 0] < 2.0:
+            if cv2.meanStdDev(tpl)[1][0, 0] < 1.0:
                 continue
             a0, b0 = i + dr - half - search_px, j + dc - half - search_px
             a1, b1 = i + dr + half + search_px + 1, j + dc + half + search_px + 1
@@ -692,7 +708,9 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
                         min_footprint_px: int = 192, max_range_m: float = 60_000.0,
                         min_ncc_basemap: float = 0.3, min_ncc_track: float = 0.6,
                         jerk_psd: float = 1.0, min_inliers: int = 20,
-                        sun_dir_enu=None, max_templates: int = 600) -> DescentReconstruction:
+                        sun_dir_enu=None, max_templates: int = 600, nav_position_enu=None,
+                        nav_rotation_enu_from_cam=None,
+                        nav_velocity_sigma_mps: float = 0.3) -> DescentReconstruction:
     """Rebuild the camera trajectory of a descent image sequence against orbital base maps.
 
     Parameters
@@ -725,6 +743,16 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
         RANSAC inliers needed for a fix.
     max_templates : int
         About this many correlation patches per frame at most (the grid step grows beyond it).
+    nav_position_enu, nav_rotation_enu_from_cam : (N, 3), (N, 3, 3), optional
+        The lander's own navigation solution at each frame (inertial propagation from the state at
+        ignition: its error is mostly an offset that drifts slowly). When given, each frame's
+        prior is the last fix moved by the navigation's motion since that frame (position
+        difference, relative rotation) -- what the IMU measures well even over long frame gaps --
+        and, before the first fix, the navigation pose itself (searched over 3 x
+        ``initial_sigma_m``). Without it the prior extrapolates the last two fixes.
+    nav_velocity_sigma_mps : float
+        1-sigma velocity error of that navigation solution: the search grows by 3 x this x the
+        time since the last fix.
     sun_dir_enu : (3,) array, optional
         The Sun of the frames (known from the ephemeris and the time). When given, each base map
         is relit to it before matching: multiplied by the ratio of the DTM's Lommel-Seeliger
@@ -774,6 +802,17 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
     sun_f = None if sun_dir_enu is None else _unit3("sun_dir_enu", sun_dir_enu)
     q = _pos_real("jerk_psd", jerk_psd)
 
+    nav_C = nav_R = None
+    nav_v = _pos_real("nav_velocity_sigma_mps", nav_velocity_sigma_mps)
+    if nav_position_enu is not None or nav_rotation_enu_from_cam is not None:
+        nav_C = np.asarray(nav_position_enu, float) if nav_position_enu is not None else None
+        nav_R = np.asarray(nav_rotation_enu_from_cam, float) if nav_rotation_enu_from_cam is not None else None
+        if nav_C is None or nav_C.shape != (n, 3) or not np.all(np.isfinite(nav_C)):
+            raise invalid("nav_position_enu", getattr(nav_C, "shape", None),
+                          f"finite ({n}, 3) positions, given with the rotations")
+        if nav_R is None or nav_R.shape != (n, 3, 3) or not np.all(np.isfinite(nav_R)) \
+                or not np.allclose(np.einsum("kji,kjl->kil", nav_R, nav_R), np.eye(3), atol=1e-6):
+            raise invalid("nav_rotation_enu_from_cam", getattr(nav_R, "shape", None), f"({n}, 3, 3) proper rotations")
     K = camera.intrinsic_matrix
     size = (camera.width_px, camera.height_px)
     terrain = _Terrain(bms)
@@ -788,12 +827,21 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
     sigma_pred = sig0
     missed = True
     last_fixes: list[tuple[float, np.ndarray, np.ndarray]] = []
+    last_k = -1                        # frame of the last fix
+    w_last = 0.0                       # matching resolution of the last fix
     for k in range(n):
         img = _load(frames[k], k)
         if img.shape != (size[1], size[0]):
             raise invalid(f"frames[{k}].shape", img.shape, f"{(size[1], size[0])} (the camera's image size)")
         # prior: constant velocity from the last two fixes
-        if k > 0:
+        if nav_C is not None:
+            if last_fixes:
+                # the navigation's motion since the last fix (IMU: accurate over a few tens of s)
+                C = last_fixes[-1][1] + (nav_C[k] - nav_C[last_k])
+                R = last_fixes[-1][2] @ (nav_R[last_k].T @ nav_R[k])
+            else:
+                C, R = nav_C[k].copy(), nav_R[k].copy()
+        elif k > 0:
             if len(last_fixes) >= 2:
                 (ta, ca, ra), (tb, cb, rb) = last_fixes[-2], last_fixes[-1]
                 C = cb + (cb - ca) / (tb - ta) * (t[k] - tb)
@@ -810,6 +858,9 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
         got = None
         force_track = False
         R_prior, C_prior = R.copy(), C.copy()
+        # a prediction to trust: from the navigation's motion since a fix, or two recent fixes
+        good_pred = bool(last_fixes) if nav_C is not None else (len(last_fixes) >= 2 and not missed)
+        sigma_k = sigma_pred + (3.0 * nav_v * (t[k] - t[last_k]) if nav_C is not None and last_fixes else 0.0)
         st = {"tried": False, "fresh": False}
 
         def retry():
@@ -839,7 +890,12 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
             span = max(np.ptp(fp[:, 0]), np.ptp(fp[:, 1]))
             agl = max(C[2] - float(terrain.height(np.array([C[0]]), np.array([C[1]]))[0]), 1.0)
             choice = None
+            # coarse to fine: a prediction less sure than ~16 pixels of the finest level is first
+            # matched on a coarser level of the same map, at most 4x finer than the last fix's (the
+            # next pass refines on the finest)
+            min_res = min(sigma_k / 16.0, w_last / 4.0) if (it == 0 or st["fresh"]) else 0.0
             for pyr in sorted(pyramids, key=lambda p: p[0].res):
+                ok_lv = []
                 for lv in pyr:
                     if lv.res < 0.7 * gsd:
                         continue
@@ -849,10 +905,13 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
                         continue                    # a grid this large is slow: a coarser level
                     ex = lv.base.extent_m
                     inside = ((fp[:, 0] > ex[0]) & (fp[:, 0] < ex[1]) & (fp[:, 1] > ex[2]) & (fp[:, 1] < ex[3])).mean()
-                    if inside >= 0.5:
-                        choice = lv
-                    break
-                if choice is not None:
+                    if inside < 0.5:
+                        break
+                    ok_lv.append(lv)
+                    if lv.res >= min_res:
+                        break
+                if ok_lv:
+                    choice = ok_lv[-1]
                     break
             if choice is not None and not (it > 0 and force_track):
                 mode = "basemap"
@@ -866,12 +925,12 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
                 w = max(gsd, span / 384.0)
             first_pass = it == 0 or (force_track and got is None) or st["fresh"]
             fresh, st["fresh"] = st["fresh"], False
-            if k == 0 and it == 0:
+            if it == 0 and (k == 0 or (nav_C is not None and not last_fixes)):
                 search_m = 3.0 * sigma_pred
             elif first_pass:
                 # the prior's pointing error (attitude rate unknown) moves the view by ~range x angle
-                unsure = len(last_fixes) < 2 or missed or fresh
-                search_m = max(0.08 * agl, 0.06 * range_m, 4.0 * w, sigma_pred, 0.15 * range_m if unsure else 0.0)
+                unsure = not good_pred or fresh
+                search_m = max(0.08 * agl, 0.06 * range_m, 4.0 * w, sigma_k, 0.15 * range_m if unsure else 0.0)
             else:
                 search_m = 4.0 * w
             s_px = int(min(math.ceil(search_m / w), 160))
@@ -905,6 +964,13 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
             if Z is None:
                 Z = terrain.height(X, Y)
             img_f, scale = _prefilter(img, w / gsd)
+            hp = mode == "basemap" and _HIGHPASS_PX > 0
+            if hp:
+                ref = _highpass(ref, ref_valid, _HIGHPASS_PX)
+
+            def _rectify_hp(Cx):
+                out = _rectify(img_f, scale, R, Cx, K, X, Y, Z)
+                return (_highpass(out[0], out[1], _HIGHPASS_PX),) + out[1:] if hp else out
             if mode == "track":
                 pimg, pR, pC, pgsd = prev
                 pf, ps = _prefilter(pimg, max(w / pgsd, 1.0))
@@ -914,14 +980,14 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
             zg_below = C[2] - agl
             if not first_pass:
                 factors = (1.0,)
-            elif (len(last_fixes) >= 2 and not missed) or fresh:
+            elif good_pred or fresh:
                 factors = (1.0,)
             else:
                 factors = (1.0, 0.92, 0.84, 0.76, 0.68, 0.6, 1.1, 1.25)
             best = None
             for f in factors:
                 Cf = np.array([C[0], C[1], zg_below + f * agl])
-                rect, valid, U, V = _rectify(img_f, scale, R, Cf, K, X, Y, Z)
+                rect, valid, U, V = _rectify_hp(Cf)
                 if valid.mean() < 0.05:
                     continue
                 if s_px <= 6 and len(factors) == 1:
@@ -933,15 +999,15 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
             if factors == (1.0,) and first_pass and (best is None or best[0] < 0.35):
                 for f in (0.9, 1.1, 0.8, 1.25):       # a weak peak: the descent rate changed; try others
                     Cf = np.array([C[0], C[1], zg_below + f * agl])
-                    rect, valid, U, V = _rectify(img_f, scale, R, Cf, K, X, Y, Z)
+                    rect, valid, U, V = _rectify_hp(Cf)
                     if valid.mean() < 0.05:
                         continue
                     sh = _global_shift(rect, valid, ref, ref_valid, max(s_px, 6))
                     if sh is not None and (best is None or sh[2] > best[0]):
                         best = (sh[2], Cf, rect, valid, U, V, sh[:2])
-            if best is None and first_pass and ((len(last_fixes) >= 2 and not missed) or fresh):
+            if best is None and first_pass and (good_pred or fresh):
                 # no clear global peak, but the prediction is trusted: patches around it, RANSAC decides
-                rect, valid, U, V = _rectify(img_f, scale, R, C, K, X, Y, Z)
+                rect, valid, U, V = _rectify_hp(C)
                 if valid.mean() >= 0.05:
                     best = (0.0, C.copy(), rect, valid, U, V, (0.0, 0.0))
             if best is None:
@@ -955,6 +1021,13 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
             step = int(max(16, math.sqrt(float(valid.sum()) / max_templates)))
             src, dst = _grid_matches(rect, valid, ref, ref_valid, shift, tpl_px=31, step_px=step,
                                      search_px=loc_px, min_ncc=min_ncc)
+            if len(src) < 3 * min_inliers and max(abs(shift[0]), abs(shift[1])) > 8 and not st.get("moved"):
+                # a large shift leaves little overlap for the patches: move the prior by it and rectify again
+                st["moved"] = st["fresh"] = True
+                C = C + np.array([shift[1] * w, -shift[0] * w, 0.0])
+                _log.debug("frame %d pass %d: %d matches after a %s px shift: prior moved by it", k, it, len(src),
+                           shift)
+                continue
             if len(src) < min_inliers:
                 _log.debug("frame %d pass %d: no fix (%s)", k, it, "too few matches")
                 if retry():
@@ -986,10 +1059,11 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
                     continue
                 break
             Rn, Cn, cv_, inl = sol
-            trusted = len(last_fixes) >= 2 and not missed and not fresh and not st["tried"]
-            if trusted and float(np.linalg.norm(Cn - C_prior)) > max(0.15 * range_m, 10.0 * w):
+            trusted = good_pred and not fresh and not st["tried"]
+            if trusted and float(np.linalg.norm(Cn - C_prior)) > max(0.15 * range_m, 10.0 * w, sigma_k):
                 # far from a trusted prediction: a false match, not a fix
-                _log.debug("frame %d pass %d: no fix (%s)", k, it, "fix inconsistent with the prediction")
+                _log.debug("frame %d pass %d: no fix (fix %.0f m from the prediction; sigma %.0f m)", k, it,
+                           float(np.linalg.norm(Cn - C_prior)), sigma_k)
                 if retry():
                     continue
                 break
@@ -1000,7 +1074,8 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
                 break
         if got is None:
             rots[k] = R
-            sigma_pred = sigma_pred * 1.5 + 10.0
+            if not (nav_C is not None and not last_fixes):
+                sigma_pred = sigma_pred * 1.5 + 10.0
             missed = True
             continue
         missed = False
@@ -1013,8 +1088,10 @@ def reconstruct_descent(frames, camera: Camera, basemaps, *, times_s, initial_po
         wres[k] = w
         ninl[k] = len(inl)
         last_fixes.append((t[k], Cn.copy(), Rn.copy()))
+        last_k = k
+        w_last = w
         prev = (img, Rn, Cn, gsd)
-        sigma_pred = 3.0 * w
+        sigma_pred = 6.0 * w            # the last fix's error carries into the prediction
     # smoothing
     pos = np.full((n, 3), np.nan)
     sig = np.sqrt(np.stack([cov[:, i, i] for i in range(3)], axis=1))

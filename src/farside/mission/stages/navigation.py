@@ -310,11 +310,21 @@ class NavigationStage(Stage):
         truth = np.array([m["camera"]["position_enu"] for _, m in meta], float)
         rot = np.array([m["camera"]["rotation_enu_from_cam"] for _, m in meta], float)
         t_s = np.array([m["mission_time_s"] for _, m in meta], float)
-        # the lander's own navigation solution (the prior; docs/vision_descent.md): the state from orbit
-        # determination at ignition, 300 m off (UNCONFIRMED), propagated by the IMU with a 0.3 m/s
-        # velocity error per axis and a 0.1 deg attitude bias (UNCONFIRMED)
+        # the prior: the lander's own navigation solution, i.e. the descent simulation's navigation
+        # estimate (x_nav_m ...: orbit determination at ignition propagated by the IMU, corrected by
+        # the altimeter; 100-215 m off the truth in the CE-4 run), its error applied to the camera,
+        # and a 0.1 deg attitude bias (UNCONFIRMED); docs/vision_descent.md
         rng = np.random.default_rng([int(sc.seed), 0xDE5C])
-        nav_pos = truth + rng.normal(0.0, 300.0 / math.sqrt(3.0), 3) + rng.normal(0.0, 0.3, 3) * (t_s - t_s[0])[:, None]
+        nav_pos = truth.copy()
+        trj_path = ctx.run_dir / "products" / "descent" / "trajectory.parquet"
+        trj = pd.read_parquet(trj_path) if trj_path.is_file() else None
+        if trj is not None and {"x_nav_m", "mission_time_s"} <= set(trj.columns):
+            tt = trj["mission_time_s"].to_numpy(float)
+            for k, ax in enumerate("xyz"):
+                err_ax = trj[f"{ax}_nav_m"].to_numpy(float) - trj[f"{ax}_m"].to_numpy(float)
+                nav_pos[:, k] += np.interp(t_s, tt, err_ax)
+        else:                 # no descent state: orbit determination 300 m off, 0.3 m/s IMU drift (UNCONFIRMED)
+            nav_pos += rng.normal(0.0, 300.0 / math.sqrt(3.0), 3) + rng.normal(0.0, 0.3, 3) * (t_s - t_s[0])[:, None]
         nav_rot = np.einsum("ij,kjl->kil", cv2.Rodrigues(rng.normal(0.0, math.radians(0.1), 3))[0], rot)
         rec = reconstruct_descent([str(p.with_suffix(".png")) for p, _ in meta], lcam(), maps, times_s=t_s,
                                   initial_position_enu=nav_pos[0], initial_rotation_enu_from_cam=nav_rot[0],
@@ -351,7 +361,7 @@ class NavigationStage(Stage):
         st = out["stops"]["table"]
         rep.add_section(SECTION, (
             f"<p>{len(stops)} stereo stops; the rover drove {st['driven_m'].sum():.1f} m on the paths planned on "
-            f"its own Navcam/Hazcam stereo maps (semi-global matching, fused elevation map, hazard costmap: slope at "
+            f"its own Navcam stereo maps (rendered pairs at three mast pans and one looking down; semi-global matching, fused elevation map, hazard costmap: slope at "
             f"the wheelbase, step height, roughness, the footprint as configuration space) and, beyond them, on the "
             f"degraded orbital map. Median mapped points per stop {int(st['n_points'].median())}.</p>"))
         # costmap mosaic with paths over the hillshade
@@ -450,8 +460,12 @@ class NavigationStage(Stage):
                 f"<p>Descent: {des['reconstructed']} of {des['frames']} LCAM frames resected; landing point "
                 f"{des['landing_error_m']:.2f} m from the truth horizontally (last fix {des['last_fix_height_m']:.0f} m "
                 f"above the ground); RMS 3-D error {des['rms_error_m']:.1f} m. The base map is an orthoimage of the site "
-                "and its backdrops rendered under the Sun ten days later, at 1 m (LROC NAC-like) over the site and "
-                "16/80 m over the backdrops, with heights from the DEM averaged to 2 m (docs/vision_descent.md).</p>"))
+                "and its backdrops rendered under the Sun three days later (near local noon, 37 deg from the frames' "
+                "Sun), at 1 m (LROC NAC-like) over the site and 16/80 m (or the backdrop's own pixel, if coarser) over "
+                "the backdrops, with heights from the DEM averaged to twice the pixel. Each frame's prior is the last fix "
+                "moved by the lander's navigation solution (IMU motion; the solution itself 300 m off at ignition, "
+                "drifting 0.3 m/s). The top frames see only the coarse regional backdrop and are least accurate "
+                "(docs/vision_descent.md).</p>"))
 
 
 def _tilt(cam) -> float:
