@@ -93,16 +93,17 @@ def stereo_points(left8, right8, pts_l, des_l, *, k_px, baseline_m, max_range_m,
     return m[:, 0], xyz
 
 
-def pnp(points_c0: np.ndarray, pix_c1: np.ndarray, k_px: np.ndarray, *, seed: int, reproj_px: float = 1.5):
+def pnp(points_c0: np.ndarray, pix_c1: np.ndarray, k_px: np.ndarray, *, seed: int, reproj_px: float = 1.5,
+        iterations: int = 500, minimal: bool = False):
     """RANSAC PnP + Levenberg-Marquardt refinement on the inliers. Returns (R_c1_from_c0, t_c1,
     inlier mask) with X_c1 = R X_c0 + t, or None."""
     if len(points_c0) < 6:
         return None
     cv2.setRNGSeed(int(seed))
     ok, rvec, tvec, inl = cv2.solvePnPRansac(points_c0.astype(np.float64), pix_c1.astype(np.float64),
-                                             k_px.astype(np.float64), None, iterationsCount=500,
-                                             reprojectionError=float(reproj_px), confidence=0.999,
-                                             flags=cv2.SOLVEPNP_EPNP)
+                                             k_px.astype(np.float64), None, iterationsCount=int(iterations),
+                                             reprojectionError=float(reproj_px), confidence=0.9999,
+                                             flags=cv2.SOLVEPNP_AP3P if minimal else cv2.SOLVEPNP_EPNP)
     if not ok or inl is None or len(inl) < 6:
         return None
     idx = inl.ravel()
@@ -169,3 +170,159 @@ def icp_translation(obs_rel: np.ndarray, tree: cKDTree, start: np.ndarray, *, it
     d, _ = tree.query(obs_rel + t, k=1)
     k = d <= np.quantile(d, trim)
     return t, float(np.sqrt(np.mean(d[k] ** 2)))
+
+
+# ---------------------------------------------------------------------------------------------
+# ground-plane guided matching between stops (large scale and perspective change)
+# ---------------------------------------------------------------------------------------------
+def disparity(left8: np.ndarray, right8: np.ndarray, *, max_disp_px: float) -> np.ndarray:
+    """Dense disparity (OpenCV SGBM, block 5, left-right checked), px; invalid < 0."""
+    nd = int(min(left8.shape[1] // 2, max(32, 16 * int(np.ceil(max_disp_px / 16.0)))))
+    blk = 5
+    sg = cv2.StereoSGBM_create(minDisparity=0, numDisparities=nd, blockSize=blk, P1=8 * blk * blk, P2=32 * blk * blk,
+                               uniquenessRatio=10, disp12MaxDiff=1, speckleWindowSize=100, speckleRange=2,
+                               mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
+    return sg.compute(left8, right8).astype(np.float32) / 16.0
+
+
+def ground_plane(disp: np.ndarray, k_px: np.ndarray, baseline_m: float, *, max_range_m: float, seed: int):
+    """The dominant plane of the stereo points (RANSAC, 5 cm, then least squares on the inliers):
+    (n, d) with n . X = d > 0 in the camera frame (n points from the camera to the ground), or None."""
+    v, u = np.nonzero(disp > 1.0)
+    if v.size < 200:
+        return None
+    step = max(1, v.size // 20000)
+    v, u = v[::step], u[::step]
+    fx, fy, cx, cy = k_px[0, 0], k_px[1, 1], k_px[0, 2], k_px[1, 2]
+    z = fx * baseline_m / disp[v, u]
+    x = np.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], axis=1)[z < max_range_m]
+    if len(x) < 200:
+        return None
+    rng = np.random.default_rng(seed)
+    best = (0, None, 0.0)
+    for _ in range(150):
+        s = x[rng.choice(len(x), 3, replace=False)]
+        n = np.cross(s[1] - s[0], s[2] - s[0])
+        nn = np.linalg.norm(n)
+        if nn < 1e-9:
+            continue
+        n = n / nn
+        c = int(np.count_nonzero(np.abs(x @ n - n @ s[0]) < 0.05))
+        if c > best[0]:
+            best = (c, n, float(n @ s[0]))
+    if best[1] is None:
+        return None
+    inl = x[np.abs(x @ best[1] - best[2]) < 0.05]
+    c = inl.mean(axis=0)
+    n = np.linalg.svd(inl - c, full_matrices=False)[2][2]
+    d = float(n @ c)
+    if d < 0:
+        n, d = -n, -d
+    if n[1] < 0.3 or d < 0.1:          # not a floor below the camera
+        return None
+    return n, d
+
+
+def ortho_homography(k_px: np.ndarray, plane, *, res_m: float, near_m: float, far_m: float, half_width_m: float):
+    """Homography image <- ortho (a map of the plane, ``res_m`` per pixel, rows from ``far_m`` ahead
+    down to ``near_m``, columns ``half_width_m`` either side) and the ortho image size (w, h)."""
+    n, d = plane
+    foot = n * d
+    ef = np.array([0.0, 0.0, 1.0]) - n[2] * n
+    ef /= np.linalg.norm(ef)
+    er = np.cross(n, ef)
+    if er[0] < 0:
+        er = -er
+    w, h = int(2 * half_width_m / res_m), int((far_m - near_m) / res_m)
+    m = np.column_stack([res_m * er, -res_m * ef, foot - half_width_m * er + far_m * ef])
+    return k_px @ m, (w, h)
+
+
+def apply_h(h: np.ndarray, p: np.ndarray) -> np.ndarray:
+    q = np.c_[p, np.ones(len(p))] @ h.T
+    return (q[:, :2] / q[:, 2:3]).astype(np.float32)
+
+
+def ortho_matches(img_a, img_b, k_px, plane_a, plane_b, *, res_m, near_m, far_m, half_width_m, n_features):
+    """SIFT matches between the two images rectified onto their ground planes (the scale and
+    perspective change between stops is then gone up to the relief): image pixel pairs (pa, pb)."""
+    outs = []
+    for img, pl in ((img_a, plane_a), (img_b, plane_b)):
+        h, size = ortho_homography(k_px, pl, res_m=res_m, near_m=near_m, far_m=far_m, half_width_m=half_width_m)
+        o = cv2.warpPerspective(img, h, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
+        valid = cv2.warpPerspective(np.full(img.shape, 255, np.uint8), h, size,
+                                    flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+        valid = cv2.erode(valid, np.ones((9, 9), np.uint8))
+        p, des = sift_features(o, n_features, mask=valid)
+        outs.append((h, p, des))
+    m = ratio_matches(outs[0][2], outs[1][2])
+    if len(m) == 0:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    return apply_h(outs[0][0], outs[0][1][m[:, 0]]), apply_h(outs[1][0], outs[1][1][m[:, 1]])
+
+
+def points_at(pix, left8, right8, disp, k_px, baseline_m, *, max_range_m, refine: bool = True):
+    """Stereo 3-D points (left-camera frame) of given left pixels: the SGBM disparity, refined by
+    Lucas-Kanade along the row when ``refine``. Returns (ok mask, (N, 3))."""
+    h, w = disp.shape
+    u = np.clip(np.round(pix[:, 0]).astype(int), 0, w - 1)
+    v = np.clip(np.round(pix[:, 1]).astype(int), 0, h - 1)
+    d0 = disp[v, u]
+    ok = d0 > 1.0
+    if refine:
+        guess = pix.astype(np.float32).copy()
+        guess[:, 0] -= np.where(ok, d0, 0.0)
+        pr, okl = refine_lk(left8, right8, pix.astype(np.float32), guess)
+        d = pix[:, 0] - pr[:, 0]
+        ok &= okl & (np.abs(pix[:, 1] - pr[:, 1]) < 1.0) & (d > 1.0)
+    else:
+        d = d0
+    fx, fy, cx, cy = k_px[0, 0], k_px[1, 1], k_px[0, 2], k_px[1, 2]
+    z = fx * baseline_m / np.where(ok, d, 1.0)
+    ok &= z < max_range_m
+    xyz = np.stack([(pix[:, 0] - cx) * z / fx, (pix[:, 1] - cy) * z / fy, z], axis=1)
+    return ok, xyz
+
+
+def plane_homography(k_px, rot, t, plane):
+    """Pixel map src -> dst induced by the src-frame plane n . X = d, for X_dst = R X_src + t."""
+    n, d = plane
+    return k_px @ (rot + np.outer(t, n) / d) @ np.linalg.inv(k_px)
+
+
+def guided_track(src8, dst8, pix_src, xyz_src, k_px, rot, t, plane_src, *, oversample: int = 4, win: int = 15):
+    """Positions in ``dst8`` of the ``src8`` pixels ``pix_src`` (3-D points ``xyz_src`` in the src
+    camera) given an approximate motion X_dst = R X_src + t: the src image is warped into the dst
+    view through the ground plane (supersampled and box-filtered, so a shrinking warp does not
+    alias), and each point is tracked by Lucas-Kanade from its warped position to the dst image,
+    started at its projection. Returns (pts_dst, ok)."""
+    hmap = plane_homography(k_px, rot, t, plane_src)            # src -> dst
+    hh, ww = dst8.shape
+    s = np.diag([1.0 / oversample, 1.0 / oversample, 1.0])
+    s[0, 2] = s[1, 2] = 0.5 / oversample - 0.5                  # pixel centres of the supersampled grid
+    big = cv2.warpPerspective(src8, np.linalg.inv(hmap) @ s, (ww * oversample, hh * oversample),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
+    warped = cv2.resize(big, (ww, hh), interpolation=cv2.INTER_AREA)
+    at_w = apply_h(hmap, pix_src)
+    pc = xyz_src @ rot.T + t
+    front = pc[:, 2] > 0.1
+    proj = np.where(front[:, None], (pc[:, :2] / np.where(front, pc[:, 2], 1.0)[:, None]) * np.array([k_px[0, 0], k_px[1, 1]])
+                    + k_px[:2, 2], -1e6).astype(np.float32)
+    inside = front & np.all((at_w > win) & (at_w < np.array([ww, hh]) - win), axis=1) \
+        & np.all((proj > win) & (proj < np.array([ww, hh]) - win), axis=1)
+    out = proj.copy()
+    ok = np.zeros(len(pix_src), bool)
+    if inside.any():
+        a = at_w[inside].reshape(-1, 1, 2)
+        g = proj[inside].reshape(-1, 1, 2).copy()
+        crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+        b, st, _ = cv2.calcOpticalFlowPyrLK(warped, dst8, a, g, winSize=(win, win), maxLevel=2, criteria=crit,
+                                            flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(dst8, warped, b, a.copy(), winSize=(win, win), maxLevel=2,
+                                                criteria=crit, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+        fb = np.linalg.norm((back - a).reshape(-1, 2), axis=1)
+        good = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < 0.5)
+        good &= np.linalg.norm((b - g).reshape(-1, 2), axis=1) < 12.0
+        out[inside] = b.reshape(-1, 2)
+        ok[inside] = good
+    return out, ok

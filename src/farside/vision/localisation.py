@@ -370,7 +370,8 @@ class VOStep:
 
 
 def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: float, rng: np.random.Generator,
-                         max_range_m: float = 20.0, n_features: int = 2000, min_inliers: int = 12) -> VOStep:
+                         right1_dn=None, max_range_m: float = 20.0, n_features: int = 2000,
+                         min_inliers: int = 12) -> VOStep:
     """Stereo visual odometry between two stops: SIFT features of the stop-k left image are
     triangulated with the stop-k pair (epipolar match refined by Lucas-Kanade), matched into the
     stop-(k+1) left image, and the motion solved by RANSAC PnP (EPnP, 1.5 px) refined by
@@ -406,8 +407,10 @@ def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: flo
     """
     rng = _rng(rng)
     l0, r0, l1 = _image("left0_dn", left0_dn), _image("right0_dn", right0_dn), _image("left1_dn", left1_dn)
-    if not (l0.shape == r0.shape == l1.shape):
-        raise invalid("right0_dn/left1_dn.shape", (r0.shape, l1.shape), f"the shape of left0_dn {l0.shape}")
+    r1 = None if right1_dn is None else _image("right1_dn", right1_dn)
+    if not (l0.shape == r0.shape == l1.shape) or (r1 is not None and r1.shape != l0.shape):
+        raise invalid("right0_dn/left1_dn/right1_dn.shape", (r0.shape, l1.shape, None if r1 is None else r1.shape),
+                      f"the shape of left0_dn {l0.shape}")
     k = _k(k_px)
     b = _real("baseline_m", baseline_m, 0.0, 5.0, lo_open=True)
     rmax = _real("max_range_m", max_range_m, 0.0, 1e4, lo_open=True)
@@ -415,29 +418,56 @@ def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: flo
         raise invalid("n_features", n_features, "an integer >= 50")
     seed = int(rng.integers(0, 2 ** 31 - 1))
     a0, b0, a1 = _vo.normalise(l0), _vo.normalise(r0), _vo.normalise(l1)
+    b1 = None if r1 is None else _vo.normalise(r1)
+    fx = k[0, 0]
+    near_m = 0.5                                           # nearest ground point used (m)
+    disp0 = _vo.disparity(a0, b0, max_disp_px=fx * b / near_m)
+    plane0 = _vo.ground_plane(disp0, k, b, max_range_m=rmax, seed=seed)
+    # stereo features of stop k (SIFT, epipolar match, sub-pixel): the points that are tracked
     p0, d0 = _vo.sift_features(a0, n_features)
     idx, xyz = _vo.stereo_points(a0, b0, p0, d0, k_px=k, baseline_m=b, max_range_m=rmax, n_features=n_features)
-    fail = VOStep(False, np.eye(3), np.zeros(3), int(len(idx)), 0, 0, math.nan)
-    if len(idx) < min_inliers:
-        return fail
-    p1, d1 = _vo.sift_features(a1, n_features)
-    m = _vo.ratio_matches(d0[idx], d1)
-    if len(m) < min_inliers:
-        return VOStep(False, np.eye(3), np.zeros(3), int(len(idx)), int(len(m)), 0, math.nan)
-    pts3 = xyz[m[:, 0]]
-    pix1 = p1[m[:, 1]].astype(np.float64)
-    # sub-pixel position in image k+1 (LK from image k, started at the SIFT match)
-    pix1r, okr = _vo.refine_lk(a0, a1, p0[idx][m[:, 0]], pix1.astype(np.float32))
-    pix1 = np.where(okr[:, None], pix1r, pix1)
-    res = _vo.pnp(pts3, pix1, k, seed=seed)
-    if res is None:
-        return VOStep(False, np.eye(3), np.zeros(3), int(len(idx)), int(len(m)), 0, math.nan)
-    rot, t, inl, err = res
-    if inl.sum() < min_inliers:
-        return VOStep(False, np.eye(3), np.zeros(3), int(len(idx)), int(len(m)), int(inl.sum()), math.nan)
+    n_st = int(len(idx))
+    if plane0 is None or n_st < min_inliers:
+        return VOStep(False, np.eye(3), np.zeros(3), n_st, 0, 0, math.nan)
+    if b1 is not None:
+        disp1 = _vo.disparity(a1, b1, max_disp_px=fx * b / near_m)
+        plane1 = _vo.ground_plane(disp1, k, b, max_range_m=rmax, seed=seed + 1) or plane0
+    else:
+        plane1 = plane0                                    # the same mast over the ground
+    # 1. prior-free coarse motion: SIFT on the two views rectified onto their ground planes
+    res_m = _ORTHO_GSD_RANGE_M / fx
+    q0, q1 = _vo.ortho_matches(a0, a1, k, plane0, plane1, res_m=res_m, near_m=near_m,
+                               far_m=min(rmax, _ORTHO_FAR_M), half_width_m=_ORTHO_HALF_WIDTH_M, n_features=0)
+    ok3, x3 = _vo.points_at(q0, a0, b0, disp0, k, b, max_range_m=rmax, refine=False)
+    n_coarse = int(ok3.sum())
+    if n_coarse < min_inliers:
+        return VOStep(False, np.eye(3), np.zeros(3), n_st, n_coarse, 0, math.nan)
+    res = _vo.pnp(x3[ok3], q1[ok3], k, seed=seed, reproj_px=_COARSE_PX, iterations=2000, minimal=True)
+    if res is None or res[2].sum() < min_inliers:
+        return VOStep(False, np.eye(3), np.zeros(3), n_st, n_coarse, 0 if res is None else int(res[2].sum()), math.nan)
+    rot, t = res[0], res[1]
+    import os
+    if os.environ.get('VODBG'): print('coarse', len(q0), n_coarse, int(res[2].sum()), np.round(-rot.T @ t, 2))
+    # 2. precise: the stereo features tracked into stop k+1 through the view warped by the ground
+    #    plane at the coarse motion, PnP on them; twice (the second warp from the better motion)
+    pix0 = p0[idx]
+    for it in range(2):
+        pix1, okt = _vo.guided_track(a0, a1, pix0, xyz, k, rot, t, plane0)
+        n_m = int(okt.sum())
+        if n_m < min_inliers:
+            return VOStep(False, np.eye(3), np.zeros(3), n_st, n_m, 0, math.nan)
+        res = _vo.pnp(xyz[okt], pix1[okt], k, seed=seed + 2 + it, reproj_px=1.5)
+        if res is None or res[2].sum() < min_inliers:
+            return VOStep(False, np.eye(3), np.zeros(3), n_st, n_m, 0 if res is None else int(res[2].sum()), math.nan)
+        rot, t, inl, err = res
     # X_c1 = R X_c0 + t  ->  camera-1 centre in c0: -R^T t; c1 -> c0 rotation: R^T
-    return VOStep(True, rot.T, -rot.T @ t, int(len(idx)), int(len(m)), int(inl.sum()),
-                  float(np.sqrt(np.mean(err[inl] ** 2))))
+    return VOStep(True, rot.T, -rot.T @ t, n_st, n_m, int(inl.sum()), float(np.sqrt(np.mean(err[inl] ** 2))))
+
+
+_ORTHO_GSD_RANGE_M = 16.0      # ortho pixel: the image's lateral footprint at 16 m (2 px at 8 m)
+_ORTHO_FAR_M = 14.0
+_ORTHO_HALF_WIDTH_M = 8.0
+_COARSE_PX = 4.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -463,8 +463,8 @@ class NavigationStage(Stage):
                 "and its backdrops rendered under the Sun three days later (near local noon, 37 deg from the frames' "
                 "Sun), at 1 m (LROC NAC-like) over the site and 16/80 m (or the backdrop's own pixel, if coarser) over "
                 "the backdrops, with heights from the DEM averaged to twice the pixel. Each frame's prior is the last fix "
-                "moved by the lander's navigation solution (IMU motion; the solution itself 300 m off at ignition, "
-                "drifting 0.3 m/s). The top frames see only the coarse regional backdrop and are least accurate "
+                "moved by the lander's own navigation solution (the descent simulation's estimate, 100-215 m off the "
+                "truth). The top frames see only the coarse regional backdrop and are least accurate "
                 "(docs/vision_descent.md).</p>"))
 
 
