@@ -117,7 +117,7 @@ class NavStop:
     t_s: float
     x_m: float
     y_m: float
-    heading_deg: float
+    heading_deg: float                # at imaging
     costmap: LocalCostmap
     planned_xy_m: np.ndarray          # (n, 2) the planned path, site ENU
     driven_xy_m: np.ndarray           # (m, 2) the segment actually driven
@@ -204,6 +204,7 @@ def navigate_to(driver, goal_xy, label: str, *, perceive: Callable[..., LocalCos
         # face the goal before imaging (a point turn through the driver's turn model)
         driver.turn_to(_bearing_deg(gx - driver.x, gy - driver.y))
         t_img = driver.t
+        img_heading = driver.heading                # the stop's pose is the imaging pose
         local = perceive(driver.x, driver.y, driver.heading, t_img)
         # onboard: image + plan on the rover; ground: down, plan on Earth, up
         t_cmd = t_img + cfg.onboard_s
@@ -216,7 +217,7 @@ def navigate_to(driver, goal_xy, label: str, *, perceive: Callable[..., LocalCos
             wait = t_cmd - t_img - cfg.ground_planning_s
             if not math.isfinite(t_cmd) or t_cmd >= driver.plan.end_s:
                 driver.t = driver.plan.end_s
-                stops.append(NavStop(t_img, driver.x, driver.y, driver.heading, local, np.zeros((0, 2)),
+                stops.append(NavStop(t_img, driver.x, driver.y, img_heading, local, np.zeros((0, 2)),
                                      np.zeros((0, 2)), math.inf, math.inf, "no command before the timeline's end"))
                 return False, "no uplink before the timeline's end"
         driver.t = t_cmd
@@ -242,7 +243,7 @@ def navigate_to(driver, goal_xy, label: str, *, perceive: Callable[..., LocalCos
             near_goal = k_best >= 0 and d[k_best] <= cfg.goal_tolerance_m
             closer = k_best >= 0 and math.hypot(driver.x - gx, driver.y - gy) > d[k_best] + 1.0
             if not (near_goal or closer):
-                stops.append(NavStop(t_img, driver.x, driver.y, driver.heading, local, np.zeros((0, 2)),
+                stops.append(NavStop(t_img, driver.x, driver.y, img_heading, local, np.zeros((0, 2)),
                                      np.zeros((0, 2)), wait, t_cmd, "goal cell lethal"))
                 driver.events.append((driver.t, "navigation failed", f"{label}: the goal cell is lethal in the map"))
                 return False, "the goal lies on a hazard"
@@ -251,7 +252,7 @@ def navigate_to(driver, goal_xy, label: str, *, perceive: Callable[..., LocalCos
         try:
             path, _ = plan_path(cost, s, g)
         except PhysicsError:
-            stops.append(NavStop(t_img, driver.x, driver.y, driver.heading, local, np.zeros((0, 2)),
+            stops.append(NavStop(t_img, driver.x, driver.y, img_heading, local, np.zeros((0, 2)),
                                  np.zeros((0, 2)), wait, t_cmd, "no path"))
             driver.events.append((driver.t, "navigation failed", f"{label}: no path on the map"))
             return False, "no path around the mapped hazards"
@@ -282,7 +283,7 @@ def navigate_to(driver, goal_xy, label: str, *, perceive: Callable[..., LocalCos
         refused = sum(1 for e in driver.events if e[1] == "segment refused") - refused_before
         if refused:
             driver.events.append((driver.t, "limit", f"{label}: the planned segment met a hazard the map missed"))
-        stops.append(NavStop(t_img, float(driven[0][0]), float(driven[0][1]), driver.heading, local, pxy,
+        stops.append(NavStop(t_img, float(driven[0][0]), float(driven[0][1]), img_heading, local, pxy,
                              np.asarray(driven, float), wait, t_cmd, note))
         if len(driven) == 1 and not refused:
             # nothing could be driven on known ground: edge forward one map cell is not possible

@@ -1,5 +1,6 @@
-"""Image-level pieces of the rover localisation (private): contrast normalisation, stereo feature
-triangulation, temporal matching + PnP, lander segmentation and the lander-model ICP.
+"""Image-level pieces of the rover localisation (private): contrast normalisation, SIFT matching,
+ground-plane map views, stereo depth at given pixels, tracking through a resampled view, PnP,
+lander segmentation and the lander-model ICP.
 
 Camera frame: x right, y down, z forward (farside.render.camera). Parallel stereo pair: the right
 camera sits ``baseline_m`` along the left camera's +x; disparity d = u_left - u_right > 0.
@@ -8,6 +9,8 @@ camera sits ``baseline_m`` along the left camera's +x; disparity d = u_left - u_
 from __future__ import annotations
 
 import cv2
+import math
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -67,30 +70,6 @@ def refine_lk(img_a: np.ndarray, img_b: np.ndarray, pts_a: np.ndarray, guess_b: 
     # LK must not wander far from the descriptor match
     ok &= np.linalg.norm((b - g).reshape(-1, 2), axis=1) < 2.0
     return b.reshape(-1, 2), ok
-
-
-def stereo_points(left8, right8, pts_l, des_l, *, k_px, baseline_m, max_range_m, min_disp_px=1.0,
-                  n_features=4000):
-    """Triangulate the left keypoints by matching them into the right image along the epipolar
-    line (parallel pair). Returns (index into pts_l, (M, 3) left-camera points)."""
-    pts_r, des_r = sift_features(right8, n_features)
-    m = ratio_matches(des_l, des_r)
-    if len(m) == 0:
-        return np.zeros(0, int), np.zeros((0, 3))
-    pl, pr = pts_l[m[:, 0]], pts_r[m[:, 1]]
-    keep = (np.abs(pl[:, 1] - pr[:, 1]) < 2.0) & (pl[:, 0] - pr[:, 0] > min_disp_px)
-    m, pl, pr = m[keep], pl[keep], pr[keep]
-    pr, ok = refine_lk(left8, right8, pl, pr)
-    m, pl, pr = m[ok], pl[ok], pr[ok]
-    fx, fy, cx, cy = k_px[0, 0], k_px[1, 1], k_px[0, 2], k_px[1, 2]
-    d = pl[:, 0] - pr[:, 0]
-    keep = (np.abs(pl[:, 1] - pr[:, 1]) < 1.0) & (d > min_disp_px)
-    m, pl, d = m[keep], pl[keep], d[keep]
-    z = fx * baseline_m / d
-    keep = z < max_range_m
-    m, pl, z = m[keep], pl[keep], z[keep]
-    xyz = np.stack([(pl[:, 0] - cx) * z / fx, (pl[:, 1] - cy) * z / fy, z], axis=1)
-    return m[:, 0], xyz
 
 
 def pnp(points_c0: np.ndarray, pix_c1: np.ndarray, k_px: np.ndarray, *, seed: int, reproj_px: float = 1.5,
@@ -306,8 +285,9 @@ def guided_track(src8, dst8, pix_src, xyz_src, k_px, rot, t, plane_src, *, overs
     at_w = apply_h(hmap, pix_src)
     pc = xyz_src @ rot.T + t
     front = pc[:, 2] > 0.1
-    proj = np.where(front[:, None], (pc[:, :2] / np.where(front, pc[:, 2], 1.0)[:, None]) * np.array([k_px[0, 0], k_px[1, 1]])
-                    + k_px[:2, 2], -1e6).astype(np.float32)
+    fxy = np.array([k_px[0, 0], k_px[1, 1]])
+    proj = np.where(front[:, None], (pc[:, :2] / np.where(front, pc[:, 2], 1.0)[:, None]) * fxy + k_px[:2, 2],
+                    -1e6).astype(np.float32)
     inside = front & np.all((at_w > win) & (at_w < np.array([ww, hh]) - win), axis=1) \
         & np.all((proj > win) & (proj < np.array([ww, hh]) - win), axis=1)
     out = proj.copy()
@@ -326,3 +306,158 @@ def guided_track(src8, dst8, pix_src, xyz_src, k_px, rot, t, plane_src, *, overs
         out[inside] = b.reshape(-1, 2)
         ok[inside] = good
     return out, ok
+
+
+def plane_coords(points: np.ndarray, plane) -> np.ndarray:
+    """(N, 2) coordinates (right, forward) of 3-D camera-frame points projected onto the plane."""
+    n, _ = plane
+    ef = np.array([0.0, 0.0, 1.0]) - n[2] * n
+    ef /= np.linalg.norm(ef)
+    er = np.cross(n, ef)
+    if er[0] < 0:
+        er = -er
+    return np.stack([points @ er, points @ ef], axis=1)
+
+
+def rays_on_plane(pix: np.ndarray, k_px: np.ndarray, plane) -> np.ndarray:
+    """Camera-frame points where the pixels' rays meet the plane (NaN where they do not)."""
+    n, d = plane
+    r = np.c_[pix, np.ones(len(pix))] @ np.linalg.inv(k_px).T
+    s = r @ n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.where(s > 1e-6, d / s, np.nan)
+    return r * lam[:, None]
+
+
+def rigid2d_ransac(a: np.ndarray, b: np.ndarray, *, tol_m: float, seed: int, iterations: int = 2000) -> np.ndarray:
+    """Inlier mask of the largest set of pairs with b = Rot(theta) a + t (two-point RANSAC)."""
+    n = len(a)
+    if n < 3:
+        return np.zeros(n, bool)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, n, iterations)
+    j = rng.integers(0, n, iterations)
+    va, vb = a[j] - a[i], b[j] - b[i]
+    la, lb = np.hypot(*va.T), np.hypot(*vb.T)
+    good = (i != j) & (la > 0.3) & (np.abs(la - lb) < 2 * tol_m)
+    th = np.arctan2(vb[:, 1], vb[:, 0]) - np.arctan2(va[:, 1], va[:, 0])
+    c, s = np.cos(th), np.sin(th)
+    t = b[i] - np.stack([c * a[i, 0] - s * a[i, 1], s * a[i, 0] + c * a[i, 1]], axis=1)
+    best, best_count = np.zeros(n, bool), 0
+    for k in np.nonzero(good)[0]:
+        pa = np.stack([c[k] * a[:, 0] - s[k] * a[:, 1], s[k] * a[:, 0] + c[k] * a[:, 1]], axis=1) + t[k]
+        m = np.hypot(*(pa - b).T) < tol_m
+        cnt = int(m.sum())
+        if cnt > best_count:
+            best, best_count = m, cnt
+    return best
+
+
+def overlap_corners(left8, right8, disp, k_px, baseline_m, rot, t, plane, *, max_range_m, n_corners,
+                    margin_px: int = 16):
+    """Shi-Tomasi corners of the left image where the ground plane, moved by X' = R X + t, stays in
+    view (with a margin), triangulated by :func:`points_at`. Returns (pixels, points)."""
+    h, w = left8.shape
+    hmap = plane_homography(k_px, rot, t, plane)
+    vv, uu = np.mgrid[0:h:4, 0:w:4]
+    grid = np.stack([uu.ravel(), vv.ravel()], axis=1).astype(np.float64)
+    q = np.c_[grid, np.ones(len(grid))] @ hmap.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = q[:, :2] / q[:, 2:3]
+    inside = (q[:, 2] > 0) & np.all((uv > margin_px) & (uv < np.array([w, h]) - margin_px), axis=1)
+    mask = cv2.resize(inside.reshape(vv.shape).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    mask &= (disp > 1.0).astype(np.uint8)
+    if mask.sum() < 100:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 3))
+    c = cv2.goodFeaturesToTrack(left8, maxCorners=int(n_corners), qualityLevel=0.002, minDistance=5, mask=mask,
+                                blockSize=7)
+    if c is None:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 3))
+    pix = c.reshape(-1, 2).astype(np.float32)
+    ok, xyz = points_at(pix, left8, right8, disp, k_px, baseline_m, max_range_m=max_range_m)
+    return pix[ok], xyz[ok]
+
+
+def plane_basis(plane) -> np.ndarray:
+    """Columns: the plane's right and forward directions and its normal (camera frame)."""
+    n, _ = plane
+    ef = np.array([0.0, 0.0, 1.0]) - n[2] * n
+    ef /= np.linalg.norm(ef)
+    er = np.cross(n, ef)
+    if er[0] < 0:
+        er = -er
+    return np.column_stack([er, ef, n])
+
+
+def motion_from_ground(a: np.ndarray, b: np.ndarray, plane_a, plane_b):
+    """Least-squares 2-D rigid motion b = Rot a + t of plane coordinates (Kabsch), lifted to the
+    camera motion X_b = R X_a + t (the ground planes coincide)."""
+    ca, cb = a.mean(axis=0), b.mean(axis=0)
+    h = (a - ca).T @ (b - cb)
+    th = math.atan2(h[0, 1] - h[1, 0], h[0, 0] + h[1, 1])
+    c, s = math.cos(th), math.sin(th)
+    m = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    tt = np.r_[cb - m[:2, :2] @ ca, 0.0]
+    ea, eb = plane_basis(plane_a), plane_basis(plane_b)
+    oa, ob = plane_a[0] * plane_a[1], plane_b[0] * plane_b[1]
+    rot = eb @ m @ ea.T
+    return rot, eb @ (tt - m @ ea.T @ oa) + ob
+
+
+def depth_track(src8, dst8, disp_src, k_px, baseline_m, rot, t, plane_src, pix_src, *, win: int = 15,
+                max_shift_px: float = 10.0):
+    """Positions in ``dst8`` of the ``src8`` pixels ``pix_src`` given an approximate motion
+    X_dst = R X_src + t: the dst image is resampled into the src view through the src stereo depth
+    (disparity median- and Gaussian-smoothed, holes filled from the ground plane), each point is
+    tracked by Lucas-Kanade from the src image into that synthetic view (offset d, forward-backward
+    checked), and its dst position is the resampling map at pix_src + d. Returns (pts_dst, ok)."""
+    h, w = src8.shape
+    fx, fy, cx, cy = k_px[0, 0], k_px[1, 1], k_px[0, 2], k_px[1, 2]
+    vv, uu = np.mgrid[0:h, 0:w].astype(np.float32)
+    n, d = plane_src
+    ray = np.stack([(uu - cx) / fx, (vv - cy) / fy, np.ones_like(uu)], axis=-1)
+    s = ray @ n
+    plane_disp = np.where(s > 1e-6, fx * baseline_m * s / d, 0.0).astype(np.float32)
+    dd = np.where(disp_src > 1.0, disp_src, plane_disp).astype(np.float32)
+    dd = cv2.GaussianBlur(cv2.medianBlur(dd, 5), (0, 0), 2.0)
+    z = fx * baseline_m / np.maximum(dd, 0.1)
+    x = ray * z[..., None]
+    xd = x @ rot.T + t
+    zd = xd[..., 2]
+    good = (dd > 0.5) & (zd > 0.1)
+    zz = np.where(good, zd, 1.0)
+    mx = np.where(good, xd[..., 0] / zz * fx + cx, -1e4).astype(np.float32)
+    my = np.where(good, xd[..., 1] / zz * fy + cy, -1e4).astype(np.float32)
+    synth = cv2.remap(dst8, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out = np.full((len(pix_src), 2), np.nan, np.float32)
+    if len(pix_src) == 0:
+        return out, np.zeros(0, bool)
+    a = pix_src.reshape(-1, 1, 2).astype(np.float32)
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+    b, st, _ = cv2.calcOpticalFlowPyrLK(src8, synth, a, a.copy(), winSize=(win, win), maxLevel=2, criteria=crit,
+                                        flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(synth, src8, b, a.copy(), winSize=(win, win), maxLevel=2, criteria=crit,
+                                            flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    b = b.reshape(-1, 2)
+    fb = np.linalg.norm(back.reshape(-1, 2) - pix_src, axis=1)
+    ok = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < 0.5) & (np.linalg.norm(b - pix_src, axis=1) < max_shift_px)
+    ok &= np.all((b > win) & (b < np.array([w, h]) - win), axis=1)
+    bq = np.clip(b, 0, np.array([w - 1, h - 1], np.float32)).reshape(-1, 1, 2)
+    px = cv2.remap(mx, bq[..., 0], bq[..., 1], interpolation=cv2.INTER_LINEAR).ravel()
+    py = cv2.remap(my, bq[..., 0], bq[..., 1], interpolation=cv2.INTER_LINEAR).ravel()
+    out = np.stack([px, py], axis=1)
+    ok &= np.all((out > 2) & (out < np.array([dst8.shape[1], dst8.shape[0]]) - 2), axis=1)
+    # the whole LK window must have been resampled from inside the dst image
+    inside = cv2.remap((synth > 0).astype(np.uint8) * 255, bq[..., 0], bq[..., 1], interpolation=cv2.INTER_NEAREST)
+    ok &= inside.ravel() > 0
+    return out, ok
+
+
+def local_contrast(img8: np.ndarray, sigma_px: float = 6.0) -> np.ndarray:
+    """8-bit image with its local mean removed and divided by its local standard deviation
+    (Gaussian windows of ``sigma_px``): what the tracker compares, so that two stops exposed
+    differently (one exposure per pair, set on the scene's brightest part) still match."""
+    f = img8.astype(np.float32)
+    d = f - cv2.GaussianBlur(f, (0, 0), sigma_px)
+    sd = np.sqrt(cv2.GaussianBlur(d * d, (0, 0), sigma_px)) + 2.0
+    return np.clip(128.0 + 40.0 * d / sd, 0, 255).astype(np.uint8)

@@ -355,7 +355,8 @@ class VOStep:
     position_c0_m : (3,)
         The camera-(k+1) projection centre in the camera-k frame, metres.
     n_stereo, n_matched, n_inliers : int
-        Triangulated features, features matched into k+1, PnP inliers.
+        Triangulated corners, corners tracked into the other stop (on an early failure: ground
+        matches of the coarse stage), PnP inliers.
     reprojection_rms_px : float
         RMS reprojection error of the inliers.
     """
@@ -371,16 +372,29 @@ class VOStep:
 
 def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: float, rng: np.random.Generator,
                          right1_dn=None, max_range_m: float = 20.0, n_features: int = 2000,
-                         min_inliers: int = 12) -> VOStep:
-    """Stereo visual odometry between two stops: SIFT features of the stop-k left image are
-    triangulated with the stop-k pair (epipolar match refined by Lucas-Kanade), matched into the
-    stop-(k+1) left image, and the motion solved by RANSAC PnP (EPnP, 1.5 px) refined by
-    Levenberg-Marquardt on the inliers.
+                         min_inliers: int = 30) -> VOStep:
+    """Stereo visual odometry between two stops, made for stops metres apart with a turn (the
+    ground 4-9 m ahead of stop k is seen 1-5 m ahead of stop k+1: 2-3x the scale, a different
+    foreshortening, often a different exposure).
+
+    1. Coarse, without a prior: each stop's ground plane is fitted to its stereo points (SGBM,
+       RANSAC); both left images are rectified onto their planes (a map view, the lateral
+       footprint of 2 px at 8 m per pixel, >= 2.5 cm), where the change of scale and perspective
+       is gone but for the relief; SIFT matches between the two map views must agree with one
+       rigid motion of the ground (2-point RANSAC, 0.4 m); that motion, refined by RANSAC P3P on
+       the matches with a stop-k stereo depth, is the coarse camera motion.
+    2. Precise: Shi-Tomasi corners where the views overlap are triangulated (SGBM disparity
+       refined by Lucas-Kanade along the row) and tracked into the other stop's image resampled
+       into their view (through the dense stereo depth with ``right1_dn``, else through the
+       ground plane), on locally contrast-normalised images; RANSAC PnP (EPnP, 1.5 px) refined
+       by Levenberg-Marquardt; done twice, the second resampling from the better motion. With
+       ``right1_dn`` the corners are taken at stop k+1 (near points, small depth error) and
+       tracked back into stop k; without it, stop-k corners are tracked forward.
 
     Parameters
     ----------
     left0_dn, right0_dn : (H, W) array
-        Stop-k navcam pair (parallel, rectified), DN.
+        Stop-k navcam pair (parallel, rectified), DN (any bit depth).
     left1_dn : (H, W) array
         Stop-(k+1) left image.
     k_px : (3, 3)
@@ -388,11 +402,13 @@ def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: flo
     baseline_m : float
         Stereo baseline (right camera along the left camera's +x).
     rng : numpy.random.Generator
-        Seeds the RANSAC.
+        Seeds the RANSACs.
+    right1_dn : (H, W) array, optional
+        Stop-(k+1) right image: the more accurate backward tracking (recommended).
     max_range_m : float
         Triangulated points farther than this are not used (depth error grows as range^2).
     n_features : int
-        SIFT features per image.
+        Corners tracked per step.
     min_inliers : int
         Fewer PnP inliers make ``ok`` False.
 
@@ -423,51 +439,77 @@ def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: flo
     near_m = 0.5                                           # nearest ground point used (m)
     disp0 = _vo.disparity(a0, b0, max_disp_px=fx * b / near_m)
     plane0 = _vo.ground_plane(disp0, k, b, max_range_m=rmax, seed=seed)
-    # stereo features of stop k (SIFT, epipolar match, sub-pixel): the points that are tracked
-    p0, d0 = _vo.sift_features(a0, n_features)
-    idx, xyz = _vo.stereo_points(a0, b0, p0, d0, k_px=k, baseline_m=b, max_range_m=rmax, n_features=n_features)
-    n_st = int(len(idx))
-    if plane0 is None or n_st < min_inliers:
-        return VOStep(False, np.eye(3), np.zeros(3), n_st, 0, 0, math.nan)
+    n_st = 0
+    if plane0 is None:
+        return VOStep(False, np.eye(3), np.zeros(3), 0, 0, 0, math.nan)
     if b1 is not None:
         disp1 = _vo.disparity(a1, b1, max_disp_px=fx * b / near_m)
         plane1 = _vo.ground_plane(disp1, k, b, max_range_m=rmax, seed=seed + 1) or plane0
     else:
         plane1 = plane0                                    # the same mast over the ground
     # 1. prior-free coarse motion: SIFT on the two views rectified onto their ground planes
-    res_m = _ORTHO_GSD_RANGE_M / fx
+    res_m = max(_ORTHO_GSD_RANGE_M / fx, _ORTHO_MIN_RES_M)
     q0, q1 = _vo.ortho_matches(a0, a1, k, plane0, plane1, res_m=res_m, near_m=near_m,
                                far_m=min(rmax, _ORTHO_FAR_M), half_width_m=_ORTHO_HALF_WIDTH_M, n_features=0)
-    ok3, x3 = _vo.points_at(q0, a0, b0, disp0, k, b, max_range_m=rmax, refine=False)
-    n_coarse = int(ok3.sum())
-    if n_coarse < min_inliers:
+    # the rover moves on the ground: the matches must agree with one rigid motion of the ground
+    # plane (the points where the rays meet each stop's plane: off by relief x distance / mast
+    # height, hence the loose tolerance); that motion is the coarse camera motion
+    x3 = _vo.rays_on_plane(q0, k, plane0)
+    x4 = _vo.rays_on_plane(q1, k, plane1)
+    ok3 = np.all(np.isfinite(x3), axis=1) & np.all(np.isfinite(x4), axis=1)
+    g0 = _vo.plane_coords(np.nan_to_num(x3), plane0)
+    g1 = _vo.plane_coords(np.nan_to_num(x4), plane1)
+    keep = np.zeros(len(q0), bool)
+    keep[ok3] = _vo.rigid2d_ransac(g0[ok3], g1[ok3], tol_m=_COARSE_GROUND_TOL_M, seed=seed)
+    n_coarse = int(keep.sum())
+    if n_coarse < _COARSE_MIN:
         return VOStep(False, np.eye(3), np.zeros(3), n_st, n_coarse, 0, math.nan)
-    res = _vo.pnp(x3[ok3], q1[ok3], k, seed=seed, reproj_px=_COARSE_PX, iterations=2000, minimal=True)
-    if res is None or res[2].sum() < min_inliers:
-        return VOStep(False, np.eye(3), np.zeros(3), n_st, n_coarse, 0 if res is None else int(res[2].sum()), math.nan)
-    rot, t = res[0], res[1]
-    import os
-    if os.environ.get('VODBG'): print('coarse', len(q0), n_coarse, int(res[2].sum()), np.round(-rot.T @ t, 2))
-    # 2. precise: the stereo features tracked into stop k+1 through the view warped by the ground
-    #    plane at the coarse motion, PnP on them; twice (the second warp from the better motion)
-    pix0 = p0[idx]
+    rot, t = _vo.motion_from_ground(g0[keep], g1[keep], plane0, plane1)
+    # ... refined by PnP on those matches with a stereo depth at stop k (SGBM), where enough
+    ok3d, x3d = _vo.points_at(q0, a0, b0, disp0, k, b, max_range_m=rmax, refine=False)
+    sel = keep & ok3d
+    if sel.sum() >= 8:
+        res = _vo.pnp(x3d[sel], q1[sel], k, seed=seed, reproj_px=_COARSE_PX, iterations=1000, minimal=True)
+        if res is not None and res[2].sum() >= 8:
+            rot, t = res[0], res[1]
+    # 2. precise: corners where the two views overlap (through the ground plane at the coarse
+    #    motion), triangulated (SGBM + sub-pixel LK along the row) and tracked into the other view
+    #    warped to it through the ground plane, then PnP; twice (the second warp from the better
+    #    motion). With the stop-(k+1) pair the corners are taken there and tracked back into stop k:
+    #    their near points (1-5 m) carry a small depth error, which the far points of stop k
+    #    (4-9 m, depth error ~ Z^2) would turn into pixels of error in the close-up view.
+    reverse = b1 is not None
+    c0, c1 = _vo.local_contrast(a0), _vo.local_contrast(a1)
     for it in range(2):
-        pix1, okt = _vo.guided_track(a0, a1, pix0, xyz, k, rot, t, plane0)
-        n_m = int(okt.sum())
+        if reverse:
+            ri, ti = rot.T, -rot.T @ t                   # X_k = ri X_k1 + ti
+            pix_s, xyz_s = _vo.overlap_corners(a1, b1, disp1, k, b, ri, ti, plane1, max_range_m=rmax,
+                                               n_corners=n_features)
+            pix_d, okt = _vo.depth_track(c1, c0, disp1, k, b, ri, ti, plane1, pix_s)
+        else:
+            pix_s, xyz_s = _vo.overlap_corners(a0, b0, disp0, k, b, rot, t, plane0, max_range_m=rmax,
+                                               n_corners=n_features)
+            pix_d, okt = _vo.guided_track(c0, c1, pix_s, xyz_s, k, rot, t, plane0)
+        n_st, n_m = int(len(pix_s)), int(okt.sum())
         if n_m < min_inliers:
             return VOStep(False, np.eye(3), np.zeros(3), n_st, n_m, 0, math.nan)
-        res = _vo.pnp(xyz[okt], pix1[okt], k, seed=seed + 2 + it, reproj_px=1.5)
+        res = _vo.pnp(xyz_s[okt], pix_d[okt], k, seed=seed + 2 + it, reproj_px=1.5)
         if res is None or res[2].sum() < min_inliers:
             return VOStep(False, np.eye(3), np.zeros(3), n_st, n_m, 0 if res is None else int(res[2].sum()), math.nan)
         rot, t, inl, err = res
+        if reverse:                                      # back to X_k1 = R X_k + t
+            rot, t = rot.T, -rot.T @ t
     # X_c1 = R X_c0 + t  ->  camera-1 centre in c0: -R^T t; c1 -> c0 rotation: R^T
     return VOStep(True, rot.T, -rot.T @ t, n_st, n_m, int(inl.sum()), float(np.sqrt(np.mean(err[inl] ** 2))))
 
 
 _ORTHO_GSD_RANGE_M = 16.0      # ortho pixel: the image's lateral footprint at 16 m (2 px at 8 m)
+_ORTHO_MIN_RES_M = 0.025
 _ORTHO_FAR_M = 14.0
 _ORTHO_HALF_WIDTH_M = 8.0
 _COARSE_PX = 4.0
+_COARSE_GROUND_TOL_M = 0.4    # relief x distance / mast height: 10 cm x 6 m / 1.5 m
+_COARSE_MIN = 8
 
 
 # ---------------------------------------------------------------------------------------------
@@ -738,6 +780,7 @@ def visual_localisation(stops: Sequence[StereoStop], *, k_px, baseline_m: float,
     steps = []
     for i in range(n - 1):
         steps.append(visual_odometry_step(stops[i].left_dn, stops[i].right_dn, stops[i + 1].left_dn, k_px=k,
+                                          right1_dn=stops[i + 1].right_dn,
                                           baseline_m=b, rng=rng, max_range_m=max_range_m, n_features=n_features))
     out = {}
     for name in ("vo", "vo_reloc"):
