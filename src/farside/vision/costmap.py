@@ -50,18 +50,11 @@ import cv2
 import numpy as np
 
 from farside.errors import invalid
+from farside.vision.stereo import _finite
 
 __all__ = ["ElevationMap", "HazardMap", "elevation_map", "hazard_costmap"]
 
 
-def _finite(name: str, v, lo: float = -math.inf, hi: float = math.inf, *, open_lo: bool = False) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise invalid(name, v, "a number") from None
-    if not math.isfinite(f) or f < lo or f > hi or (open_lo and f == lo):
-        raise invalid(name, v, f"a finite number in {'(' if open_lo else '['}{lo}, {hi}]")
-    return f
 
 
 @dataclass(frozen=True, eq=False)

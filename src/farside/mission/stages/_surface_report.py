@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-__all__ = ["surface_report"]
+__all__ = ["surface_report", "crop_terrain"]
 
 _MODE_COLOURS = {"nap": "#f6c85f", "sleep": "#6f7fb3", "drive": "#59a14f"}
 SECTION = "Surface: Yutu-2 egress, traverse, power and thermal"
@@ -25,6 +25,16 @@ def _mode_spans(t_days, modes):
             out.append((t_days[start], end, modes[start]))
             start = k
     return out
+
+
+def crop_terrain(ter, cx: float, cy: float, half: float):
+    """The part of ``ter`` within ``half`` metres of (cx, cy) (whole pixels, clipped to the raster)."""
+    r0, c0 = ter.xy_to_ij(cx - half, cy + half)
+    r1, c1 = ter.xy_to_ij(cx + half, cy - half)
+    i0, i1 = max(int(r0), 0), min(int(math.ceil(r1)) + 1, ter.shape[0])
+    j0, j1 = max(int(c0), 0), min(int(math.ceil(c1)) + 1, ter.shape[1])
+    return ter.replace(heights=ter.heights[i0:i1, j0:j1], x0_m=ter.x0_m + j0 * ter.resolution_m,
+                       y0_m=ter.y0_m - i0 * ter.resolution_m)
 
 
 def surface_report(ctx, res, summary, fault_costs, site, td, sets_s, cfg) -> None:
@@ -57,13 +67,7 @@ def surface_report(ctx, res, summary, fault_costs, site, td, sets_s, cfg) -> Non
     xs = trav["x_m"].to_numpy(float)
     ys = trav["y_m"].to_numpy(float)
     half = max(10.0, float(np.nanmax(np.abs(np.r_[xs - tx, ys - ty]))) + 5.0) if len(trav) else 15.0
-    ter = site.terrain
-    r0, c0 = ter.xy_to_ij(tx - half, ty + half)
-    r1, c1 = ter.xy_to_ij(tx + half, ty - half)
-    i0, i1 = max(int(r0), 0), min(int(math.ceil(r1)) + 1, ter.shape[0])
-    j0, j1 = max(int(c0), 0), min(int(math.ceil(c1)) + 1, ter.shape[1])
-    sub = ter.replace(heights=ter.heights[i0:i1, j0:j1], x0_m=ter.x0_m + j0 * ter.resolution_m,
-                      y0_m=ter.y0_m - i0 * ter.resolution_m)
+    sub = crop_terrain(site.terrain, tx, ty, half)
     hs = hillshade(sub, sun_azimuth_deg=90.0, sun_elevation_deg=25.0)
     ext = [sub.x0_m - tx, sub.x0_m + sub.width_m - tx, sub.y0_m - sub.height_m - ty, sub.y0_m - ty]
     fig = Figure(figsize=(12, 5.6))

@@ -369,13 +369,9 @@ class NavigationStage(Stage):
         ys = np.concatenate([np.asarray(s.driven_xy_m, float).reshape(-1, 2)[:, 1] for s in stops] + [[s.y_m for s in stops]])
         cx, cy = float(np.mean(xs)), float(np.mean(ys))
         half = max(12.0, float(np.max(np.abs(np.r_[xs - cx, ys - cy]))) + 10.0)
-        ter = site.terrain
-        r0, c0 = ter.xy_to_ij(cx - half, cy + half)
-        r1, c1 = ter.xy_to_ij(cx + half, cy - half)
-        i0, i1 = max(int(r0), 0), min(int(math.ceil(r1)) + 1, ter.shape[0])
-        j0, j1 = max(int(c0), 0), min(int(math.ceil(c1)) + 1, ter.shape[1])
-        sub = ter.replace(heights=ter.heights[i0:i1, j0:j1], x0_m=ter.x0_m + j0 * ter.resolution_m,
-                          y0_m=ter.y0_m - i0 * ter.resolution_m)
+        from farside.mission.stages._surface_report import crop_terrain
+
+        sub = crop_terrain(site.terrain, cx, cy, half)
         hs = hillshade(sub, sun_azimuth_deg=90.0, sun_elevation_deg=25.0)
         fig = Figure(figsize=(8.5, 8))
         ax = fig.subplots()
