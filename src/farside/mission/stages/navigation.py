@@ -161,12 +161,17 @@ class NavigationStage(Stage):
         wait = np.array([s.wait_s for s in stops if math.isfinite(s.wait_s)])
         dist = float(sum(_length(s.driven_xy_m) for s in stops))
         n = len(held)
-        rows = [{"mode": "this run (" + mode + ")", "stops": len(stops), "driven_m": dist,
+        # driven distance per lunar day (29.53 d from the first stop)
+        day = np.floor((np.array([s.t_s for s in stops]) - stops[0].t_s) / (29.530589 * 86400.0)).astype(int)
+        per_day = {int(d) + 1: float(sum(_length(s.driven_xy_m) for s, k in zip(stops, day) if k == d))
+                   for d in np.unique(day)}
+        days_txt = "; ".join(f"day {d}: {m:.1f} m" for d, m in per_day.items())
+        rows = [{"mode": "this run (" + mode + ")", "stops": len(stops), "driven_m": dist, "per_lunar_day": days_txt,
                  "held_at_stops_h": held.sum() / 3600.0, "waiting_for_contact_h": wait.sum() / 3600.0,
                  "median_hold_min": float(np.median(held) / 60.0) if n else float("nan")}]
         other = "autonomous" if mode == "ground" else "ground (contact waits not simulated)"
         alt = n * onboard_s if mode == "ground" else n * plan_s
-        rows.append({"mode": other + ", same stops", "stops": len(stops), "driven_m": dist,
+        rows.append({"mode": other + ", same stops", "stops": len(stops), "driven_m": dist, "per_lunar_day": days_txt,
                      "held_at_stops_h": alt / 3600.0, "waiting_for_contact_h": 0.0 if mode == "ground" else float("nan"),
                      "median_hold_min": (onboard_s if mode == "ground" else plan_s) / 60.0})
         table = pd.DataFrame(rows)
