@@ -445,7 +445,7 @@ class NavigationStage(Stage):
             a1.plot(dt["y_true_m"] / 1e3, dt["z_true_m"] / 1e3, "-", color="0.5", lw=2, label="truth")
             a1.plot(dt["y_m"] / 1e3, dt["z_m"] / 1e3, ".", ms=4, label="rebuilt from LCAM frames")
             a1.set_xlabel("north (km, site ENU)")
-            a1.set_ylabel("up (km)")
+            a1.set_ylabel("up (km, site ENU; the floor lies at about -5.9 km)")
             a1.legend(fontsize=8)
             e = np.sqrt((dt["x_m"] - dt["x_true_m"]) ** 2 + (dt["y_m"] - dt["y_true_m"]) ** 2 + (dt["z_m"] - dt["z_true_m"]) ** 2)
             a2.loglog(dt["height_agl_m"].clip(lower=1.0), e.clip(lower=1e-3), ".", ms=4)
