@@ -310,13 +310,7 @@ def guided_track(src8, dst8, pix_src, xyz_src, k_px, rot, t, plane_src, *, overs
 
 def plane_coords(points: np.ndarray, plane) -> np.ndarray:
     """(N, 2) coordinates (right, forward) of 3-D camera-frame points projected onto the plane."""
-    n, _ = plane
-    ef = np.array([0.0, 0.0, 1.0]) - n[2] * n
-    ef /= np.linalg.norm(ef)
-    er = np.cross(n, ef)
-    if er[0] < 0:
-        er = -er
-    return np.stack([points @ er, points @ ef], axis=1)
+    return points @ plane_basis(plane)[:, :2]
 
 
 def rays_on_plane(pix: np.ndarray, k_px: np.ndarray, plane) -> np.ndarray:

@@ -191,7 +191,6 @@ class NavigationStage(Stage):
         from farside.vision import (
             StereoStop,
             heading_estimate,
-            track_errors,
             visual_localisation,
             wheel_odometry,
         )

@@ -162,8 +162,6 @@ class SurfaceStage(Stage):
                               "a scenario event label, 'touchdown' or an ISO UTC time") from None
 
     def run(self, ctx: RunContext) -> None:
-        import pandas as pd
-
         from farside.ephemeris import body_altaz, mission_times, seconds_to_utc, sun_direction_enu, sunrise_sunset
         from farside.rover import LLL_DRY_SAND, LUNAR_REGOLITH, YUTU2, SurfacePlan, SunTrack, Waypoint, WheelFault
         from farside.rover import simulate_surface
