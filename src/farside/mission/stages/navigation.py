@@ -161,8 +161,10 @@ class NavigationStage(Stage):
         wait = np.array([s.wait_s for s in stops if math.isfinite(s.wait_s)])
         dist = float(sum(_length(s.driven_xy_m) for s in stops))
         n = len(held)
-        # driven distance per lunar day (29.53 d from the first stop)
-        day = np.floor((np.array([s.t_s for s in stops]) - stops[0].t_s) / (29.530589 * 86400.0)).astype(int)
+        # driven distance per lunar day: a new day begins at each wake after the lunar night
+        ev = res.events
+        wakes = np.sort(ev.loc[ev["event"] == "wake", "t_s"].to_numpy(float)) if len(ev) else np.zeros(0)
+        day = np.searchsorted(wakes, np.array([s.t_s for s in stops]), side="right")
         per_day = {int(d) + 1: float(sum(_length(s.driven_xy_m) for s, k in zip(stops, day) if k == d))
                    for d in np.unique(day)}
         days_txt = "; ".join(f"day {d}: {m:.1f} m" for d, m in per_day.items())
