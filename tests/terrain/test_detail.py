@@ -75,15 +75,42 @@ def test_world_lattice_overlap_is_bit_identical():
     assert np.abs(other.heights - b.heights).max() > 1e-3     # a different seed: different mm-scale relief
 
 
+def _keys_kernel(s, a=-0.5):
+    """Keys (1981) cubic-convolution kernel W(s), eq. (4), a = -1/2 (the Catmull-Rom spline)."""
+    s = np.abs(s)
+    return np.where(s <= 1, (a + 2) * s ** 3 - (a + 3) * s ** 2 + 1,
+                    np.where(s < 2, a * s ** 3 - 5 * a * s ** 2 + 8 * a * s - 4 * a, 0.0))
+
+
+def _cubic_convolution(t: Terrain, x, y):
+    """The DEM interpolated by Keys' cubic convolution, written as a sum of the kernel over the 4 x 4
+    nearest vertices (edge vertices repeated): a second implementation of the patch's smooth base."""
+    u = (np.asarray(x, float) - t.x0_m) / t.resolution_m - 0.5
+    v = (t.y0_m - np.asarray(y, float)) / t.resolution_m - 0.5
+    h = t.heights.astype(np.float64)
+    c0, r0 = np.floor(u).astype(int), np.floor(v).astype(int)
+    out = np.zeros(u.shape)
+    for i in range(-1, 3):
+        for j in range(-1, 3):
+            r = np.clip(r0 + i, 0, h.shape[0] - 1)
+            c = np.clip(c0 + j, 0, h.shape[1] - 1)
+            out += _keys_kernel(v - (r0 + i)) * _keys_kernel(u - (c0 + j)) * h[r, c]
+    return out
+
+
 def test_patch_averages_back_to_the_dem():
-    """Block means over DEM pixels equal the DEM's mesh: the detail adds nothing the DEM resolves."""
+    """Block means over DEM pixels equal the DEM's surface: the detail adds nothing the DEM
+    resolves. The patch's base is the DEM's smooth cubic-convolution surface (the mesh's facets
+    would show at 1 cm), computed here independently from Keys' kernel."""
     site = _site()
     t = site.terrain
     # the patch spans whole DEM pixels: DEM pixel edges are on multiples of 0.5 m here
     p = regolith_patch(t, center_xy_m=(5.0, 5.0), half_size_m=5.0, seed=3)
     assert p.shape == (1000, 1000) and p.x0_m == 0.0 and p.y0_m == 10.0
     xx, yy = np.meshgrid(p.x_m, p.y_m)
-    mesh = t.height_at(xx, yy)                             # the renderer's surface, independently sampled
+    mesh = _cubic_convolution(t, xx, yy)
+    # ... which meets the renderer's triangle mesh at the DEM's vertices and stays within ~cm of it
+    assert np.abs(mesh - t.height_at(xx, yy)).max() < 0.05
     d = p.heights.astype(np.float64) + p.datum_m - mesh
     blocks = d.reshape(20, 50, 20, 50).mean(axis=(1, 3))  # 0.5 m blocks
     # mean over 100 m^2: zero within 0.5 mm (the detail's RMS is ~1 cm, craters are up to 20 cm deep)
@@ -104,6 +131,28 @@ def test_patch_averages_back_to_the_dem():
     assert np.sqrt(np.mean((pf.heights + pf.datum_m - mesh) ** 2)) > 1e-3    # while the fractal itself is ~1.2 mm RMS
 
 
+def test_patch_base_has_no_facets():
+    """The mesh of a 0.5 m DEM is piecewise planar: seen at 1 cm its slope jumps at every triangle
+    edge, which rendered as flat facets (a 3 m crater drawn as a dozen triangles in front of the
+    Navcam). The patch's base is C1: across the patch, with the detail switched off, the slope
+    changes between neighbouring 1 cm pixels by no more than the DEM's curvature allows
+    (second difference / cell^2 x 1 cm), while the mesh's slope jumps by up to the full slope
+    difference of two facets."""
+    site = _site()
+    t = site.terrain
+    off = RegolithDetail(rms_m=0.0, crater_min_pixels=1e6, pebble_abundance=0.0)
+    p = regolith_patch(t, center_xy_m=(5.0, 5.0), half_size_m=5.0, seed=3, detail=off)
+    h = p.heights.astype(np.float64)
+    gx = np.diff(h, axis=1) / RES                         # slope between neighbouring pixels
+    jump = np.abs(np.diff(gx, axis=1))                    # its change from one pixel to the next
+    d2 = np.abs(np.diff(t.heights.astype(np.float64), 2, axis=1)).max() / t.resolution_m ** 2
+    assert jump.max() < 3.0 * d2 * RES
+    xx, yy = np.meshgrid(p.x_m, p.y_m)
+    m = t.height_at(xx, yy)
+    jm = np.abs(np.diff(np.diff(m, axis=1) / RES, axis=1))
+    assert jm.max() > 10.0 * jump.max()                  # the mesh's kinks, for scale
+
+
 def test_deep_floor_keeps_the_relief_exact():
     """At the Chang'e-4 floor's -5935 m, float32 heights would step by 0.49 mm; the patch keeps its
     heights relative to a datum, so the same site lowered by 5935 m gives the same relief to 20 um
@@ -114,9 +163,9 @@ def test_deep_floor_keeps_the_relief_exact():
     a = regolith_patch(site.terrain, **kw)
     b = regolith_patch(deep, **kw)
     assert b.datum_m == pytest.approx(a.datum_m - 5935.0, abs=1.0)
-    rel_a = a.heights.astype(np.float64) + a.datum_m - (site.terrain.height_at(*np.meshgrid(a.x_m, a.y_m)))
-    rel_b = b.heights.astype(np.float64) + b.datum_m - (deep.height_at(*np.meshgrid(b.x_m, b.y_m)))
-    # 20 um: far below float32's 490 um step at -5935 m (the mesh sampling of each side is float32)
+    rel_a = a.heights.astype(np.float64) + a.datum_m - _cubic_convolution(site.terrain, *np.meshgrid(a.x_m, a.y_m))
+    rel_b = b.heights.astype(np.float64) + b.datum_m - _cubic_convolution(deep, *np.meshgrid(b.x_m, b.y_m))
+    # 20 um: far below float32's 490 um step at -5935 m (the base DEM of each side is float32)
     assert np.abs(rel_a - rel_b).max() < 2e-5
     steps = np.unique(np.round(np.diff(b.heights, axis=1).ravel() / 1e-6))
     assert steps.size > 1000           # a continuum of height differences, not 0.49 mm terraces

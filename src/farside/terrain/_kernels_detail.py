@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from farside.terrain.surface import surface_height
+from farside.terrain.surface import smooth_height, surface_height
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -112,7 +112,8 @@ def unit_structure(rhos, seed, npts):
 @njit(cache=True, parallel=True)
 def ground_kernel(z, gx0, gy0, res, dem, dx0, dy0, dres, trk, tx0, ty0, tres, has_trk,
                   lam, amp, cth, sth, offu, offv, okeys):
-    """Fill ``z`` (float64, rows x cols) with the base DEM's mesh height + tracks + fractal noise.
+    """Fill ``z`` (float64, rows x cols) with the base DEM's smooth (Catmull-Rom) height + tracks
+    (mesh rule) + fractal noise.
 
     Octave k: gradient noise on a lattice of pitch ``lam[k]`` rotated by (cth[k], sth[k]) and
     shifted by (offu[k], offv[k]) lattice units, amplitude ``amp[k]`` metres per unit noise."""
@@ -124,7 +125,7 @@ def ground_kernel(z, gx0, gy0, res, dem, dx0, dy0, dres, trk, tx0, ty0, tres, ha
         y = (np.float64(gy0 - r) - 0.5) * res
         for c in range(nc):
             x = (np.float64(gx0 + c) + 0.5) * res
-            h = surface_height(dem, dx0, dy0, dres, x, y)
+            h = smooth_height(dem, dx0, dy0, dres, x, y)
             if has_trk:
                 tu = (x - tx0) / tres - 0.5
                 tv = (ty0 - y) / tres - 0.5

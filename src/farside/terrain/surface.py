@@ -23,6 +23,16 @@ triangle, so that a 0.5 m DEM does not shade as visible facets. Slopes for hazar
 rover are not normals of this surface: the descent's hazard map fits planes over the lander's
 footprint and the rover's pitch and roll come from its wheel contacts, both on purpose.
 
+**The smooth companion** (:func:`smooth_height`): the Catmull-Rom bicubic (Keys' cubic
+convolution, a = -1/2) through the same vertices. It is the *base* of the centimetre regolith
+patches (:func:`farside.terrain.regolith_patch`) and nothing else: at 1 cm pixels the mesh's
+facets of a 0.5 m DEM would show in the patch's own shading as flat triangles with kinks between
+them (a 3 m crater drawn as a dozen facets a few metres in front of the rover's mast), where real
+ground at that scale curves smoothly. It is C1, equals the DEM at every vertex, reproduces planes
+and quadrics' curvature to second order, and departs from the mesh only inside cells (by about an
+eighth of the cell's second difference); everything physical (wheels, feet, altimeter, hazards)
+keeps the mesh.
+
 Coordinates: site ENU metres, raster north-up with ``x0_m`` the west edge and ``y0_m`` the north
 edge (:class:`farside.terrain.Terrain`); fractional column ``u = (x - x0) / res - 0.5`` and row
 ``v = (y0 - y) / res - 0.5`` are integers at pixel centres.
@@ -35,7 +45,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["mesh_z", "surface_height", "surface_height_rc", "surface_heights", "vertex_gradient"]
+__all__ = ["mesh_z", "smooth_height", "smooth_heights", "surface_height", "surface_height_rc", "surface_heights",
+           "vertex_gradient"]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -69,6 +80,55 @@ def surface_height(h, x0, y0, res, x, y):
     """Mesh height at site ENU (x, y) of a raster with west edge ``x0``, north edge ``y0`` and
     pixel size ``res`` (clamped to the edge cells outside)."""
     return surface_height_rc(h, (y0 - y) / res - 0.5, (x - x0) / res - 0.5)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _cr_weights(t):
+    """Catmull-Rom (Keys a = -1/2) weights of the four samples around fractional offset t in [0, 1]."""
+    t2 = t * t
+    t3 = t2 * t
+    return (-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0, -1.5 * t3 + 2.0 * t2 + 0.5 * t, 0.5 * t3 - 0.5 * t2)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def smooth_height(h, x0, y0, res, x, y):
+    """Catmull-Rom bicubic height at site ENU (x, y) (module docstring: the smooth companion of the
+    mesh), vertex indices clamped to the raster (outside it the edge is continued flat)."""
+    nr = h.shape[0]
+    nc = h.shape[1]
+    u = min(max((x - x0) / res - 0.5, 0.0), nc - 1.0)
+    v = min(max((y0 - y) / res - 0.5, 0.0), nr - 1.0)
+    c = min(int(math.floor(u)), nc - 2)
+    r = min(int(math.floor(v)), nr - 2)
+    wa = _cr_weights(u - c)
+    wb = _cr_weights(v - r)
+    acc = 0.0
+    for i in range(4):
+        ri = min(max(r - 1 + i, 0), nr - 1)
+        row = 0.0
+        for j in range(4):
+            cj = min(max(c - 1 + j, 0), nc - 1)
+            row += wa[j] * h[ri, cj]
+        acc += wb[i] * row
+    return acc
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _smooth(h, x0, y0, res, x, y, out):
+    for k in prange(x.shape[0]):
+        out[k] = smooth_height(h, x0, y0, res, x[k], y[k])
+
+
+def smooth_heights(h, x0_m, y0_m, resolution_m, x_m, y_m) -> np.ndarray:
+    """:func:`smooth_height` at ENU points (arrays broadcast together; float64 of their shape)."""
+    xb, yb = np.broadcast_arrays(np.asarray(x_m, dtype=np.float64), np.asarray(y_m, dtype=np.float64))
+    shape = xb.shape
+    xf = np.ascontiguousarray(xb).ravel()
+    yf = np.ascontiguousarray(yb).ravel()
+    out = np.empty(xf.shape[0])
+    if xf.shape[0]:
+        _smooth(np.ascontiguousarray(h), float(x0_m), float(y0_m), float(resolution_m), xf, yf, out)
+    return out.reshape(shape)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
