@@ -308,3 +308,115 @@ def test_vo_step_between_mission_stops():
         assert np.linalg.norm(st.position_c0_m - t_true) < 0.03 * np.linalg.norm(t_true)
         d = st.rotation_c0_from_c1.T @ (r_0.T @ r_1)
         assert math.degrees(math.acos(min(1.0, (np.trace(d) - 1) / 2))) < 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# the odometry gate, the lander seen from its shadowed side, VO across a turn (arrival pair)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_odometry_gate_replaces_a_wrong_vo_step(stops):
+    """Stop 3's pair replaced by stop 0's (another place: what VO sees across a lighting change or
+    a mix-up): the steps into and out of stop 3 fail or disagree with the wheel odometry (here the
+    truth with 3 % over-reported distance, the slip it cannot see) and are replaced by it. Bound:
+    final error < 0.2 m (two gated 1.6 m steps at 3 % plus the VO steps' cm), against > 0.5 m
+    without the gate (a failed step keeps the pose: the 1.6 m move is lost)."""
+    ss = stops["stops"]
+    seq = [StereoStop(s["left"], s["right"], s["pan"], s["tilt"], heading_rad=s["heading"]) for s in ss]
+    seq[3] = StereoStop(ss[0]["left"], ss[0]["right"], ss[3]["pan"], ss[3]["tilt"], heading_rad=ss[3]["heading"])
+    truth = np.array([s["ground"] for s in ss])
+    steps = np.diff(truth[:, :2], axis=0) * 1.03
+    odo = np.vstack([truth[:1, :2], truth[:1, :2] + np.cumsum(steps, axis=0)])
+    kw = dict(k_px=stops["k_px"], baseline_m=BASELINE_M, mast_height_m=MAST_M, start_position_enu=truth[0],
+              start_heading_rad=ss[0]["heading"])
+    gated = visual_localisation(seq, rng=np.random.default_rng(0), odometry_xy_m=odo, **kw)["vo"]
+    raw = visual_localisation(seq, rng=np.random.default_rng(0), **kw)["vo"]
+    assert gated.rejected[2] and gated.rejected[3]
+    assert not gated.rejected[[0, 1, 4]].any()                 # the good steps are VO's
+    e_g, e_r = track_errors(gated.position_enu, truth), track_errors(raw.position_enu, truth)
+    assert e_g["final_m"] < 0.2 and e_r["final_m"] > 0.5
+    with pytest.raises(ScenarioError, match="odometry_xy_m"):
+        visual_localisation(seq, rng=np.random.default_rng(0), odometry_xy_m=odo[:3], **kw)
+
+
+def _pair(site, scenes, g, az, tilt, sun, lander, seed, binning=2):
+    from farside.render import Sensor, apply_sensor, auto_exposure, navcam_pair, render
+
+    sensor = Sensor(bit_depth=10)
+    cams = [_binned(c, binning) for c in navcam_pair(position_enu=g + [0.0, 0.0, MAST_M], pan_rad=az, tilt_rad=tilt)]
+    dns, exp = [], None
+    for side, cam in enumerate(cams):
+        fr = render(scenes[0], cam, backdrop=scenes[1:], sun_dir_enu=sun, objects=[lander])
+        exp = auto_exposure(fr.radiance, cam, sensor, percentile=99.5) if exp is None else exp
+        apply_sensor(fr, sensor, rng=np.random.default_rng([seed, side]), exposure_s=exp)
+        dns.append(fr.dn)
+    return cams, dns
+
+
+@pytest.mark.slow
+def test_lander_fix_from_its_shadowed_side():
+    """The Sun behind the lander (from the north, 30 deg up; the camera 8 m south of it): its
+    foil is dark on this side, and the fix takes the points that stand above the ground inside
+    the lander's footprint. Bound: horizontal error < 0.15 m from a prior
+    0.6 m off, true attitude (measured: 0.7 cm)."""
+    from farside.render import Scene, ce4_lander, place
+    from farside.terrain import generate_site, nested_patches
+
+    site = generate_site(128, 0.5, rng=11, elevation_m=0.0)
+    g = np.array([0.0, 1.0, float(site.terrain.height_at(0.0, 1.0))])
+    pats = nested_patches(site.terrain, center_xy_m=(0.0, 4.0), levels=((0.01, 6.0), (0.04, 24.0)), seed=11,
+                          rocks=site.rocks)
+    scenes = [Scene(p, albedo_seed=11) for p in pats] + [Scene(site.terrain)]
+    lander = place(ce4_lander(), (*LANDER_XY, float(site.terrain.height_at(*LANDER_XY))), LANDER_HEADING_RAD,
+                   object_id=1)
+    el = math.radians(30.0)
+    sun = np.array([0.0, math.cos(el), math.sin(el)])            # from the north: behind the lander
+    az = math.atan2(LANDER_XY[0] - g[0], LANDER_XY[1] - g[1]) - math.radians(15.0)
+    cams, (left, right) = _pair(site, scenes, g, az, math.radians(-15.0), sun, lander, 3)
+    lid = cams[0]
+    p = np.asarray(cams[0].position_enu)
+    fx = relocalise_lander(left, right, k_px=cams[0].intrinsic_matrix, baseline_m=BASELINE_M,
+                           rotation_enu_from_cam=cams[0].rotation_enu_from_cam, lander=lander,
+                           prior_position_enu=p + [0.45, -0.4, 0.0])
+    assert fx.ok and fx.n_points > 500
+    assert float(np.hypot(*(fx.position_enu - p)[:2])) < 0.15
+
+
+@pytest.mark.slow
+def test_vo_across_a_turn_through_the_arrival_pair():
+    """A 140 deg turn between stops, as in the mission: stop 0 (heading 40 deg) images with the
+    mast at +40 deg (azimuth 80, toward its next leg), the rover drives 3.6 m east and faces
+    south (180 deg). Its main pair looks south, 100 deg from anything stop 0 saw, so the VO step
+    ends on its arrival pair aimed back along the leg (pan -75 deg: azimuth 105; the views of
+    test_vo_step_between_mission_stops), and the mast's angles carry the pose to the main pair.
+    Bound: the stop-1 ground point within 5 cm and heading within 0.3 deg of the truth (measured
+    2.8 cm, 0.03 deg); without the arrival pair the step fails (no common ground)."""
+    from farside.render import Scene, ce4_lander, place
+    from farside.terrain import generate_site, nested_patches
+
+    site = generate_site(128, 0.5, rng=5, elevation_m=0.0)
+    el, az = math.radians(30.0), math.radians(200.0)
+    sun = np.array([math.cos(el) * math.sin(az), math.cos(el) * math.cos(az), math.sin(el)])
+    lander = place(ce4_lander(), (-25.0, 25.0, float(site.terrain.height_at(-25.0, 25.0))), 0.0, object_id=1)
+    tilt = math.radians(-25.0)
+    g0 = np.array([-1.8, 0.0, float(site.terrain.height_at(-1.8, 0.0))])
+    g1 = np.array([1.8, 0.0, float(site.terrain.height_at(1.8, 0.0))])
+    h0, h1 = math.radians(40.0), math.radians(180.0)
+    shots = {}
+    for name, g, hd, pan in (("s0", g0, h0, math.radians(40.0)), ("s1arr", g1, h1, math.radians(-75.0)),
+                             ("s1", g1, h1, 0.0)):
+        pats = nested_patches(site.terrain, center_xy_m=tuple(g[:2]), levels=((0.01, 6.0), (0.04, 24.0)), seed=5,
+                              rocks=site.rocks)
+        scenes = [Scene(p, albedo_seed=5) for p in pats] + [Scene(site.terrain, rocks=site.rocks)]
+        shots[name] = _pair(site, scenes, g, hd + pan, tilt, sun, lander, len(shots))
+    kpx = shots["s0"][0][0].intrinsic_matrix
+    s0 = StereoStop(*shots["s0"][1], pan_rad=math.radians(40.0), tilt_rad=tilt, heading_rad=h0)
+    s1 = StereoStop(*shots["s1"][1], pan_rad=0.0, tilt_rad=tilt, heading_rad=h1,
+                    arrival_left_dn=shots["s1arr"][1][0], arrival_right_dn=shots["s1arr"][1][1],
+                    arrival_pan_rad=math.radians(-75.0), arrival_tilt_rad=tilt)
+    kw = dict(k_px=kpx, baseline_m=BASELINE_M, mast_height_m=MAST_M, start_position_enu=g0, start_heading_rad=h0)
+    est = visual_localisation([s0, s1], rng=np.random.default_rng(0), **kw)["vo"]
+    assert est.steps[0].ok
+    assert float(np.hypot(*(est.position_enu[1] - g1)[:2])) < 0.05
+    assert abs(math.degrees((est.heading_rad[1] - h1 + math.pi) % (2 * math.pi) - math.pi)) < 0.3
+    plain = StereoStop(*shots["s1"][1], pan_rad=0.0, tilt_rad=tilt, heading_rad=h1)
+    assert not visual_localisation([s0, plain], rng=np.random.default_rng(0), **kw)["vo"].steps[0].ok

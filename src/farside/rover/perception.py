@@ -10,7 +10,8 @@ At every stop :class:`StereoPerception`:
    mast pan in ``pans_deg`` and once more straight ahead tilted down to -45 deg for the near
    ground, and (optionally) the front Hazcam pair for the ground just ahead that the mast
    cannot see (``hazcam``), through the sensor model (noise keyed by the seed, the stop and the
-   pan), with the lander in view as a scene object when given;
+   pan), with the lander in view as a scene object when given; within ``reloc_range_m`` of the
+   lander one more pair with the mast turned toward it, for the relocalisation;
 3. matches each pair by semi-global matching and triangulates (:func:`farside.vision.stereo_points`),
    and fuses the points of this stop and the previous ``memory_stops`` stops into an elevation map
    centred on the rover (inverse-variance fusion, :class:`farside.vision.ElevationMap`);
@@ -32,7 +33,7 @@ from farside.errors import invalid
 from farside.rover.autonomy import LocalCostmap
 from farside.rover.vehicle import YUTU2
 
-__all__ = ["StereoPerception", "footprint_radius_m"]
+__all__ = ["StereoPerception", "footprint_radius_m", "localisation_stops"]
 
 
 #: Points from the bottom of the frames are not mapped: that band, the ground nearest the mast,
@@ -50,6 +51,17 @@ SPIKE_TOLERANCE_M = 0.08
 MIN_PLANE_FRACTION = 0.5
 #: the near pair: the Navcam straight ahead tilted this far down (it sees the ground from ~0.7 m)
 NEAR_TILT_DEG = -45.0
+#: the relocalisation pair: within this range of the lander the mast also turns toward it ...
+RELOC_RANGE_M = 20.0
+#: ... with the lander this far right of the image centre (the left image's first columns have
+#: no disparity) and the mast tilted this far down (regolith fills the rest of the view, so the
+#: exposure is set on it)
+RELOC_PAN_OFFSET_DEG = -15.0
+RELOC_TILT_DEG = -15.0
+#: the arrival pair: when none of this stop's mast pans looks within this of where the previous
+#: stop's pair nearest this stop's heading looked, the mast turns there for one more pair (for the
+#: visual odometry across a turn; not mapped)
+ARRIVAL_TOL_DEG = 12.0
 #: Hazcam points beyond this range are not mapped: with its 0.10 m baseline and wide field the
 #: depth error grows past the Navcam's there (the Navcam sees from ~1.4 m outward)
 HAZCAM_MAX_RANGE_M = 3.0
@@ -97,6 +109,12 @@ class StereoPerception:
         cells within 0.15 m (UNCONFIRMED; a planner's choice, not a Yutu-2 number).
     binning : int
         Navcam and Hazcam pixel binning (1: the full 1024 x 1024).
+    lander_enu : (3,) float, optional
+        The lander's ground point (site ENU). Within ``reloc_range_m`` of it the mast also turns
+        toward it for one more Navcam pair (``RELOC_PAN_OFFSET_DEG``, ``RELOC_TILT_DEG``), kept in
+        the costmap's ``images`` layer as kind ``"lander"`` for the relocalisation (not mapped).
+    reloc_range_m : float
+        See ``lander_enu``.
     hazcam : bool
         Also the front Hazcam pair (0.6 m high, 120 deg; UNCONFIRMED). Off by default: modelled as
         a pinhole (no fisheye), its matches at the seam with the Navcam map left false steps in
@@ -110,7 +128,7 @@ class StereoPerception:
                  pans_deg=(-40.0, 0.0, 40.0), levels=((0.01, 6.0), (0.04, 24.0)), map_half_size_m: float = 10.0,
                  map_resolution_m: float = 0.1, max_range_m: float = 9.0, memory_stops: int = 1, binning: int = 1,
                  photometry: str = "hapke", shadows: str = "hard", keep_images: bool = True, hazcam: bool = False,
-                 safety_margin_m: float = 0.35) -> None:
+                 safety_margin_m: float = 0.35, lander_enu=None, reloc_range_m: float = RELOC_RANGE_M) -> None:
         from farside.render import Scene, Sensor
 
         if not callable(sun_at):
@@ -141,9 +159,19 @@ class StereoPerception:
         if not (math.isfinite(safety_margin_m) and 0.0 <= safety_margin_m <= 2.0):
             raise invalid("safety_margin_m", safety_margin_m, "a margin in [0, 2] m")
         self.safety_margin_m = float(safety_margin_m)
+        self.lander_enu = None
+        if lander_enu is not None:
+            le = np.asarray(lander_enu, float).ravel()
+            if le.shape != (3,) or not np.all(np.isfinite(le)):
+                raise invalid("lander_enu", lander_enu, "None or three finite numbers (site ENU metres)")
+            self.lander_enu = le
+        if not (math.isfinite(reloc_range_m) and reloc_range_m >= 0.0):
+            raise invalid("reloc_range_m", reloc_range_m, "a range >= 0 m")
+        self.reloc_range_m = float(reloc_range_m)
         # Navcam: 10-bit mono (UNCONFIRMED), the project's default noise model
         self.sensor = Sensor(bit_depth=10)
         self.n_stops = 0
+        self._prev_heading: float | None = None
         self._history: list[tuple[np.ndarray, np.ndarray]] = []
         self.timings_s: list[float] = []
 
@@ -181,8 +209,19 @@ class StereoPerception:
         bits = 0.0
         views = [("navcam", pan, None) for pan in self.pans_deg] + [("navcam", 0.0, NEAR_TILT_DEG)] \
             + ([("hazcam", 0.0, None)] if self.hazcam else [])
+        if self._prev_heading is not None:
+            az_dep = _departure_azimuth(self._prev_heading, self.pans_deg, heading_deg)
+            if min(abs(_wrap_deg(heading_deg + p_ - az_dep)) for p_ in self.pans_deg) > ARRIVAL_TOL_DEG:
+                views.append(("arrival", _wrap_deg(az_dep - heading_deg), None))
+        self._prev_heading = float(heading_deg)
+        if self.lander_enu is not None:
+            dx, dy = self.lander_enu[0] - x_m, self.lander_enu[1] - y_m
+            if math.hypot(dx, dy) <= self.reloc_range_m:
+                pan = (math.degrees(math.atan2(dx, dy)) - heading_deg + RELOC_PAN_OFFSET_DEG + 180.0) % 360.0 - 180.0
+                views.append(("lander", pan, RELOC_TILT_DEG))
         for j, (kind, pan, tilt) in enumerate(views):
-            cams = self.cameras(x_m, y_m, heading_deg, pan, kind=kind, tilt_deg=tilt)
+            cams = self.cameras(x_m, y_m, heading_deg, pan, kind="hazcam" if kind == "hazcam" else "navcam",
+                                tilt_deg=tilt)
             dns = []
             exp = None
             for side, cam in enumerate(cams):
@@ -195,6 +234,10 @@ class StereoPerception:
                 apply_sensor(fr, self.sensor, rng=rng, exposure_s=exp)
                 dns.append(fr.dn)
                 bits += fr.dn.size * self.sensor.bit_depth
+            if kind in ("lander", "arrival"):      # for the localisation only
+                if self.keep_images:
+                    images.append((kind, pan, cams, dns[0], dns[1]))
+                continue
             sp = stereo_points(dns[0], dns[1], cams[0], cams[1],
                                max_range_m=self.max_range_m if kind == "navcam" else HAZCAM_MAX_RANGE_M)
             keep = sp.rows < (1.0 - BOTTOM_BAND_FRACTION) * cams[0].height_px
@@ -234,6 +277,72 @@ class StereoPerception:
         return LocalCostmap(cost, hz.x0_m, hz.y0_m, hz.resolution_m, image_bits=bits,
                             layers={"hazard": hz, "elevation": emap, "images": images, "n_points": int(len(pts)),
                                     "stop": k})
+
+
+def _wrap_deg(a: float) -> float:
+    return (float(a) + 180.0) % 360.0 - 180.0
+
+
+def _departure_azimuth(prev_heading_deg: float, pans_deg, heading_deg: float) -> float:
+    """Azimuth of the previous stop's mast pair nearest this stop's heading (the leg between them)."""
+    return min((prev_heading_deg + p for p in pans_deg), key=lambda a: abs(_wrap_deg(a - heading_deg)))
+
+
+def localisation_stops(images, headings_deg, heading_estimates_rad):
+    """The :class:`farside.vision.StereoStop` chain of a traverse from its stops' image layers
+    (``LocalCostmap.layers["images"]`` of :class:`StereoPerception`), for
+    :func:`farside.vision.visual_localisation`.
+
+    Each stop's main pair is its mast pair nearest the next stop's heading (the leg it drives
+    next; the last stop: the pair straight ahead); the VO step into a stop ends on its
+    ``"arrival"`` pair when it has one, else on its mast pair nearest the previous stop's main
+    pair; a ``"lander"`` pair is the relocalisation pair.
+
+    Parameters
+    ----------
+    images : sequence of lists
+        Per stop, the ``(kind, pan_deg, cams, left_dn, right_dn)`` entries.
+    headings_deg : sequence of float
+        The rover's compass heading at each stop (where it stood while imaging).
+    heading_estimates_rad : sequence of float
+        The absolute heading estimates at the stops (gyro and sun sensor), NaN for none.
+    """
+    from farside.vision import StereoStop
+
+    n = len(images)
+    if not (len(headings_deg) == n == len(heading_estimates_rad)):
+        raise invalid("headings_deg", f"{len(headings_deg)} and {len(heading_estimates_rad)} values",
+                      f"one heading and one estimate per stop ({n})")
+    out = []
+    main_az = None
+    for k in range(n):
+        mast = [im for im in images[k] if im[0] == "navcam"]
+        if not mast:
+            raise invalid("images", f"stop {k} without a Navcam pair", "every stop with at least one mast pair")
+        h = float(headings_deg[k])
+        target = float(headings_deg[k + 1]) if k + 1 < n else h
+        main = min(mast, key=lambda im: abs(_wrap_deg(h + im[1] - target)))
+        kw = {}
+        if main_az is not None:
+            arr = next((im for im in images[k] if im[0] == "arrival"), None) or \
+                min(mast, key=lambda im: abs(_wrap_deg(h + im[1] - main_az)))
+            if arr is not main:
+                kw.update(arrival_left_dn=np.asarray(arr[3]), arrival_right_dn=np.asarray(arr[4]),
+                          arrival_pan_rad=math.radians(arr[1]), arrival_tilt_rad=_tilt(arr[2][0]))
+        rl = next((im for im in images[k] if im[0] == "lander"), None)
+        if rl is not None:
+            kw.update(reloc_left_dn=np.asarray(rl[3]), reloc_right_dn=np.asarray(rl[4]),
+                      reloc_pan_rad=math.radians(rl[1]), reloc_tilt_rad=_tilt(rl[2][0]))
+        out.append(StereoStop(np.asarray(main[3]), np.asarray(main[4]), pan_rad=math.radians(main[1]),
+                              tilt_rad=_tilt(main[2][0]), heading_rad=float(heading_estimates_rad[k]), **kw))
+        main_az = h + main[1]
+    return out
+
+
+def _tilt(cam) -> float:
+    """Elevation of a camera's optical axis (rad; negative = down)."""
+    z = np.asarray(cam.rotation_enu_from_cam, float)[:, 2]
+    return float(math.asin(np.clip(z[2], -1.0, 1.0)))
 
 
 def _binned(cam, b: int):

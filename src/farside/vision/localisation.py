@@ -40,6 +40,7 @@ __all__ = [
     "mast_camera_pose",
     "rover_pose_from_camera",
     "VOStep",
+    "ground_prior",
     "visual_odometry_step",
     "LanderFix",
     "relocalise_lander",
@@ -372,7 +373,7 @@ class VOStep:
 
 def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: float, rng: np.random.Generator,
                          right1_dn=None, max_range_m: float = 20.0, n_features: int = 2000,
-                         min_inliers: int = 30) -> VOStep:
+                         min_inliers: int = 30, ground_priors=None) -> VOStep:
     """Stereo visual odometry between two stops, made for stops metres apart with a turn (the
     ground 4-9 m ahead of stop k is seen 1-5 m ahead of stop k+1: 2-3x the scale, a different
     foreshortening, often a different exposure).
@@ -411,6 +412,13 @@ def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: flo
         Corners tracked per step.
     min_inliers : int
         Fewer PnP inliers make ``ok`` False.
+    ground_priors : ((n0, d0), (n1, d1)), optional
+        Each stop's ground plane known from the mast (the level ground ``d`` below the camera:
+        ``n`` = the downward vertical in the camera frame, from the mast's tilt and the rover's
+        attitude; :func:`ground_prior`). A fitted plane more than ``PLANE_PRIOR_DEG`` or
+        ``PLANE_PRIOR_M`` from its prior (the stereo points' dominant plane is then a crater's
+        wall or a far slope, not the ground the rover stands on) is replaced by the prior, and a
+        coarse stage that fails on fitted planes is tried again on the priors.
 
     Returns
     -------
@@ -438,40 +446,64 @@ def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: flo
     fx = k[0, 0]
     near_m = 0.5                                           # nearest ground point used (m)
     disp0 = _vo.disparity(a0, b0, max_disp_px=fx * b / near_m)
-    plane0 = _vo.ground_plane(disp0, k, b, max_range_m=rmax, seed=seed)
+    priors = None
+    if ground_priors is not None:
+        try:
+            priors = [(np.asarray(n_, float).reshape(3) / np.linalg.norm(n_), float(d_)) for n_, d_ in ground_priors]
+        except (TypeError, ValueError):
+            priors = []
+        if len(priors) != 2 or not all(np.all(np.isfinite(n_)) and math.isfinite(d_) and d_ > 0 for n_, d_ in priors):
+            raise invalid("ground_priors", ground_priors, "two (normal (3,), distance > 0 m) planes in the camera frames")
+    plane0 = _near_prior(_vo.ground_plane(disp0, k, b, max_range_m=rmax, seed=seed), priors, 0)
     n_st = 0
     if plane0 is None:
         return VOStep(False, np.eye(3), np.zeros(3), 0, 0, 0, math.nan)
     if b1 is not None:
         disp1 = _vo.disparity(a1, b1, max_disp_px=fx * b / near_m)
-        plane1 = _vo.ground_plane(disp1, k, b, max_range_m=rmax, seed=seed + 1) or plane0
+        plane1 = _near_prior(_vo.ground_plane(disp1, k, b, max_range_m=rmax, seed=seed + 1), priors, 1) or plane0
     else:
-        plane1 = plane0                                    # the same mast over the ground
+        plane1 = priors[1] if priors else plane0           # the same mast over the ground
     # 1. prior-free coarse motion: SIFT on the two views rectified onto their ground planes
-    res_m = max(_ORTHO_GSD_RANGE_M / fx, _ORTHO_MIN_RES_M)
-    q0, q1 = _vo.ortho_matches(a0, a1, k, plane0, plane1, res_m=res_m, near_m=near_m,
-                               far_m=min(rmax, _ORTHO_FAR_M), half_width_m=_ORTHO_HALF_WIDTH_M, n_features=0)
-    # the rover moves on the ground: the matches must agree with one rigid motion of the ground
-    # plane (the points where the rays meet each stop's plane: off by relief x distance / mast
-    # height, hence the loose tolerance); that motion is the coarse camera motion
-    x3 = _vo.rays_on_plane(q0, k, plane0)
-    x4 = _vo.rays_on_plane(q1, k, plane1)
-    ok3 = np.all(np.isfinite(x3), axis=1) & np.all(np.isfinite(x4), axis=1)
-    g0 = _vo.plane_coords(np.nan_to_num(x3), plane0)
-    g1 = _vo.plane_coords(np.nan_to_num(x4), plane1)
-    keep = np.zeros(len(q0), bool)
-    keep[ok3] = _vo.rigid2d_ransac(g0[ok3], g1[ok3], tol_m=_COARSE_GROUND_TOL_M, seed=seed)
+    keep, g0, g1, q0, q1 = _coarse(a0, a1, k, plane0, plane1, fx, rmax, near_m, seed)
+    if int(keep.sum()) < _COARSE_MIN and priors and (plane0 is not priors[0] or plane1 is not priors[1]):
+        plane0, plane1 = priors
+        keep, g0, g1, q0, q1 = _coarse(a0, a1, k, plane0, plane1, fx, rmax, near_m, seed)
     n_coarse = int(keep.sum())
     if n_coarse < _COARSE_MIN:
         return VOStep(False, np.eye(3), np.zeros(3), n_st, n_coarse, 0, math.nan)
-    rot, t = _vo.motion_from_ground(g0[keep], g1[keep], plane0, plane1)
-    # ... refined by PnP on those matches with a stereo depth at stop k (SGBM), where enough
     ok3d, x3d = _vo.points_at(q0, a0, b0, disp0, k, b, max_range_m=rmax, refine=False)
-    sel = keep & ok3d
-    if sel.sum() >= 8:
-        res = _vo.pnp(x3d[sel], q1[sel], k, seed=seed, reproj_px=_COARSE_PX, iterations=1000, minimal=True)
-        if res is not None and res[2].sum() >= 8:
-            rot, t = res[0], res[1]
+    valid = np.all(np.isfinite(g0), axis=1) & np.all(np.isfinite(g1), axis=1)
+    step = None
+    for hyp in range(_COARSE_HYPOTHESES):
+        if hyp:     # the next-best rigid motion among the matches no failed hypothesis took
+            rest = valid & ~tried
+            keep = np.zeros(len(q0), bool)
+            if rest.sum() >= _COARSE_MIN:
+                keep[rest] = _vo.rigid2d_ransac(g0[rest], g1[rest], tol_m=_COARSE_GROUND_TOL_M, seed=seed + hyp)
+            if keep.sum() < _COARSE_MIN:
+                break
+        tried = keep.copy() if hyp == 0 else tried | keep
+        rot_g, t_g = _vo.motion_from_ground(g0[keep], g1[keep], plane0, plane1)
+        # ... refined by PnP on those matches with a stereo depth at stop k (SGBM), where enough
+        sel = keep & ok3d
+        starts = []
+        if sel.sum() >= 8:
+            res = _vo.pnp(x3d[sel], q1[sel], k, seed=seed, reproj_px=_COARSE_PX, iterations=1000, minimal=True)
+            if res is not None and res[2].sum() >= 8:
+                starts.append((res[0], res[1]))
+        # a P3P refinement that lands on a wrong solution loses the precise stage: it then starts
+        # again from the ground motion itself
+        starts.append((rot_g, t_g))
+        for rot, t in starts:
+            step = _precise(rot, t, a0, b0, a1, b1, disp0, disp1 if b1 is not None else None, k, b, plane0, plane1,
+                            rmax, n_features, min_inliers, seed)
+            if step.ok:
+                return step
+    return step
+
+
+def _precise(rot, t, a0, b0, a1, b1, disp0, disp1, k, b, plane0, plane1, rmax, n_features, min_inliers, seed):
+    """The precise stage of :func:`visual_odometry_step` from the coarse motion (rot, t)."""
     # 2. precise: corners where the two views overlap (through the ground plane at the coarse
     #    motion), triangulated (SGBM + sub-pixel LK along the row) and tracked into the other view
     #    warped to it through the ground plane, then PnP; twice (the second warp from the better
@@ -503,6 +535,62 @@ def visual_odometry_step(left0_dn, right0_dn, left1_dn, *, k_px, baseline_m: flo
     return VOStep(True, rot.T, -rot.T @ t, n_st, n_m, int(inl.sum()), float(np.sqrt(np.mean(err[inl] ** 2))))
 
 
+def _coarse(a0, a1, k, plane0, plane1, fx, rmax, near_m, seed):
+    """The coarse stage's ground matches: SIFT between the two views rectified onto their planes,
+    kept where they agree with one rigid motion of the ground (the points where the rays meet
+    each stop's plane: off by relief x distance / mast height, hence the loose tolerance).
+    Returns (keep mask, ground coordinates at stop k and k+1, image points at k and k+1)."""
+    res_m = max(_ORTHO_GSD_RANGE_M / fx, _ORTHO_MIN_RES_M)
+    q0, q1 = _vo.ortho_matches(a0, a1, k, plane0, plane1, res_m=res_m, near_m=near_m,
+                               far_m=min(rmax, _ORTHO_FAR_M), half_width_m=_ORTHO_HALF_WIDTH_M, n_features=0)
+    x3 = _vo.rays_on_plane(q0, k, plane0)
+    x4 = _vo.rays_on_plane(q1, k, plane1)
+    ok3 = np.all(np.isfinite(x3), axis=1) & np.all(np.isfinite(x4), axis=1)
+    g0 = _vo.plane_coords(np.nan_to_num(x3), plane0)
+    g1 = _vo.plane_coords(np.nan_to_num(x4), plane1)
+    keep = np.zeros(len(q0), bool)
+    if ok3.any():
+        keep[ok3] = _vo.rigid2d_ransac(g0[ok3], g1[ok3], tol_m=_COARSE_GROUND_TOL_M, seed=seed)
+    return keep, g0, g1, q0, q1
+
+
+#: a stereo-fitted ground plane further than this from the mast's prior is not the ground the
+#: rover stands on (UNCONFIRMED; our choice)
+PLANE_PRIOR_DEG = 10.0
+PLANE_PRIOR_M = 0.3
+
+
+def _near_prior(plane, priors, i):
+    """The fitted plane if it is near its prior (or there is none), else the prior."""
+    if not priors:
+        return plane
+    n_p, d_p = priors[i]
+    if plane is None:
+        return priors[i]
+    n, d = plane
+    if math.degrees(math.acos(min(1.0, abs(float(n @ n_p))))) > PLANE_PRIOR_DEG or abs(d - d_p) > PLANE_PRIOR_M:
+        return priors[i]
+    return plane
+
+
+def _mast_turn(p, r, pan0, tilt0, pan1, tilt1, baseline_m):
+    """The left navcam's pose after the mast turns from (pan0, tilt0) to (pan1, tilt1) on the
+    same rover: the body attitude (pitch and roll included) is kept; the head is fixed."""
+    b0 = pan_tilt_rotation(float(pan0), float(tilt0))      # body <- camera, heading 0
+    b1 = pan_tilt_rotation(float(pan1), float(tilt1))
+    r1 = r @ b0.T @ b1
+    head = p + 0.5 * baseline_m * r[:, 0]
+    return head - 0.5 * baseline_m * r1[:, 0], r1
+
+
+def ground_prior(tilt_rad: float, mast_height_m: float) -> tuple[np.ndarray, float]:
+    """The ground plane of a level rover in its navcam's frame: (n, d) with n . X = d, n the
+    downward vertical in the camera frame (x right, y down, z forward) of a camera tilted by
+    ``tilt_rad`` (negative: down) on a mast ``mast_height_m`` above the ground."""
+    r = pan_tilt_rotation(0.0, float(tilt_rad))
+    return r.T @ np.array([0.0, 0.0, -1.0]), float(mast_height_m)
+
+
 _ORTHO_GSD_RANGE_M = 16.0      # ortho pixel: the image's lateral footprint at 16 m (2 px at 8 m)
 _ORTHO_MIN_RES_M = 0.025
 _ORTHO_FAR_M = 14.0
@@ -510,6 +598,9 @@ _ORTHO_HALF_WIDTH_M = 8.0
 _COARSE_PX = 4.0
 _COARSE_GROUND_TOL_M = 0.4    # relief x distance / mast height: 10 cm x 6 m / 1.5 m
 _COARSE_MIN = 8
+#: ground-motion hypotheses tried in turn when the precise stage fails from one (a repeated
+#: pattern or a few chance matches can outvote the true motion among ~20 ground matches)
+_COARSE_HYPOTHESES = 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -555,14 +646,25 @@ def _lander_tree(lander: SceneObject, spacing_m: float) -> cKDTree:
     return tree
 
 
+#: points this far above the lander's lowest vertex (its footpads on the ground) may be the lander
+LANDER_MIN_HEIGHT_M = 0.25
+#: disparity noise assumed by the default fit threshold of :func:`relocalise_lander` (px; SGBM's
+#: sub-pixel error on the lander's plain panels, our estimate)
+FIX_DISPARITY_SIGMA_PX = 0.3
+#: ... and are not sky: the brightest 8-bit DN within 2 px at least this (the sky is black)
+SKY_DN8 = 6
+
+
 def relocalise_lander(left_dn, right_dn, *, k_px, baseline_m: float, rotation_enu_from_cam, lander: SceneObject,
-                      prior_position_enu, min_area_frac: float = 0.002, max_fit_rms_m: float = 0.08,
+                      prior_position_enu, min_area_frac: float = 0.002, max_fit_rms_m: float | None = None,
                       search_m: float = 1.0) -> LanderFix:
     """Fix the camera position from the lander seen in a navcam pair.
 
-    The lander's foil is segmented as the large bright regions (Otsu threshold), the pair's
-    disparity inside them is found by semi-global block matching (OpenCV SGBM, left-right
-    checked), and the points, rotated into ENU with the estimated camera attitude, are fitted to
+    The pair's disparity is found by semi-global block matching (OpenCV SGBM, left-right checked);
+    the lander's points are those in the large bright regions (sunlit foil: above 97 % of the
+    brightest DN and twice the median) and those that, placed by the prior, stand more than
+    ``LANDER_MIN_HEIGHT_M`` above the lander's footpads within its footprint (+ ``search_m``): its
+    shadowed side is dark. The points, rotated into ENU with the estimated camera attitude, are fitted to
     the lander's known CAD surface at its known position and heading by translation-only trimmed
     ICP (started at the prior and at 8 points ``search_m`` around it; the best fit wins).
 
@@ -582,8 +684,10 @@ def relocalise_lander(left_dn, right_dn, *, k_px, baseline_m: float, rotation_en
         Current estimate of the left-camera position (the ICP start).
     min_area_frac : float
         Smallest segmented lander area, fraction of the image.
-    max_fit_rms_m : float
-        A fit worse than this is rejected (``ok`` False).
+    max_fit_rms_m : float, optional
+        A fit worse than this is rejected (``ok`` False). Default: 8 cm plus the stereo depth
+        error at the points' median range Z (``Z^2 / (f b) x FIX_DISPARITY_SIGMA_PX``; 9 cm at
+        7 m, 27 cm at 12 m with the binned Navcam).
     search_m : float
         Radius of the ring of extra ICP starts.
 
@@ -616,25 +720,31 @@ def relocalise_lander(left_dn, right_dn, *, k_px, baseline_m: float, rotation_en
     nan = np.full(3, np.nan)
     h, w = lt.shape
     mask = _vo.segment_bright(lt, min_area_px=max(int(min_area_frac * h * w), 16))
-    if mask.sum() < max(min_area_frac * h * w, 16):
-        return LanderFix(False, nan, 0, math.nan, math.nan)
     a, bb = _to8(lt), _to8(rt)
-    rows = np.where(mask.any(axis=1))[0]
-    r0, r1 = max(rows[0] - 8, 0), min(rows[-1] + 9, h)
     fx = k[0, 0]
     ndisp = int(min(w // 2, max(64, 16 * math.ceil(fx * b / 1.5 / 16))))     # nearest lander point 1.5 m
     blk = 5
     sg = cv2.StereoSGBM_create(minDisparity=0, numDisparities=ndisp, blockSize=blk, P1=8 * blk * blk,
                                P2=32 * blk * blk, uniquenessRatio=10, disp12MaxDiff=1, speckleWindowSize=100,
                                speckleRange=2, mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
-    disp = sg.compute(a[r0:r1], bb[r0:r1]).astype(np.float32) / 16.0
-    valid = mask[r0:r1] & (disp > 1.0)
-    vv, uu = np.nonzero(valid)
-    if vv.size < 50:
-        return LanderFix(False, nan, int(vv.size), math.nan, math.nan)
-    d = disp[vv, uu]
-    z = fx * b / d
-    pc = np.stack([(uu - k[0, 2]) * z / fx, (vv + r0 - k[1, 2]) * z / k[1, 1], z], axis=1)
+    disp = sg.compute(a, bb).astype(np.float32) / 16.0
+    vv, uu = np.nonzero(disp > 1.0)
+    z = fx * b / disp[vv, uu]
+    pc = np.stack([(uu - k[0, 2]) * z / fx, (vv - k[1, 2]) * z / k[1, 1], z], axis=1)
+    # the lander's points: in its bright (sunlit foil) regions, or, whatever the light (its shadowed
+    # side is dark), where the points stand above the ground inside the lander's footprint as the
+    # prior places them (within search_m more)
+    world = pc @ rot.T + prior
+    vx = np.asarray(lander.vertices_enu, float)
+    foot = float(np.max(np.hypot(vx[:, 0] - lander.position_enu[0], vx[:, 1] - lander.position_enu[1])))
+    near = np.hypot(world[:, 0] - lander.position_enu[0], world[:, 1] - lander.position_enu[1]) <= foot + search
+    above = world[:, 2] >= float(vx[:, 2].min()) + LANDER_MIN_HEIGHT_M
+    # (not the black sky: SGBM gives it chance disparities; the shadowed side still shows some DN)
+    lit = cv2.dilate(a, np.ones((5, 5), np.uint8))[vv, uu] >= SKY_DN8
+    sel = mask[vv, uu] | (near & above & lit)
+    if sel.sum() < 50:
+        return LanderFix(False, nan, int(sel.sum()), math.nan, math.nan)
+    pc = pc[sel]
     if len(pc) > 4000:                                    # deterministic thinning
         pc = pc[:: int(math.ceil(len(pc) / 4000))]
     rel = pc @ rot.T
@@ -648,8 +758,10 @@ def relocalise_lander(left_dn, right_dn, *, k_px, baseline_m: float, rotation_en
         if best is None or rms < best[1]:
             best = (t, rms)
     t, rms = _vo.icp_translation(rel, fine, best[0], iters=30)   # the best start on the fine model
-    ok = bool(rms <= max_fit_rms_m)
-    return LanderFix(ok, t if ok else nan, int(len(pc)), float(rms), float(np.median(np.linalg.norm(pc, axis=1))))
+    rng_m = float(np.median(np.linalg.norm(pc, axis=1)))
+    lim = 0.08 + rng_m ** 2 / (fx * b) * FIX_DISPARITY_SIGMA_PX if max_fit_rms_m is None else float(max_fit_rms_m)
+    ok = bool(rms <= lim)
+    return LanderFix(ok, t if ok else nan, int(len(pc)), float(rms), rng_m)
 
 
 def _to8(a: np.ndarray) -> np.ndarray:
@@ -674,7 +786,18 @@ class StereoStop:
         Mast pointing relative to the rover body (the mast's encoders).
     heading_rad : float
         Absolute heading estimate at the stop (e.g. :func:`heading_estimate`), used by the
-        relocalisation; NaN = none.
+        relocalisation and by the odometry fallback; NaN = none.
+    reloc_left_dn, reloc_right_dn : (H, W) array, optional
+        A second Navcam pair aimed at the lander (the mast turned toward it), used for the
+        relocalisation instead of the VO pair; None: the VO pair is tried.
+    reloc_pan_rad, reloc_tilt_rad : float
+        That pair's mast pointing relative to the body.
+    arrival_left_dn, arrival_right_dn : (H, W) array, optional
+        A pair aimed where the previous stop's pair looked (the mast turned back after a turn
+        between the stops): the VO step from the previous stop ends on it, and the mast's
+        angles carry the pose over to this stop's main pair; None: the step ends on the main pair.
+    arrival_pan_rad, arrival_tilt_rad : float
+        That pair's mast pointing relative to the body.
     """
 
     left_dn: np.ndarray
@@ -682,6 +805,14 @@ class StereoStop:
     pan_rad: float
     tilt_rad: float
     heading_rad: float = math.nan
+    reloc_left_dn: np.ndarray | None = None
+    reloc_right_dn: np.ndarray | None = None
+    reloc_pan_rad: float = math.nan
+    reloc_tilt_rad: float = math.nan
+    arrival_left_dn: np.ndarray | None = None
+    arrival_right_dn: np.ndarray | None = None
+    arrival_pan_rad: float = math.nan
+    arrival_tilt_rad: float = math.nan
 
 
 @dataclass(frozen=True, eq=False)
@@ -701,6 +832,9 @@ class TrackEstimate:
         The N - 1 VO steps.
     fixes : tuple
         The LanderFix of each stop (None where not tried).
+    rejected : (N - 1,) bool or None
+        Steps where the VO motion was not used (failed, or outside the odometry gate) and the
+        odometry's motion was taken instead; None when no odometry was given.
     """
 
     name: str
@@ -709,6 +843,7 @@ class TrackEstimate:
     fixed: np.ndarray
     steps: tuple = field(default=())
     fixes: tuple = field(default=())
+    rejected: np.ndarray | None = None
 
 
 def _yaw(angle: float) -> np.ndarray:
@@ -717,20 +852,53 @@ def _yaw(angle: float) -> np.ndarray:
     return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+#: The odometry gate of :func:`visual_localisation` (UNCONFIRMED; our choices): a VO step is used
+#: only if its horizontal move L_vo, against the wheel odometry's L_o over the same step, lies in
+#: [L_o (1 - max slip) - abs, L_o (1 + encoder scale) + abs] (slip shortens the true path, the
+#: encoders over-report it), its direction in the body frame is within ``direction_deg`` of the
+#: odometry's (steps over 0.5 m), and its heading change within ``turn_deg`` of the gyro's.
+ODOMETRY_GATE = {"max_slip": 0.35, "scale": 0.05, "abs_m": 0.10, "direction_deg": 10.0, "turn_deg": 3.0}
+
+
+def _gate_ok(d_vo, dh_vo, d_odo, dh_imu, h_vo0, h_imu0) -> bool:
+    """The odometry gate (:data:`ODOMETRY_GATE`) for one step: VO's horizontal ground move
+    ``d_vo`` and heading change ``dh_vo`` (its own heading ``h_vo0`` at the step's start) against
+    the odometry's move ``d_odo`` and the gyro's heading change ``dh_imu`` (heading ``h_imu0``);
+    NaN gyro values skip the turn test and compare directions in ENU."""
+    g = ODOMETRY_GATE
+    lv, lo = float(np.hypot(*d_vo)), float(np.hypot(*d_odo))
+    if not (lo * (1.0 - g["max_slip"]) - g["abs_m"] <= lv <= lo * (1.0 + g["scale"]) + g["abs_m"]):
+        return False
+    if lo > 0.5 and lv > 0.0:
+        a_vo = math.atan2(d_vo[0], d_vo[1]) - h_vo0
+        a_odo = math.atan2(d_odo[0], d_odo[1]) - (h_imu0 if math.isfinite(h_imu0) else h_vo0)
+        if abs(float(_wrap(a_vo - a_odo))) > math.radians(g["direction_deg"]):
+            return False
+    if math.isfinite(dh_imu) and abs(float(_wrap(dh_vo - dh_imu))) > math.radians(g["turn_deg"]):
+        return False
+    return True
+
+
 def visual_localisation(stops: Sequence[StereoStop], *, k_px, baseline_m: float, mast_height_m: float,
                         start_position_enu, start_heading_rad: float, rng: np.random.Generator,
                         lander: SceneObject | None = None, reloc_every: int = 1, max_range_m: float = 20.0,
-                        n_features: int = 2000, vo_sigma_frac: float = 0.02, fix_sigma_m: float = 0.1
-                        ) -> dict[str, TrackEstimate]:
+                        n_features: int = 2000, vo_sigma_frac: float = 0.02, fix_sigma_m: float = 0.1,
+                        odometry_xy_m=None) -> dict[str, TrackEstimate]:
     """Visual odometry over a sequence of stereo stops, alone and with lander relocalisation.
 
     The left camera's 6-DoF pose is chained through :func:`visual_odometry_step` from the known
-    start pose (a failed step keeps the previous pose). The 'vo_reloc' track does the same, but
-    at every ``reloc_every``-th stop where :func:`relocalise_lander` succeeds it resets the
-    camera's heading to the stop's absolute ``heading_rad`` (a yaw correction, pitch and roll kept)
-    and blends its position with the lander fix by their variances (a scalar Kalman update: the
-    VO position variance grows by ``(vo_sigma_frac x step length)^2`` per step, a fix has
-    ``fix_sigma_m``); the chain then continues from the corrected pose.
+    start pose. Without ``odometry_xy_m`` a failed step keeps the previous pose. With it, each
+    step passes the odometry gate (:data:`ODOMETRY_GATE`: length, body-frame direction and turn
+    against the wheel odometry and the gyro heading of the stops) or is replaced by the
+    odometry's move (expressed in the chain's own heading) and the gyro's turn: VO across a
+    lighting change (a stop before and one after a noon nap) or over featureless ground then
+    costs an odometry step, not a metres-scale jump. The 'vo_reloc' track does the same, but at
+    every ``reloc_every``-th stop where :func:`relocalise_lander` succeeds (on the stop's
+    lander-facing pair when it has one, else on its VO pair) it resets the camera's heading to the
+    stop's absolute ``heading_rad`` (a yaw correction, pitch and roll kept) and blends its
+    position with the lander fix by their variances (a scalar Kalman update: the VO position
+    variance grows by ``(vo_sigma_frac x step length)^2`` per step, a fix has ``fix_sigma_m``);
+    the chain then continues from the corrected pose.
 
     Parameters
     ----------
@@ -752,6 +920,8 @@ def visual_localisation(stops: Sequence[StereoStop], *, k_px, baseline_m: float,
         VO position error per metre moved, 1-sigma (default 2 %; measured 0.5-2 %, docs).
     fix_sigma_m : float
         Lander-fix position error, 1-sigma (default 0.1 m; measured, docs).
+    odometry_xy_m : (N, 2) array, optional
+        The wheel odometry's positions at the stops (:func:`wheel_odometry`), for the gate.
 
     Returns
     -------
@@ -774,14 +944,25 @@ def visual_localisation(stops: Sequence[StereoStop], *, k_px, baseline_m: float,
         raise invalid("reloc_every", reloc_every, "an integer >= 1")
     sv = _real("vo_sigma_frac", vo_sigma_frac, 0.0, 1.0)
     sf = _real("fix_sigma_m", fix_sigma_m, 0.0, 100.0, lo_open=True)
+    n = len(stops)
+    odo = None
+    if odometry_xy_m is not None:
+        odo = np.asarray(odometry_xy_m, float)
+        if odo.ndim != 2 or odo.shape[0] != n or odo.shape[1] < 2 or not np.all(np.isfinite(odo[:, :2])):
+            raise invalid("odometry_xy_m", f"array{odo.shape}", f"({n}, 2) finite positions, one per stop")
+        odo = odo[:, :2]
     p0, r0 = mast_camera_pose(start_position_enu, _real("start_heading_rad", start_heading_rad),
                               pan_rad=stops[0].pan_rad, tilt_rad=stops[0].tilt_rad, mast_height_m=mh, baseline_m=b)
-    n = len(stops)
     steps = []
     for i in range(n - 1):
-        steps.append(visual_odometry_step(stops[i].left_dn, stops[i].right_dn, stops[i + 1].left_dn, k_px=k,
-                                          right1_dn=stops[i + 1].right_dn,
-                                          baseline_m=b, rng=rng, max_range_m=max_range_m, n_features=n_features))
+        nx = stops[i + 1]
+        arr = nx.arrival_left_dn is not None and nx.arrival_right_dn is not None
+        l1, r1, t1 = (nx.arrival_left_dn, nx.arrival_right_dn, nx.arrival_tilt_rad) if arr else \
+            (nx.left_dn, nx.right_dn, nx.tilt_rad)
+        steps.append(visual_odometry_step(stops[i].left_dn, stops[i].right_dn, l1, k_px=k, right1_dn=r1,
+                                          baseline_m=b, rng=rng, max_range_m=max_range_m, n_features=n_features,
+                                          ground_priors=(ground_prior(stops[i].tilt_rad, mh), ground_prior(t1, mh))))
+    imu = np.array([s.heading_rad for s in stops], float)
     out = {}
     for name in ("vo", "vo_reloc"):
         p, r = p0.copy(), r0.copy()
@@ -789,30 +970,66 @@ def visual_localisation(stops: Sequence[StereoStop], *, k_px, baseline_m: float,
         pos = np.empty((n, 3))
         hdg = np.empty(n)
         fixed = np.zeros(n, bool)
+        rejected = np.zeros(n - 1, bool)
         fixes: list = [None] * n
         for i in range(n):
             if i > 0:
                 st = steps[i - 1]
+                g0, h0 = rover_pose_from_camera(p, r, pan_rad=stops[i - 1].pan_rad, mast_height_m=mh, baseline_m=b)
                 if st.ok:
-                    p = p + r @ st.position_c0_m
-                    r = r @ st.rotation_c0_from_c1
-                    var += (sv * float(np.linalg.norm(st.position_c0_m))) ** 2
+                    p1 = p + r @ st.position_c0_m
+                    r1 = r @ st.rotation_c0_from_c1
+                    si = stops[i]
+                    if si.arrival_left_dn is not None and si.arrival_right_dn is not None:
+                        p1, r1 = _mast_turn(p1, r1, si.arrival_pan_rad, si.arrival_tilt_rad, si.pan_rad, si.tilt_rad, b)
+                else:
+                    p1, r1 = p, r
+                if odo is not None:
+                    g1, h1 = rover_pose_from_camera(p1, r1, pan_rad=stops[i].pan_rad, mast_height_m=mh, baseline_m=b)
+                    d_odo = odo[i] - odo[i - 1]
+                    dh_imu = float(_wrap(imu[i] - imu[i - 1]))
+                    if not (st.ok and _gate_ok(g1[:2] - g0[:2], float(_wrap(h1 - h0)), d_odo, dh_imu, h0,
+                                               imu[i - 1])):
+                        rejected[i - 1] = True
+                        # the odometry's move, turned from the gyro's frame into the chain's heading
+                        rot = h0 - imu[i - 1] if math.isfinite(imu[i - 1]) else 0.0
+                        c, s_ = math.cos(rot), math.sin(rot)
+                        dg = np.array([c * d_odo[0] + s_ * d_odo[1], -s_ * d_odo[0] + c * d_odo[1], 0.0])
+                        h1 = h0 + (dh_imu if math.isfinite(dh_imu) else 0.0)
+                        p1, r1 = mast_camera_pose(g0 + dg, h1, pan_rad=stops[i].pan_rad, tilt_rad=stops[i].tilt_rad,
+                                                  mast_height_m=mh, baseline_m=b)
+                step_m = float(np.linalg.norm(p1 - p))
+                p, r = p1, r1
+                var += (sv * step_m) ** 2 if not rejected[i - 1] else (ODOMETRY_GATE["max_slip"] * step_m / 2.0) ** 2
             if name == "vo_reloc" and lander is not None and i > 0 and i % reloc_every == 0:
-                r_abs = r
-                if math.isfinite(stops[i].heading_rad):
-                    _, h_vo = rover_pose_from_camera(p, r, pan_rad=stops[i].pan_rad, mast_height_m=mh, baseline_m=b)
-                    r_abs = _yaw(float(_wrap(stops[i].heading_rad - h_vo))) @ r
-                fx = relocalise_lander(stops[i].left_dn, stops[i].right_dn, k_px=k, baseline_m=b,
-                                       rotation_enu_from_cam=r_abs, lander=lander, prior_position_enu=p)
+                si = stops[i]
+                g_vo, h_vo = rover_pose_from_camera(p, r, pan_rad=si.pan_rad, mast_height_m=mh, baseline_m=b)
+                h_abs = float(si.heading_rad) if math.isfinite(si.heading_rad) else h_vo
+                r_abs = _yaw(float(_wrap(h_abs - h_vo))) @ r
+                if si.reloc_left_dn is not None and si.reloc_right_dn is not None:
+                    pr, rr = mast_camera_pose(g_vo, h_abs, pan_rad=si.reloc_pan_rad, tilt_rad=si.reloc_tilt_rad,
+                                              mast_height_m=mh, baseline_m=b)
+                    fx = relocalise_lander(si.reloc_left_dn, si.reloc_right_dn, k_px=k, baseline_m=b,
+                                           rotation_enu_from_cam=rr, lander=lander, prior_position_enu=pr)
+                    if fx.ok:     # the fix of the lander-facing camera, moved to the VO camera
+                        g_fix, _ = rover_pose_from_camera(fx.position_enu, rr, pan_rad=si.reloc_pan_rad,
+                                                          mast_height_m=mh, baseline_m=b)
+                        p_fix, _ = mast_camera_pose(g_fix, h_abs, pan_rad=si.pan_rad, tilt_rad=si.tilt_rad,
+                                                    mast_height_m=mh, baseline_m=b)
+                else:
+                    fx = relocalise_lander(si.left_dn, si.right_dn, k_px=k, baseline_m=b,
+                                           rotation_enu_from_cam=r_abs, lander=lander, prior_position_enu=p)
+                    p_fix = fx.position_enu
                 fixes[i] = fx
                 if fx.ok:
                     gain = var / (var + sf ** 2)
-                    p, r = p + gain * (fx.position_enu - p), r_abs
+                    p, r = p + gain * (p_fix - p), r_abs
                     var = gain * sf ** 2
                     fixed[i] = True
             g, hh = rover_pose_from_camera(p, r, pan_rad=stops[i].pan_rad, mast_height_m=mh, baseline_m=b)
             pos[i], hdg[i] = g, hh
-        out[name] = TrackEstimate(name, pos, hdg, fixed, tuple(steps), tuple(fixes))
+        out[name] = TrackEstimate(name, pos, hdg, fixed, tuple(steps), tuple(fixes),
+                                  rejected if odo is not None else None)
     return out
 
 

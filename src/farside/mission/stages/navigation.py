@@ -190,8 +190,8 @@ class NavigationStage(Stage):
         from farside._core import child_streams
         from farside.ephemeris import mission_times, sun_direction_enu
         from farside.render import ce4_lander, place
+        from farside.rover.perception import localisation_stops
         from farside.vision import (
-            StereoStop,
             heading_estimate,
             visual_localisation,
             wheel_odometry,
@@ -209,27 +209,14 @@ class NavigationStage(Stage):
         sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, mission_times(sc.epoch_utc, t)), float)
         head = heading_estimate(t, hd_true, rng=rs[0], sun_elevation_rad=np.arcsin(np.clip(sun[:, 2], -1, 1)))
         odo = wheel_odometry(xy, slip[1:], rng=rs[1], heading_rad=head.heading_rad)
-        # the stops: forward Navcam pairs
-        # the stops' Navcam pairs, chained: at each stop the pan whose azimuth is nearest the
-        # previous stop's (consecutive views then overlap most; the rover turns between stops)
-        vs, keep = [], []
-        az_prev = None
-        first_cams = None
-        for k, s in enumerate(stops):
-            fw = [im for im in s.costmap.layers.get("images", []) if im[0] == "navcam"]
-            if not fw:
-                continue
-            if az_prev is None:
-                pick = min(fw, key=lambda im: abs(im[1]))
-            else:
-                pick = min(fw, key=lambda im: abs((s.heading_deg + im[1] - az_prev + 180.0) % 360.0 - 180.0))
-            _, pan, cams, left, right = pick
-            az_prev = (s.heading_deg + pan) % 360.0
-            first_cams = first_cams or cams
-            j = int(np.clip(np.searchsorted(t, s.t_s, side="right") - 1, 0, len(t) - 1))
-            vs.append(StereoStop(np.asarray(left), np.asarray(right), pan_rad=math.radians(pan),
-                                 tilt_rad=_tilt(cams[0]), heading_rad=float(head.heading_rad[j])))
-            keep.append(k)
+        # the stops' Navcam pairs chained for VO (farside.rover.perception.localisation_stops): each
+        # stop's mast pair nearest its next leg, the step into a stop ending on its arrival pair
+        keep = [k for k, s in enumerate(stops) if any(im[0] == "navcam" for im in s.costmap.layers.get("images", []))]
+        jj0 = np.clip(np.searchsorted(t, [stops[k].t_s for k in keep], side="right") - 1, 0, len(t) - 1)
+        vs = localisation_stops([stops[k].costmap.layers["images"] for k in keep],
+                                [stops[k].heading_deg for k in keep], head.heading_rad[jj0]) if keep else []
+        first_cams = next(im[2] for im in stops[keep[0]].costmap.layers["images"] if im[0] == "navcam") \
+            if keep else None
         truth = np.array([[stops[k].x_m, stops[k].y_m] for k in keep])
         t_stop = np.array([stops[k].t_s for k in keep])
         jj = np.clip(np.searchsorted(t, t_stop, side="right") - 1, 0, len(t) - 1)
@@ -253,11 +240,14 @@ class NavigationStage(Stage):
             est = visual_localisation(vs, k_px=kpx, baseline_m=base, mast_height_m=1.5,
                                       start_position_enu=(truth[0, 0], truth[0, 1], z0),
                                       start_heading_rad=math.radians(stops[keep[0]].heading_deg), rng=rs[2],
-                                      lander=lander)
+                                      lander=lander, odometry_xy_m=odo_xy)
             for name, tr in est.items():
                 rows[f"x_{name}_m"] = tr.position_enu[:, 0]
                 rows[f"y_{name}_m"] = tr.position_enu[:, 1]
             summary["lander_fixes"] = int(np.count_nonzero(est["vo_reloc"].fixed))
+            summary["lander_fix_tries"] = int(sum(f is not None for f in est["vo_reloc"].fixes))
+            summary["vo_steps_replaced_by_odometry"] = int(np.count_nonzero(est["vo"].rejected))
+            summary["vo_steps"] = len(vs) - 1
         table = pd.DataFrame(rows)
         dist = np.r_[0.0, np.cumsum(np.hypot(*np.diff(truth, axis=0).T))]
         table.insert(1, "distance_m", dist)
@@ -426,15 +416,23 @@ class NavigationStage(Stage):
             lt = loc["table"]
             fig = Figure(figsize=(8.5, 4.2))
             ax = fig.subplots()
-            for name, lab in (("odometry", "wheel odometry + IMU/sun-sensor heading"), ("vo", "visual odometry"),
-                              ("vo_reloc", f"VO + lander relocalisation ({loc.get('lander_fixes', 0)} fixes)")):
+            n_rep = loc.get("vo_steps_replaced_by_odometry", 0)
+            for name, lab in (("odometry", "wheel odometry + IMU/sun-sensor heading"),
+                              ("vo", f"visual odometry ({n_rep} of {loc.get('vo_steps', 0)} steps gated out: odometry)"),
+                              ("vo_reloc", f"VO + lander relocalisation ({loc.get('lander_fixes', 0)} fixes of "
+                                           f"{loc.get('lander_fix_tries', 0)} tries)")):
                 if f"error_{name}_m" in lt:
                     ax.plot(lt["distance_m"], lt[f"error_{name}_m"], "o-", ms=3, label=lab)
             ax.set_xlabel("distance driven (m, truth)")
             ax.set_ylabel("position error (m)")
             ax.legend(fontsize=8)
             ax.set_title("Localisation error at the stereo stops")
-            rep.add_figure("Localisation error against distance", fig, section=SECTION)
+            rep.add_figure("Localisation error against distance", fig, section=SECTION,
+                           caption="A VO step is used only if it agrees with the wheel odometry and the gyro (length "
+                                   "within the slip range, direction within 10 deg, turn within 3 deg; "
+                                   "farside.vision.localisation.ODOMETRY_GATE); otherwise the odometry's step is "
+                                   "taken. Within 20 m of the lander the mast turns toward it for one more pair: "
+                                   "the lander fixes.")
         des = out.get("descent") or {}
         if "table" in des and not des.get("reconstructed"):
             rep.add_section(SECTION, f"<p>Descent reconstruction: none of the {des['frames']} LCAM frames could be "
@@ -470,10 +468,6 @@ class NavigationStage(Stage):
                 "(docs/vision_descent.md).</p>"))
 
 
-def _tilt(cam) -> float:
-    """Elevation of a camera's optical axis (rad; negative = down)."""
-    z = np.asarray(cam.rotation_enu_from_cam, float)[:, 2]
-    return float(math.asin(np.clip(z[2], -1.0, 1.0)))
 
 
 def _length(xy) -> float:

@@ -302,7 +302,8 @@ class SurfaceStage(Stage):
         per = StereoPerception(site.terrain, site.rocks, seed=int(ctx.scenario.seed),
                                sun_at=lambda t: sun.at(np.array([t]))[0][0], objects_at=lambda t: lander,
                                backdrops=ctx.state.backdrop_scenes or (), pans_deg=tuple(n.pans_deg),
-                               binning=n.binning, max_range_m=n.max_range_m)
+                               binning=n.binning, max_range_m=n.max_range_m,
+                               lander_enu=(x, y, float(site.terrain.height_at(x, y))))
         link = None
         if n.mode == "ground":
             from farside.comms import LinkService
