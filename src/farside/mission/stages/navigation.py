@@ -206,21 +206,31 @@ class NavigationStage(Stage):
         xy = d[["x_m", "y_m"]].to_numpy(float)
         slip = d[[f"slip_{w}" for w in range(6)]].to_numpy(float).mean(axis=1).clip(0.0, 0.9)
         hd_true = np.radians(d["heading_deg"].to_numpy(float))
-        sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, mission_times(sc.epoch_utc, t)), float)
-        head = heading_estimate(t, hd_true, rng=rs[0], sun_elevation_rad=np.arcsin(np.clip(sun[:, 2], -1, 1)))
-        odo = wheel_odometry(xy, slip[1:], rng=rs[1], heading_rad=head.heading_rad)
+        keep = [k for k, s in enumerate(stops) if any(im[0] == "navcam" for im in s.costmap.layers.get("images", []))]
+        # the gyro sees the drive steps and the stops (the rover turns in place before it images:
+        # a stop's heading is not the last drive step's)
+        t_k = np.array([stops[k].t_s for k in keep], float)
+        t_all = np.concatenate([t, t_k])
+        order = np.argsort(t_all, kind="stable")
+        hd_all = np.concatenate([hd_true, np.radians([stops[k].heading_deg for k in keep])])[order]
+        sun = np.asarray(sun_direction_enu(sc.site.lat_deg, sc.site.lon_deg, mission_times(sc.epoch_utc, t_all[order])),
+                         float)
+        head = heading_estimate(t_all[order], hd_all, rng=rs[0], sun_elevation_rad=np.arcsin(np.clip(sun[:, 2], -1, 1)))
+        where = np.empty(len(order), int)
+        where[order] = np.arange(len(order))
+        # the odometry integrates the same samples: a stop adds a zero-length step (its turn in place)
+        xy_all = np.concatenate([xy, [[stops[k].x_m, stops[k].y_m] for k in keep]]).reshape(-1, 2)[order]
+        slip_all = np.concatenate([slip, np.zeros(len(keep))])[order]
+        odo = wheel_odometry(xy_all, slip_all[1:], rng=rs[1], heading_rad=head.heading_rad)
         # the stops' Navcam pairs chained for VO (farside.rover.perception.localisation_stops): each
         # stop's mast pair nearest its next leg, the step into a stop ending on its arrival pair
-        keep = [k for k, s in enumerate(stops) if any(im[0] == "navcam" for im in s.costmap.layers.get("images", []))]
-        jj0 = np.clip(np.searchsorted(t, [stops[k].t_s for k in keep], side="right") - 1, 0, len(t) - 1)
-        vs = localisation_stops([stops[k].costmap.layers["images"] for k in keep],
-                                [stops[k].heading_deg for k in keep], head.heading_rad[jj0]) if keep else []
+        vs = localisation_stops([stops[k].costmap.layers["images"] for k in keep], [stops[k].heading_deg for k in keep],
+                                head.heading_rad[where[len(t):]]) if keep else []
         first_cams = next(im[2] for im in stops[keep[0]].costmap.layers["images"] if im[0] == "navcam") \
             if keep else None
         truth = np.array([[stops[k].x_m, stops[k].y_m] for k in keep])
-        t_stop = np.array([stops[k].t_s for k in keep])
-        jj = np.clip(np.searchsorted(t, t_stop, side="right") - 1, 0, len(t) - 1)
-        odo_xy = odo.xy_m[jj]
+        t_stop = t_k
+        odo_xy = odo.xy_m[where[len(t):]]
         rows = {"t_s": t_stop, "x_true_m": truth[:, 0], "y_true_m": truth[:, 1],
                 "x_odometry_m": odo_xy[:, 0], "y_odometry_m": odo_xy[:, 1]}
         summary = {}
