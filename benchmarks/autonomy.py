@@ -1,11 +1,12 @@
-"""Benchmark: autonomous navigation on 50 seeded courses (issue 15), and visual-odometry drift.
+"""Benchmark: autonomous navigation on 50 seeded courses (issue 15); the visual-odometry drift is
+benchmarks/visual_odometry.py.
 
 Each course (``farside.rover.autonomy.autonomy_course(seed)``) is a generated site with a rocky
 patch (2 % rock abundance) and a goal 20 m from the start; in about 60 % of them one to three
 blocks above the rover's 0.20 m limit lie on the straight line, and the straight line is checked
 on the true terrain with the surface model's driver, so a straight-line driver fails there. The
 rover navigates with ``farside.rover.perception.StereoPerception`` (Navcam pairs at three pans and
-the Hazcam pair, rendered on the centimetre regolith, semi-global matching, a fused elevation map,
+the Hazcam pair (filling the cells the Navcams left unknown), rendered on the centimetre regolith, semi-global matching, a fused elevation map,
 the hazard costmap) and ``farside.rover.autonomy.drive_to_goal`` (onboard mode: plan, drive at most
 4 m, re-image). Success: at the goal without a single step that would exceed a limit (a refused
 step counts as a failure: the map missed a hazard). The peer is the straight-line driver on the
@@ -43,7 +44,7 @@ def run_course(seed: int, *, binning: int = 2):
     c = autonomy_course(seed)
     sun = sun_for(seed)
     per = StereoPerception(c.site.terrain, c.site.rocks, seed=seed, sun_at=lambda t: sun, binning=binning,
-                           keep_images=False, hazcam=False)
+                           keep_images=False)
     t0 = time.perf_counter()
     res = drive_to_goal(c.site, c.start_xy_m, c.goal_xy_m, perceive=per, cfg=NavigationConfig(mode="autonomous"),
                         rng=np.random.default_rng(seed))

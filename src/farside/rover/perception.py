@@ -8,8 +8,8 @@ At every stop :class:`StereoPerception`:
    coordinates, so every stop sees the same ground);
 2. renders the Navcam pair (:func:`farside.vision.stereo_pair_at`; numbers UNCONFIRMED) at each
    mast pan in ``pans_deg`` and once more straight ahead tilted down to -45 deg for the near
-   ground, and (optionally) the front Hazcam pair for the ground just ahead that the mast
-   cannot see (``hazcam``), through the sensor model (noise keyed by the seed, the stop and the
+   ground, and the front Hazcam pair for the ground just ahead that the mast cannot see
+   (``hazcam``; it fills only the cells the Navcams left unknown), through the sensor model (noise keyed by the seed, the stop and the
    pan), with the lander in view as a scene object when given; within ``reloc_range_m`` of the
    lander one more pair with the mast turned toward it, for the relocalisation;
 3. matches each pair by semi-global matching and triangulates (:func:`farside.vision.stereo_points`),
@@ -116,18 +116,19 @@ class StereoPerception:
     reloc_range_m : float
         See ``lander_enu``.
     hazcam : bool
-        Also the front Hazcam pair (0.6 m high, 120 deg; UNCONFIRMED). Off by default: modelled as
-        a pinhole (no fisheye), its matches at the seam with the Navcam map left false steps in
-        the costmap; the ground the mast cannot see (within ~1.4 m) is covered by the previous
-        stop's map, and at the first stop by the rule that the ground under and just around the
-        rover is traversable (it stands there).
+        Also the front Hazcam pair (0.6 m high, 120 deg; UNCONFIRMED), mapped within
+        ``HAZCAM_MAX_RANGE_M`` in its central field and only into the cells the Navcams (this
+        stop's and the remembered stops') left unknown: modelled as a pinhole (no fisheye), its
+        points mixed with the Navcam's at the seam left false steps in the costmap when fused
+        everywhere. On the test courses it fills about half of the few unknown cells 0.8-2 m
+        ahead (6 % -> 3 %, 4 % -> 2 %).
     """
 
     def __init__(self, terrain, rocks, *, seed: int, sun_at: Callable[[float], np.ndarray],
                  objects_at: Callable[[float], list] | None = None, backdrops=(), rover=YUTU2,
                  pans_deg=(-40.0, 0.0, 40.0), levels=((0.01, 6.0), (0.04, 24.0)), map_half_size_m: float = 10.0,
                  map_resolution_m: float = 0.1, max_range_m: float = 9.0, memory_stops: int = 1, binning: int = 1,
-                 photometry: str = "hapke", shadows: str = "hard", keep_images: bool = True, hazcam: bool = False,
+                 photometry: str = "hapke", shadows: str = "hard", keep_images: bool = True, hazcam: bool = True,
                  safety_margin_m: float = 0.35, lander_enu=None, reloc_range_m: float = RELOC_RANGE_M) -> None:
         from farside.render import Scene, Sensor
 
@@ -205,6 +206,7 @@ class StereoPerception:
         sun = np.asarray(self.sun_at(t_s), float)
         objects = list(self.objects_at(t_s)) if self.objects_at is not None else []
         pts_all, sig_all = [], []
+        haz = None
         images = []
         bits = 0.0
         views = [("navcam", pan, None) for pan in self.pans_deg] + [("navcam", 0.0, NEAR_TILT_DEG)] \
@@ -255,6 +257,9 @@ class StereoPerception:
                 side = dx * math.cos(h) - dy * math.sin(h)
                 # ... and only its central field: the pinhole's 120 deg corners are too oblique to match
                 keep = (fwd >= HAZCAM_MIN_FORWARD_M) & (np.abs(side) <= fwd * math.tan(math.radians(HAZCAM_HALF_CONE_DEG)))
+            if kind == "hazcam":
+                haz = (sp.points_enu[keep], sp.sigma_z_m[keep])
+                continue
             pts_all.append(sp.points_enu[keep])
             sig_all.append(sp.sigma_z_m[keep])
             if self.keep_images and tilt is None:
@@ -265,6 +270,17 @@ class StereoPerception:
         for p_old, s_old in self._history[-self.memory_stops:] if self.memory_stops else []:
             emap = emap.fuse(p_old, s_old)
         emap = emap.fuse(pts, sig)
+        if haz is not None and len(haz[0]):
+            # the Hazcam fills only cells the Navcams (this stop and the remembered ones) left
+            # unknown: where both see the ground, its pinhole-modelled wide field adds no
+            # information and, at the seam, false steps
+            r_, c_ = emap.xy_to_ij(haz[0][:, 0], haz[0][:, 1])
+            nr, nc = emap.shape
+            inside = (r_ >= 0) & (r_ < nr) & (c_ >= 0) & (c_ < nc)
+            fill = np.zeros(len(r_), bool)
+            fill[inside] = emap.n_points[r_[inside], c_[inside]] == 0
+            emap = emap.fuse(haz[0][fill], haz[1][fill])
+            pts, sig = np.concatenate([pts, haz[0][fill]]), np.concatenate([sig, haz[1][fill]])
         self._history.append((pts, sig))
         self._history = self._history[-max(self.memory_stops, 1):]
         rv = self.rover
