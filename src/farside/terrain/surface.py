@@ -45,8 +45,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["mesh_z", "smooth_height", "smooth_heights", "surface_height", "surface_height_rc", "surface_heights",
-           "vertex_gradient"]
+__all__ = ["mesh_z", "smooth_height", "surface_height", "surface_height_rc", "surface_heights", "vertex_gradient"]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -111,24 +110,6 @@ def smooth_height(h, x0, y0, res, x, y):
             row += wa[j] * h[ri, cj]
         acc += wb[i] * row
     return acc
-
-
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _smooth(h, x0, y0, res, x, y, out):
-    for k in prange(x.shape[0]):
-        out[k] = smooth_height(h, x0, y0, res, x[k], y[k])
-
-
-def smooth_heights(h, x0_m, y0_m, resolution_m, x_m, y_m) -> np.ndarray:
-    """:func:`smooth_height` at ENU points (arrays broadcast together; float64 of their shape)."""
-    xb, yb = np.broadcast_arrays(np.asarray(x_m, dtype=np.float64), np.asarray(y_m, dtype=np.float64))
-    shape = xb.shape
-    xf = np.ascontiguousarray(xb).ravel()
-    yf = np.ascontiguousarray(yb).ravel()
-    out = np.empty(xf.shape[0])
-    if xf.shape[0]:
-        _smooth(np.ascontiguousarray(h), float(x0_m), float(y0_m), float(resolution_m), xf, yf, out)
-    return out.reshape(shape)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
