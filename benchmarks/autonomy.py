@@ -77,7 +77,7 @@ def main() -> None:
     rows.append({"case": f"{n} courses, 20 m", "farside": f"{n_ok}/{n} reached, no limit exceeded",
                  "peer": f"straight line: {n - n_blocked}/{n}", "ratio": "", "quality":
                  f"{n_ok_blocked}/{n_blocked} of the blocked courses"})
-    rows.append({"case": "stereo stop (render 4 pairs + SGBM + map + costmap)", "farside": f"{np.median(per_stop):.2f} s median",
+    rows.append({"case": "stereo stop (render 5 pairs (3 mast pans, near, Hazcam) + SGBM + map + costmap)", "farside": f"{np.median(per_stop):.2f} s median",
                  "peer": "", "ratio": "", "quality": f"{np.median(stops):.0f} stops a course (median)"})
     print_table(list(rows[0].keys()), [list(r.values()) for r in rows])
     if causes:
