@@ -232,10 +232,13 @@ def main() -> None:
                  for g in (cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) for im in bgr)]
         case = "TCAM 80 (raw frames of the run)"
         ratios[case] = {}
+        # as the imaging stage calls it (farside.mission.stages._imaging_products.panorama)
         stitchers = [("farside, prior 0.2 deg", lambda: stitch_panorama(tcam_rgb, focal_px=fx, pointing=list(prior),
                                                                          output_scale=0.5, contrast="clahe",
                                                                          masks=masks, centres=centres,
-                                                                         ground_z=-2.6)),
+                                                                         ground_z=-2.6, features="sift",
+                                                                         registration_mpx=0.3,
+                                                                         pointing_sigma_deg=0.2)),
                      ("farside, prior, rotation only", lambda: stitch_panorama(tcam_rgb, focal_px=fx,
                                                                                 pointing=list(prior),
                                                                                 output_scale=0.5)),

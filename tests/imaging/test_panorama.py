@@ -336,3 +336,26 @@ def test_with_pointing_an_unmatched_frame_keeps_its_prior(ring):
     assert angle_deg(rel_est, R_true[0].T @ R_true[1]) < 0.05
     with pytest.raises(ScenarioError, match="contrast"):
         stitch_panorama(views[:2], contrast="more")
+
+
+def test_kernels_cholesky_and_seam_weight():
+    """The bundle adjustment's Cholesky solve agrees with LAPACK and reports a matrix that is not
+    positive definite; the seam pass's maximum weight equals the maximum of warp_maps' weights."""
+    from farside.imaging._panorama_kernels import max_weight, solve_spd, warp_maps
+
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((40, 40))
+    A = A @ A.T + 0.1 * np.eye(40)
+    b = rng.standard_normal(40)
+    x, ok = solve_spd(A, b)
+    assert ok and np.allclose(x, np.linalg.solve(A, b), rtol=1e-9, atol=1e-12)
+    assert not solve_spd(-A, b)[1]
+    az = np.linspace(-0.6, 0.6, 90)
+    el = np.linspace(0.4, -0.4, 70)
+    wmax = np.zeros((70, 90), np.float32)
+    ref = np.zeros((70, 90), np.float32)
+    for yaw in (-0.3, 0.2):
+        R = pan_tilt_rotation(yaw, 0.05)
+        max_weight(wmax, 0, 0, az, el, R, 100.0, 63.5, 47.5, 128, 96, 0)
+        ref = np.maximum(ref, warp_maps(az, el, R, 100.0, 63.5, 47.5, 128, 96)[2])
+    assert np.array_equal(wmax, ref) and (wmax > 0).mean() > 0.3

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from farside.imaging._panorama_kernels import accumulate_band, add_normalised, warp_maps
+from farside.imaging._panorama_kernels import accumulate_band, add_normalised, max_weight, warp_maps
 
 TWO_PI = 2.0 * math.pi
 
@@ -157,10 +157,6 @@ def _add(d, s):
     d += s
 
 
-def _max(d, s):
-    np.maximum(d, s, out=d)
-
-
 def _get_wrapped(src, r0, c0, hh, ww, width, full):
     if not full or c0 + ww <= width:
         return src[r0:r0 + hh, c0:c0 + ww]
@@ -251,9 +247,11 @@ def blend(images: list[np.ndarray], R: np.ndarray, focals: np.ndarray, lay: Layo
     full = lay.full_circle
     wmax = np.zeros((H, W), np.float32)
     for k in range(n):
-        r0, c0, _, _ = lay.rois[k]
-        _, _, wt = _maps(lay, lay.rois[k], R[k], focals[k], w, h)
-        _op_wrapped(wmax, wt, r0, c0, W, full, _max)
+        r0, c0, hh, ww = lay.rois[k]
+        az = lay.az0 + (c0 + np.arange(ww)) / lay.s
+        el = lay.el0 - (r0 + np.arange(hh)) / lay.s
+        max_weight(wmax, r0, c0, az, el, np.ascontiguousarray(R[k], dtype=np.float64), float(focals[k]),
+                   (w - 1) / 2.0, (h - 1) / 2.0, w, h, W if full else 0)
     acc = [np.zeros((H >> b, W >> b, nch), np.float32) for b in range(bands + 1)]
     wacc = [np.zeros((H >> b, W >> b), np.float32) for b in range(bands + 1)]
     q = 1 << bands

@@ -17,6 +17,11 @@ the local rotation updates ``R_k <- R_k exp([d_k]x)`` and ``f_k <- f_k exp(s_k)`
   ``dq/db = f_j / b_z [[1, 0, -b_x/b_z], [0, 1, -b_y/b_z]]`` (one shared focal: the two add).
 
 Both directions (i -> j and j -> i) enter, so the cost is symmetric in the two frames.
+
+The compositing kernels are serial. On the project's 2-core machine numba's OpenMP workers,
+spinning between the 80 frames' calls, took the cores from the main thread and OpenCV's: with
+another process busy, the blend of the 80-frame TCAM set took 7.8 s with ``parallel=True`` and
+1.0 s serial (2.3 s parallel with ``OMP_WAIT_POLICY=passive``, 1.8 s with the workqueue layer).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, error_model="numpy")
@@ -93,7 +98,7 @@ def _one_direction(px, py, qx, qy, Ri, Rj, fi, fj, out_r, out_Ji, out_Jj, out_Js
 
 
 @njit(cache=True, error_model="numpy")
-def ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, huber_px, want_normal):
+def ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, huber_px, want_normal, extra):
     """Huber-weighted Gauss-Newton system of the rotation bundle adjustment.
 
     Parameters
@@ -114,19 +119,26 @@ def ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, huber_px, wa
         Huber threshold on the 2-D residual norm, px.
     want_normal : bool
         Also build ``J^T W J`` and ``J^T W r`` (else only the cost).
+    extra : (M, 2, 2, ne) float64
+        Derivatives of each match's residuals (direction i -> j, j -> i; x, y) with respect to
+        ``ne`` further parameters that move the matched points themselves (e.g. the ground plane
+        of a mast-offset correction); ``ne`` = 0: none. They follow the focal parameters.
 
     Returns
     -------
-    JtJ : (3N + nf, 3N + nf) float64
-        Parameters: 3 rotation increments per frame, then ``log f`` of each focal parameter.
-    Jtr : (3N + nf,) float64
+    JtJ : (3N + nf + ne, 3N + nf + ne) float64
+        Parameters: 3 rotation increments per frame, then ``log f`` of each focal parameter, then
+        the ``extra`` parameters.
+    Jtr : (3N + nf + ne,) float64
     cost : float
         Sum of the Huber loss of the residual norms (px^2); a ray behind a camera costs ``1e12``.
     err : (M, 2) float64
         Residual norms (px) of the two directions of each match (``inf`` behind a camera).
     """
     n = R.shape[0]
-    npar = 3 * n + nf
+    ne = extra.shape[3]
+    e0 = 3 * n + nf
+    npar = e0 + ne
     m = p_i.shape[0]
     JtJ = np.zeros((npar, npar)) if want_normal else np.zeros((1, 1))
     Jtr = np.zeros(npar) if want_normal else np.zeros(1)
@@ -180,10 +192,56 @@ def ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, huber_px, wa
                 Jtr[ca] += w * (J[0, a] * r[0] + J[1, a] * r[1])
                 for b in range(8):
                     JtJ[ca, cols[b]] += w * (J[0, a] * J[0, b] + J[1, a] * J[1, b])
+            for x in range(ne):
+                E0 = extra[k, d, 0, x]
+                E1 = extra[k, d, 1, x]
+                Jtr[e0 + x] += w * (E0 * r[0] + E1 * r[1])
+                for a in range(8):
+                    v = w * (J[0, a] * E0 + J[1, a] * E1)
+                    JtJ[cols[a], e0 + x] += v
+                    JtJ[e0 + x, cols[a]] += v
+                for y in range(ne):
+                    JtJ[e0 + x, e0 + y] += w * (E0 * extra[k, d, 0, y] + E1 * extra[k, d, 1, y])
     return JtJ, Jtr, cost, err
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
+def solve_spd(A, b):
+    """Solution of ``A x = b`` for a symmetric positive-definite ``A`` (Cholesky, in place on a
+    copy), and whether ``A`` was positive definite (else ``x`` is meaningless). A few hundred
+    unknowns (the bundle adjustment's normal equations): a plain loop here is as fast as LAPACK and
+    never waits on a BLAS thread pool that other threads (numba's, OpenCV's) keep busy."""
+    n = A.shape[0]
+    L = A.copy()
+    for j in range(n):
+        d = L[j, j]
+        for k in range(j):
+            d -= L[j, k] * L[j, k]
+        if not d > 0.0:
+            return np.zeros(n), False
+        d = math.sqrt(d)
+        L[j, j] = d
+        for i in range(j + 1, n):
+            v = L[i, j]
+            for k in range(j):
+                v -= L[i, k] * L[j, k]
+            L[i, j] = v / d
+    y = np.empty(n)
+    for i in range(n):
+        v = b[i]
+        for k in range(i):
+            v -= L[i, k] * y[k]
+        y[i] = v / L[i, i]
+    x = np.empty(n)
+    for i in range(n - 1, -1, -1):
+        v = y[i]
+        for k in range(i + 1, n):
+            v -= L[k, i] * x[k]
+        x[i] = v / L[i, i]
+    return x, True
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def warp_maps(az_cols, el_rows, R, f, cx, cy, width, height):
     """Source-pixel maps of an equirectangular mosaic region for one pinhole frame.
 
@@ -216,7 +274,7 @@ def warp_maps(az_cols, el_rows, R, f, cx, cy, width, height):
     weight = np.zeros((h, w), np.float32)
     sa = np.sin(az_cols)
     ca = np.cos(az_cols)
-    for r in prange(h):
+    for r in range(h):
         se = math.sin(el_rows[r])
         ce = math.cos(el_rows[r])
         for c in range(w):
@@ -245,13 +303,47 @@ def warp_maps(az_cols, el_rows, R, f, cx, cy, width, height):
     return map_x, map_y, weight
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
+def max_weight(wmax, r0, c0, az_cols, el_rows, R, f, cx, cy, width, height, wrap_w):
+    """``wmax[r0 + r, c0 + c] = max(wmax[...], weight[r, c])`` with the feathering weight of
+    :func:`warp_maps` (distance to the frame's nearest edge, source px), without building the maps:
+    the seam pass of the blending. Columns wrap at ``wrap_w`` when it is > 0 (full circle)."""
+    h = el_rows.shape[0]
+    w = az_cols.shape[0]
+    sa = np.sin(az_cols)
+    ca = np.cos(az_cols)
+    for r in range(h):
+        se = math.sin(el_rows[r])
+        ce = math.cos(el_rows[r])
+        rr = r0 + r
+        for c in range(w):
+            dx = sa[c] * ce
+            dy = ca[c] * ce
+            dz = se
+            z = R[0, 2] * dx + R[1, 2] * dy + R[2, 2] * dz
+            if z <= 1e-6:
+                continue
+            x = f * (R[0, 0] * dx + R[1, 0] * dy + R[2, 0] * dz) / z + cx
+            y = f * (R[0, 1] * dx + R[1, 1] * dy + R[2, 1] * dz) / z + cy
+            if abs(x) > 1e6 or abs(y) > 1e6:
+                continue
+            dmin = min(x + 0.5, width - 0.5 - x, y + 0.5, height - 0.5 - y)
+            if dmin > 0.0:
+                cc = c0 + c
+                if wrap_w > 0 and cc >= wrap_w:
+                    cc -= wrap_w
+                wv = np.float32(dmin)
+                if wv > wmax[rr, cc]:
+                    wmax[rr, cc] = wv
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def accumulate_band(acc, wacc, g, up, m, r0, c0, wrap_w, top):
     """One band of a frame into the mosaic pyramid level:
     ``acc[r0 + r, c0 + c] += (g - up)[r, c] * m[r, c]`` and ``wacc[...] += m`` (``top``: the
     coarsest band, ``g`` itself). Columns wrap at ``wrap_w`` when it is > 0 (full circle)."""
     h, w, nch = g.shape
-    for r in prange(h):
+    for r in range(h):
         rr = r0 + r
         for c in range(w):
             mv = m[r, c]
@@ -269,11 +361,11 @@ def accumulate_band(acc, wacc, g, up, m, r0, c0, wrap_w, top):
                     acc[rr, cc, ch] += (g[r, c, ch] - up[r, c, ch]) * mv
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def add_normalised(out, acc, wacc):
     """``out += acc / wacc`` (in place; 0 where no frame contributed)."""
     h, w, nch = out.shape
-    for r in prange(h):
+    for r in range(h):
         for c in range(w):
             wv = wacc[r, c]
             if wv > 1e-6:

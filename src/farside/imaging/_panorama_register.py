@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, mini
 from scipy.spatial.transform import Rotation
 
 from farside.errors import DataError, invalid
-from farside.imaging._panorama_kernels import ba_normal_equations
+from farside.imaging._panorama_kernels import ba_normal_equations, solve_spd
 
 #: Lowe's ratio test threshold (Lowe 2004, IJCV 60:91, section 7.1: 0.8; a little stricter here).
 RATIO = 0.75
@@ -51,6 +51,8 @@ class PairMatch:
     p_j: np.ndarray         # (m, 2)
     n_matches: int          # ratio-test matches before RANSAC
     H: np.ndarray           # (3, 3) homography p_j ~ H p_i (centred coordinates)
+    raw_i: np.ndarray | None = None  # (m, 2) measured points before the mast-offset correction (None: p_i)
+    raw_j: np.ndarray | None = None
 
     @property
     def n_inliers(self) -> int:
@@ -97,26 +99,38 @@ def detect(gray: np.ndarray, *, scale: float, nfeatures: int, kind: str = "sift"
     level (quantisation up to 0.5 px x 1.2^level) and repeat less under large perspective change.
     """
     h, w = gray.shape
+    orb = kind == "orb"
+    empty = Features(np.zeros((0, 2)), np.zeros((0, 32), np.uint8) if orb else np.zeros((0, 128), np.float32),
+                     np.zeros(0, np.float32), orb)
+    if mask is not None and np.count_nonzero(mask) < 0.002 * mask.size:
+        return empty                   # nothing to detect (e.g. a frame of the lander's own deck)
     small = gray if scale == 1.0 else cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
                                                  interpolation=cv2.INTER_AREA)
     sx = small.shape[1] / w
     sy = small.shape[0] / h
     if kind == "orb":
         det = cv2.ORB_create(nfeatures=nfeatures, fastThreshold=10)
-        width = 32
     else:
         det = cv2.SIFT_create(nfeatures=nfeatures, contrastThreshold=0.03)
-        width = 128
     m8 = None
     if mask is not None:         # keypoints only where the mask is True (resized like the frame)
         m8 = mask.astype(np.uint8) * 255
         if m8.shape != small.shape:
             m8 = cv2.resize(m8, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    # only the mask's bounding box (plus SIFT's reach) is searched: a frame half filled by the lander
+    # costs half as much
+    r0, c0 = 0, 0
+    if m8 is not None:
+        rows = np.flatnonzero(m8.any(axis=1))
+        cols = np.flatnonzero(m8.any(axis=0))
+        pad = 16
+        r0, r1 = max(0, rows[0] - pad), min(small.shape[0], rows[-1] + 1 + pad)
+        c0, c1 = max(0, cols[0] - pad), min(small.shape[1], cols[-1] + 1 + pad)
+        small, m8 = small[r0:r1, c0:c1], m8[r0:r1, c0:c1]
     kps, desc = det.detectAndCompute(small, m8)
     if desc is None or len(kps) == 0:
-        dt = np.uint8 if kind == "orb" else np.float32
-        return Features(np.zeros((0, 2)), np.zeros((0, width), dt), np.zeros(0, np.float32), kind == "orb")
-    pts = np.array([k.pt for k in kps], np.float64)
+        return empty
+    pts = np.array([k.pt for k in kps], np.float64) + np.array([c0, r0], np.float64)
     resp = np.array([k.response for k in kps], np.float32)
     # resize-centre convention: small pixel x <-> full (x + 0.5) / s - 0.5; then centre
     xy = np.empty_like(pts)
@@ -158,6 +172,20 @@ def candidate_pairs_by_votes(feats: list[Features], *, per_frame: int, n_query: 
             if votes[a, b] > 0:
                 out.add((min(a, int(b)), max(a, int(b))))
     return out
+
+
+def in_view(ft: Features, M: np.ndarray, f: float, w: int, h: int, margin_px: float) -> Features:
+    """The keypoints of ``ft`` that the rotation ``M`` (frame rays to the other frame's rays) puts
+    inside the other frame (w x h, focal ``f``) or within ``margin_px`` of its edges: with a
+    pointing prior, the only ones a match can come from (fewer descriptors to compare, fewer
+    look-alikes for the ratio test)."""
+    if len(ft.xy) == 0:
+        return ft
+    v = np.column_stack([ft.xy, np.full(len(ft.xy), f)]) @ M.T
+    z = np.maximum(v[:, 2], 1e-9)
+    ok = ((v[:, 2] > 0.1 * f) & (np.abs(f * v[:, 0] / z) <= w / 2.0 + margin_px)
+          & (np.abs(f * v[:, 1] / z) <= h / 2.0 + margin_px))
+    return Features(ft.xy[ok], ft.desc[ok], ft.response[ok], ft.binary)
 
 
 def match_pair(fa: Features, fb: Features, i: int, j: int, *, ransac_px: float) -> PairMatch | None:
@@ -285,28 +313,129 @@ def rays(p: np.ndarray, f: float) -> np.ndarray:
     return r / np.linalg.norm(r, axis=1, keepdims=True)
 
 
-def plane_corrected(p: np.ndarray, f: float, R: np.ndarray, c: np.ndarray, ground_z: float) -> np.ndarray:
-    """Centred pixel points ``p`` of a camera at ``c`` (its projection centre relative to the
-    rotation centre, world frame) with rotation ``R``, moved to where the rotation centre itself
-    would see them, assuming the points lie on the level plane ``z = ground_z`` (relative to the
-    rotation centre): each ray meets the plane at X, and X is projected from the rotation centre
-    with the same rotation. Rays that do not descend to the plane (the horizon and the sky: far
-    away, no parallax to speak of) are kept. Makes the frames of a pan-tilt head whose optical
-    centre is off its axes obey the pure-rotation model for the ground (the head's mast height
-    and the offset are known to the mission)."""
-    ray = np.column_stack([p[:, 0], p[:, 1], np.full(len(p), f)])
-    d = ray @ R.T
-    out = p.copy()
-    down = d[:, 2] < -1e-6
-    if down.any():
-        t = (ground_z - c[2]) / d[down, 2]
-        X = c + t[:, None] * d[down]
-        v = X @ R                   # camera frame of the same rotation, seen from the rotation centre
-        ok = v[:, 2] > 1e-9
-        q = out[down]
-        q[ok] = f * v[ok, :2] / v[ok, 2:3]
-        out[down] = q
-    return out
+def subset(pm: PairMatch, sel, i: int | None = None, j: int | None = None) -> PairMatch:
+    """The matches ``sel`` of a pair (optionally renumbered frames), raw points kept."""
+    def cut(a):
+        return None if a is None else a[sel]
+
+    return PairMatch(pm.i if i is None else i, pm.j if j is None else j, pm.p_i[sel], pm.p_j[sel], pm.n_matches,
+                     pm.H, cut(pm.raw_i), cut(pm.raw_j))
+
+
+@dataclass
+class Mast:
+    """What the mission knows of a pan-tilt head whose optical centre is off its axes: each frame's
+    projection centre relative to the turning point (world frame of the priors, m), and the ground
+    around it as a plane ``z = ground_z + slope_x x + slope_y y`` (relative to the turning point);
+    the slopes (and a small height correction) are estimated from the matches (:class:`GroundModel`)."""
+
+    centres: np.ndarray
+    ground_z: float
+    slope_x: float = 0.0
+    slope_y: float = 0.0
+    dz: float = 0.0         # estimated correction of ground_z, m
+
+    def part(self, frames) -> "Mast":
+        return Mast(self.centres[np.asarray(frames, int)], self.ground_z, self.slope_x, self.slope_y, self.dz)
+
+    def with_plane(self, t) -> "Mast":
+        return Mast(self.centres, self.ground_z, float(t[1]), float(t[2]), float(t[0]))
+
+
+def mast_corrected(pm: PairMatch, f: float, R: np.ndarray, mast: Mast) -> PairMatch:
+    """A pair's measured matches (``raw_i``, ``raw_j``, else ``p_i``, ``p_j``) moved to where the
+    turning point would see them, with the rotations ``R`` of all frames (see :class:`GroundModel`)."""
+    ri = pm.p_i if pm.raw_i is None else pm.raw_i
+    rj = pm.p_j if pm.raw_j is None else pm.raw_j
+    g = GroundModel(ri, rj, np.full(len(ri), pm.i), np.full(len(rj), pm.j), f, R, mast)
+    a, b = g.points(g.theta0)
+    return PairMatch(pm.i, pm.j, a, b, pm.n_matches, pm.H, ri, rj)
+
+
+#: ground plane of the mast-offset correction: prior standard deviations of the height correction (m)
+#: and of the two slopes, against which the matches' parallax is weighed
+GROUND_SIGMA_M = 0.1
+SLOPE_SIGMA = 0.03
+#: match noise (px) that scales those priors into the adjustment's cost
+GROUND_PRIOR_PX = 0.5
+
+
+class GroundModel:
+    """The matched points of a bundle adjustment as the turning point sees them, as a function of
+    the ground plane ``theta`` = (height correction, slope x, slope y) of :class:`Mast`.
+
+    A pixel's ray from its frame's projection centre ``c`` meets the plane at inverse distance
+    ``rho`` (0 for rays that do not descend to it: the horizon and the sky, far away), the point
+    ``X = c + d / rho``, which the turning point sees with the same rotation: the pixel
+    ``f (R^T (rho c + d))_xy / (R^T (rho c + d))_z``. That makes the frames of a pan-tilt head whose
+    optical centre is off its axes obey the pure-rotation model for the ground. The adjustment
+    (:func:`bundle_adjust`) estimates ``theta`` with the rotations, each parameter held near its
+    prior (the given height, level) with GROUND_SIGMA_M and SLOPE_SIGMA: the parallax of the ground
+    between frames (millimetres of baseline, pixels within a few metres) carries the plane's tilt
+    only weakly against a rotation, hence the tight priors. Rays are taken into the world with
+    ``R_ref`` (the rotations when the model is built: the correction moves points by pixels, so
+    its dependence on a rotation's last hundredth of a degree is negligible)."""
+
+    def __init__(self, raw_i, raw_j, idx_i, idx_j, f: float, R_ref: np.ndarray, mast: Mast):
+        self.f = float(f)
+        self.idx_i, self.idx_j = idx_i, idx_j
+        self.mast = mast
+        self.theta0 = np.array([mast.dz, mast.slope_x, mast.slope_y])
+        self.sigma = np.array([GROUND_SIGMA_M, SLOPE_SIGMA, SLOPE_SIGMA])
+        self.Ri, self.Rj = R_ref[idx_i], R_ref[idx_j]
+        self.ci, self.cj = mast.centres[idx_i], mast.centres[idx_j]
+
+        def dirs(p, Rk):
+            d = np.einsum("kab,kb->ka", Rk, np.column_stack([p, np.full(len(p), self.f)]))
+            return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+        self.di, self.dj = dirs(raw_i, self.Ri), dirs(raw_j, self.Rj)
+
+    def take(self, sel) -> "GroundModel":
+        out = object.__new__(GroundModel)
+        out.__dict__.update(self.__dict__)
+        for k in ("idx_i", "idx_j", "Ri", "Rj", "ci", "cj", "di", "dj"):
+            setattr(out, k, getattr(self, k)[sel])
+        return out
+
+    def _seen(self, d, c, Rk, theta):
+        dz, sx, sy = theta
+        den = d[:, 2] - sx * d[:, 0] - sy * d[:, 1]
+        h = self.mast.ground_z + dz + sx * c[:, 0] + sy * c[:, 1] - c[:, 2]
+        rho = np.where(den < -1e-6, den / h, 0.0)
+        v = np.einsum("kba,kb->ka", Rk, rho[:, None] * c + d)
+        v[:, 2] = np.maximum(v[:, 2], 1e-9)
+        return self.f * v[:, :2] / v[:, 2:3]
+
+    def points(self, theta) -> tuple[np.ndarray, np.ndarray]:
+        return self._seen(self.di, self.ci, self.Ri, theta), self._seen(self.dj, self.cj, self.Rj, theta)
+
+    def residuals(self, theta, R: np.ndarray, focal: float) -> np.ndarray:
+        """(M, 2, 2) transfer residuals (directions i -> j, j -> i) under rotations ``R``, as the
+        kernel of :func:`ba_normal_equations` computes them (one shared focal length)."""
+        a, b = self.points(theta)
+        M = np.einsum("kba,kbc->kac", R[self.idx_j], R[self.idx_i])      # R_j^T R_i
+        out = np.empty((len(a), 2, 2))
+        for d, (p, q, T) in enumerate(((a, b, M), (b, a, M.transpose(0, 2, 1)))):
+            v = np.einsum("kab,kb->ka", T, np.column_stack([p, np.full(len(p), focal)]))
+            v[:, 2] = np.maximum(v[:, 2], 1e-9)
+            out[:, d] = focal * v[:, :2] / v[:, 2:3] - q
+        return out
+
+    def jacobian(self, theta, R: np.ndarray, focal: float) -> np.ndarray:
+        """(M, 2, 2, 3) derivatives of :meth:`residuals` by ``theta`` (forward differences)."""
+        r0 = self.residuals(theta, R, focal)
+        steps = (1e-3, 1e-4, 1e-4)
+        return np.stack([(self.residuals(theta + h * np.eye(3)[k], R, focal) - r0) / h
+                         for k, h in enumerate(steps)], axis=-1)
+
+    def prior_cost(self, theta, JtJ=None, Jtr=None) -> float:
+        w = (GROUND_PRIOR_PX / self.sigma) ** 2
+        if JtJ is not None:
+            i = np.arange(JtJ.shape[0] - 3, JtJ.shape[0])
+            JtJ[i, i] += w
+            Jtr[-3:] += w * theta
+        return float(np.sum(w * theta * theta))
 
 
 def kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -465,30 +594,50 @@ class BAResult:
     rms_px: float
     keep: np.ndarray        # (M,) bool: matches kept after the outlier cut
     err: np.ndarray         # (M, 2) residual norms (px)
+    theta: np.ndarray | None = None     # ground plane of the GroundModel (None without one)
+
+
+_NO_EXTRA = np.zeros((0, 2, 2, 0))
 
 
 def bundle_adjust(R0: np.ndarray, focal0: np.ndarray, fidx: np.ndarray, p_i: np.ndarray, p_j: np.ndarray,
                   idx_i: np.ndarray, idx_j: np.ndarray, *, refine_focal: bool, fixed: int = 0,
-                  max_iter: int = 60) -> BAResult:
+                  max_iter: int = 60, prior: np.ndarray | None = None, prior_weight: float = 0.0,
+                  ground: GroundModel | None = None) -> BAResult:
     """Levenberg-Marquardt of the symmetric reprojection error over rotations (and focal lengths).
 
     Minimises the Huber loss of the image-plane transfer residuals of every match in both
-    directions (see :mod:`farside.imaging._panorama_kernels`), with rotation ``fixed`` held (gauge),
-    then drops matches whose residual exceeds ``max(PRUNE_PX, 3 rms)`` and re-solves.
-    ``fidx[k]`` is the focal parameter of frame k (all 0: one shared focal length).
+    directions (see :mod:`farside.imaging._panorama_kernels`), then drops matches whose residual
+    exceeds ``max(PRUNE_PX, 3 rms)`` and re-solves. ``fidx[k]`` is the focal parameter of frame k
+    (all 0: one shared focal length). Gauge: rotation ``fixed`` held; with ``prior`` (camera-to-
+    world rotations) and ``prior_weight`` > 0 instead each rotation is held near its prior by the
+    cost ``prior_weight * |log(P_k^T R_k)|^2`` (px^2 per rad^2): where the matches leave a rotation
+    free (a group hanging on one weak pair, an open ring) the priors decide, elsewhere the matches.
+    With ``ground`` (one shared focal length, not refined) the matched points are the model's
+    (``p_i``, ``p_j`` are ignored) and its ground plane is adjusted with the rotations.
     """
     n = R0.shape[0]
     nf = len(focal0)
-    free = np.ones(3 * n + nf, bool)
-    free[3 * fixed:3 * fixed + 3] = False
+    ne = 0 if ground is None else 3
+    free = np.ones(3 * n + nf + ne, bool)
+    if prior is None or prior_weight <= 0.0:
+        prior, prior_weight = None, 0.0
+        free[3 * fixed:3 * fixed + 3] = False
     if not refine_focal:
-        free[3 * n:] = False
+        free[3 * n:3 * n + nf] = False
     fidx = np.asarray(fidx, np.int64)
+    theta = None if ground is None else ground.theta0.copy()
+    if ground is not None:
+        p_i, p_j = ground.points(theta)
     keep = np.ones(len(p_i), bool)
     R, focal = R0.copy(), np.asarray(focal0, float).copy()
     for _round in range(3):
-        R, focal = _lm(R, focal, fidx, p_i[keep], p_j[keep], idx_i[keep], idx_j[keep], free, max_iter)
-        _, _, _, err = ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, HUBER_PX, False)
+        gk = None if ground is None else ground.take(keep)
+        R, focal, theta = _lm(R, focal, fidx, p_i[keep], p_j[keep], idx_i[keep], idx_j[keep], free, max_iter,
+                              prior, prior_weight, gk, theta)
+        if ground is not None:
+            p_i, p_j = ground.points(theta)
+        _, _, _, err = ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, HUBER_PX, False, _NO_EXTRA)
         e = err.max(axis=1)
         rms = math.sqrt(float(np.mean(err[keep] ** 2)))
         new_keep = e <= max(PRUNE_PX, 3.0 * rms)
@@ -496,41 +645,75 @@ def bundle_adjust(R0: np.ndarray, focal0: np.ndarray, fidx: np.ndarray, p_i: np.
             break
         keep = new_keep
     rms = math.sqrt(float(np.mean(err[keep] ** 2))) if keep.any() else math.inf
-    return BAResult(R, focal, rms, keep, err)
+    return BAResult(R, focal, rms, keep, err, theta)
 
 
-def _lm(R, focal, fidx, p_i, p_j, idx_i, idx_j, free, max_iter):
+def _prior_terms(R, prior, weight, JtJ=None, Jtr=None) -> float:
+    """Cost ``weight * sum |log(P_k^T R_k)|^2`` of the pointing priors; adds its Gauss-Newton terms
+    to ``JtJ``, ``Jtr`` when given (local updates ``R_k exp([d_k]x)``: d theta / d d ~ I)."""
+    if prior is None:
+        return 0.0
+    th = Rotation.from_matrix(np.einsum("kji,kjl->kil", prior, R)).as_rotvec()
+    if JtJ is not None:
+        n = R.shape[0]
+        i = np.arange(3 * n)
+        JtJ[i, i] += weight
+        Jtr[:3 * n] += weight * th.ravel()
+    return weight * float(np.sum(th * th))
+
+
+def _normal(p_i, p_j, idx_i, idx_j, R, focal, fidx, want, prior, weight, ground, theta):
+    """Normal equations (``want``) and cost of the adjustment: matches, pointing priors, ground."""
+    nf = len(focal)
+    extra = _NO_EXTRA
+    if ground is not None:
+        p_i, p_j = ground.points(theta)
+        if want:
+            extra = np.ascontiguousarray(ground.jacobian(theta, R, float(focal[0])))
+    JtJ, Jtr, cost, err = ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, HUBER_PX, want, extra)
+    cost += _prior_terms(R, prior, weight, JtJ if want else None, Jtr if want else None)
+    if ground is not None:
+        cost += ground.prior_cost(theta, JtJ if want else None, Jtr if want else None)
+    return JtJ, Jtr, cost, err
+
+
+def _lm(R, focal, fidx, p_i, p_j, idx_i, idx_j, free, max_iter, prior=None, weight=0.0, ground=None, theta=None):
     n, nf = R.shape[0], len(focal)
+    ne = 0 if ground is None else 3
     lam = 1e-4
     rel = 1.0
-    JtJ, Jtr, cost, _ = ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, HUBER_PX, True)
+    JtJ, Jtr, cost, _ = _normal(p_i, p_j, idx_i, idx_j, R, focal, fidx, True, prior, weight, ground, theta)
     for _ in range(max_iter):
         A = JtJ[np.ix_(free, free)]
         g = Jtr[free]
         improved = False
         for _try in range(10):
             Ad = A + lam * np.diag(np.diag(A) + 1e-9)
-            try:
-                step = -np.linalg.solve(Ad, g)
-            except np.linalg.LinAlgError:
-                lam *= 10.0
-                continue
-            full = np.zeros(3 * n + nf)
+            step, ok = solve_spd(Ad, g)
+            if not ok:
+                try:
+                    step = np.linalg.solve(Ad, g)
+                except np.linalg.LinAlgError:
+                    lam *= 10.0
+                    continue
+            step = -step
+            full = np.zeros(3 * n + nf + ne)
             full[free] = step
             Rn = R @ Rotation.from_rotvec(full[:3 * n].reshape(n, 3)).as_matrix()
-            fn = focal * np.exp(full[3 * n:])
-            _, _, cn, _ = ba_normal_equations(p_i, p_j, idx_i, idx_j, Rn, fn, fidx, nf, HUBER_PX, False)
+            fn = focal * np.exp(full[3 * n:3 * n + nf])
+            tn = None if ground is None else theta + full[3 * n + nf:]
+            _, _, cn, _ = _normal(p_i, p_j, idx_i, idx_j, Rn, fn, fidx, False, prior, weight, ground, tn)
             if cn < cost:
                 improved = True
                 rel = (cost - cn) / max(cost, 1e-300)
-                R, focal, cost = Rn, fn, cn
+                R, focal, theta, cost = Rn, fn, tn, cn
                 lam = max(lam / 5.0, 1e-12)
                 break
             lam *= 10.0
         if not improved or rel < 1e-8:
             break
-        JtJ, Jtr, cost, _ = ba_normal_equations(p_i, p_j, idx_i, idx_j, R, focal, fidx, nf, HUBER_PX, True)
-    return R, focal
+        JtJ, Jtr, cost, _ = _normal(p_i, p_j, idx_i, idx_j, R, focal, fidx, True, prior, weight, ground, theta)
+    return R, focal, theta
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,14 +16,18 @@ IJCV 74:59; the pieces are ours, OpenCV supplies SIFT, the matcher, RANSAC, rema
 3. Ratio-test matches, RANSAC homography, Brown & Lowe's acceptance test
    (inliers > 8 + 0.3 matches), then each inlier refined to sub-pixel accuracy on the
    full-resolution frames (Lucas-Kanade on patches warped by the pair's homography). With
-   ``pointing``, pairs whose rotation disagrees with the prior by more than
-   ``prior_tolerance_deg`` are rejected (repetitive texture).
+   ``pointing``, only the keypoints the prior puts in a neighbour's view are looked up, and
+   pairs whose rotation disagrees with the prior by more than ``prior_tolerance_deg`` are
+   rejected (repetitive texture). With ``centres`` (a mast head whose optical centre is off its
+   axes) the matches are moved to where the turning point would see them (ground plane).
 4. Focal length (when ``focal_px`` is None): median of the homography estimates
    (Szeliski & Shum 1997), refined by a golden-section search of the rotation fit.
 5. Initial rotations: the prior, or chained along the maximum spanning tree of the match graph.
 6. Bundle adjustment (Levenberg-Marquardt, Huber loss, analytic Jacobian): rotations (and focal
-   length) minimising the symmetric image-plane reprojection error of every inlier match;
-   gauge: frame 0 held. Then the set is rotated back onto the prior (least squares) or levelled.
+   length) minimising the symmetric image-plane reprojection error of every inlier match.
+   With ``pointing`` each rotation is held near its prior (``pointing_sigma_deg``) and, with
+   ``centres``, the ground plane is adjusted too; without, frame 0 is held (gauge). Then the set
+   is rotated back onto the prior (least squares) or levelled.
 7. Exposure compensation: one gain per frame from the mean grey levels of the overlaps.
 8. Equirectangular mosaic, multi-band blending across Voronoi-like seams.
 """
@@ -162,15 +166,35 @@ def _positive(name: str, x, lo: float = 0.0, hi: float = math.inf) -> float:
     return v
 
 
-def _adjust(n: int, pairs: list, R0: np.ndarray, focal0: np.ndarray, fidx: np.ndarray, *, refine: bool):
+#: pointing priors enter the bundle adjustment with the weight (PRIOR_MATCH_SIGMA_PX / sigma)^2 per
+#: rad^2, sigma the prior's standard deviation (``pointing_sigma_deg``): the matches' effective noise,
+#: their systematic part (parallax the correction leaves) included, taken as 1 px
+PRIOR_MATCH_SIGMA_PX = 1.0
+
+
+def _adjust(n: int, pairs: list, R0: np.ndarray, focal0: np.ndarray, fidx: np.ndarray, *, refine: bool,
+            prior: np.ndarray | None = None, mast: _reg.Mast | None = None, prior_sigma_deg: float = 0.5):
     """Bundle adjustment; a pair the adjusted rotations cannot explain (median residual above
-    4 x PRUNE_PX) was a false match: it is dropped and the rest re-solved (3 rounds at most)."""
+    4 x PRUNE_PX) was a false match: it is dropped and the rest re-solved (3 rounds at most).
+    With ``prior`` the rotations are held near it (``prior_sigma_deg``, see
+    :func:`_reg.bundle_adjust`); with ``mast`` (one shared, known focal length) the ground plane
+    of its offset correction is adjusted with the rotations (:class:`_reg.GroundModel`)."""
+    weight = (PRIOR_MATCH_SIGMA_PX / math.radians(prior_sigma_deg)) ** 2
     for _round in range(3):
         p_i = np.concatenate([pm.p_i for pm in pairs])
         p_j = np.concatenate([pm.p_j for pm in pairs])
         idx_i = np.concatenate([np.full(pm.n_inliers, pm.i) for pm in pairs]).astype(np.int64)
         idx_j = np.concatenate([np.full(pm.n_inliers, pm.j) for pm in pairs]).astype(np.int64)
-        ba = _reg.bundle_adjust(R0, focal0, fidx, p_i, p_j, idx_i, idx_j, refine_focal=refine)
+        ground = None
+        if mast is not None:
+            raw_i = np.concatenate([pm.p_i if pm.raw_i is None else pm.raw_i for pm in pairs])
+            raw_j = np.concatenate([pm.p_j if pm.raw_j is None else pm.raw_j for pm in pairs])
+            ground = _reg.GroundModel(raw_i, raw_j, idx_i, idx_j, float(focal0[0]), R0, mast)
+        ba = _reg.bundle_adjust(R0, focal0, fidx, p_i, p_j, idx_i, idx_j, refine_focal=refine, prior=prior,
+                                prior_weight=weight, ground=ground)
+        if ground is not None:          # the pairs' points as the adjusted plane puts them
+            mast = mast.with_plane(ba.theta)
+            pairs = [_reg.mast_corrected(pm, float(focal0[0]), R0, mast) for pm in pairs]
         bounds = np.cumsum([0] + [pm.n_inliers for pm in pairs])
         kept, bad = [], 0
         for k, pm in enumerate(pairs):
@@ -178,7 +202,7 @@ def _adjust(n: int, pairs: list, R0: np.ndarray, focal0: np.ndarray, fidx: np.nd
             if np.median(ba.err[bounds[k]:bounds[k + 1]].max(axis=1)) > 4.0 * _reg.PRUNE_PX:
                 bad += 1
             elif sel.sum() >= _reg.MIN_INLIERS // 2:
-                kept.append(_reg.PairMatch(pm.i, pm.j, pm.p_i[sel], pm.p_j[sel], pm.n_matches, pm.H))
+                kept.append(_reg.subset(pm, sel))
         pairs = kept
         _reg.require_connected(n, pairs)
         if bad == 0:
@@ -193,7 +217,8 @@ MIN_MATCHED_FRACTION = 0.0
 
 
 def _solve_by_parts(n: int, pairs: list, f: float, *, prior: np.ndarray, f_given: float | None,
-                    focal_model: str) -> tuple[np.ndarray, np.ndarray, float, list, tuple[int, ...]]:
+                    focal_model: str, mast: _reg.Mast | None = None, prior_sigma_deg: float = 0.5
+                    ) -> tuple[np.ndarray, np.ndarray, float, list, tuple[int, ...]]:
     """Rotations of a match graph in several pieces, with pointing priors: each connected group
     is bundle-adjusted alone and rotated onto its priors (:func:`_reg.align_to_prior`); single
     frames (and a group whose adjustment fails) keep their prior. Raises DataError, naming the
@@ -210,9 +235,10 @@ def _solve_by_parts(n: int, pairs: list, f: float, *, prior: np.ndarray, f_given
             prior_only += comp
             continue
         loc = {g: k for k, g in enumerate(comp)}
-        sub = [_reg.PairMatch(loc[p.i], loc[p.j], p.p_i, p.p_j, p.n_matches, p.H) for p in pairs if p.i in loc]
+        sub = [_reg.subset(p, slice(None), loc[p.i], loc[p.j]) for p in pairs if p.i in loc]
         try:
-            ba, sub = _solve(len(comp), sub, f, prior=prior[comp], f_given=f_given, focal_model=focal_model)
+            ba, sub = _solve(len(comp), sub, f, prior=prior[comp], f_given=f_given, focal_model=focal_model,
+                             mast=None if mast is None else mast.part(comp), prior_sigma_deg=prior_sigma_deg)
         except DataError:
             prior_only += comp
             continue
@@ -221,26 +247,28 @@ def _solve_by_parts(n: int, pairs: list, f: float, *, prior: np.ndarray, f_given
         m = sum(p.n_inliers for p in sub)
         sq += ba.rms_px ** 2 * m
         cnt += m
-        kept += [_reg.PairMatch(comp[p.i], comp[p.j], p.p_i, p.p_j, p.n_matches, p.H) for p in sub]
+        kept += [_reg.subset(p, slice(None), comp[p.i], comp[p.j]) for p in sub]
     rms = math.sqrt(sq / cnt) if cnt else math.nan
     return R, focals, rms, kept, tuple(sorted(prior_only))
 
 
-def _solve(n: int, pairs: list, f: float, *, prior: np.ndarray | None, f_given: float | None, focal_model: str):
+def _solve(n: int, pairs: list, f: float, *, prior: np.ndarray | None, f_given: float | None, focal_model: str,
+           mast: _reg.Mast | None = None, prior_sigma_deg: float = 0.5):
     """Steps 5-6: initial rotations and the bundle adjustment (focal model chosen here)."""
     R0 = prior.copy() if prior is not None else _reg.spanning_tree_rotations(n, pairs, f)
+    pk = dict(prior=prior, prior_sigma_deg=prior_sigma_deg)
     shared = np.zeros(n, np.int64)
     if f_given is not None or focal_model == "shared":
-        ba, pairs = _adjust(n, pairs, R0, np.array([f]), shared, refine=f_given is None)
+        ba, pairs = _adjust(n, pairs, R0, np.array([f]), shared, refine=f_given is None, mast=mast, **pk)
     elif focal_model == "per_frame":
-        ba, pairs = _adjust(n, pairs, R0, np.full(n, f), np.arange(n), refine=True)
+        ba, pairs = _adjust(n, pairs, R0, np.full(n, f), np.arange(n), refine=True, **pk)
     else:   # auto: one focal length unless it cannot explain the matches (zoomed photos)
         try:
-            res = _adjust(n, pairs, R0, np.array([f]), shared, refine=True)
+            res = _adjust(n, pairs, R0, np.array([f]), shared, refine=True, **pk)
         except DataError:
             res = None
         if res is None or res[0].rms_px > AUTO_PER_FRAME_RMS_PX:
-            per = _adjust(n, pairs, R0, np.full(n, f), np.arange(n), refine=True)
+            per = _adjust(n, pairs, R0, np.full(n, f), np.arange(n), refine=True, **pk)
             if res is None or per[0].rms_px < 0.8 * res[0].rms_px:
                 res = per
         ba, pairs = res
@@ -284,9 +312,18 @@ def _register(grays: list[np.ndarray], *, kind: str, scale: float, max_features:
 
     # 3. verified pairs
     ransac_px = _reg.RANSAC_PX / scale
+    def match(ij):
+        i, j = ij
+        fa, fb = feats[i], feats[j]
+        if prior is not None and f_given is not None:
+            # only frame i's keypoints that the prior puts in the overlap are looked up (the ratio test
+            # still compares with all of frame j's: as many look-alikes as without the prior)
+            margin = f_given * math.tan(math.radians(min(prior_tolerance_deg, 30.0)))
+            fa = _reg.in_view(fa, prior[j].T @ prior[i], f_given, w, h, margin)
+        return _reg.match_pair(fa, fb, i, j, ransac_px=ransac_px)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        found = list(pool.map(lambda ij: _reg.match_pair(feats[ij[0]], feats[ij[1]], ij[0], ij[1], ransac_px=ransac_px),
-                              sorted(cand)))
+        found = list(pool.map(match, sorted(cand)))
     pairs = [pm for pm in found if pm is not None]
     if refine:      # sub-pixel correspondences on the full-resolution frames
         for k in {pm.i for pm in pairs} | {pm.j for pm in pairs}:
@@ -298,10 +335,8 @@ def _register(grays: list[np.ndarray], *, kind: str, scale: float, max_features:
     if not pairs:
         return pairs, math.nan
     if centres is not None:         # known off-axis projection centres: matches as the rotation centre sees them
-        pairs = [_reg.PairMatch(pm.i, pm.j,
-                                _reg.plane_corrected(pm.p_i, f_given, prior[pm.i], centres[pm.i], ground_z),
-                                _reg.plane_corrected(pm.p_j, f_given, prior[pm.j], centres[pm.j], ground_z),
-                                pm.n_matches, pm.H) for pm in pairs]
+        mast = _reg.Mast(centres, ground_z)
+        pairs = [_reg.mast_corrected(pm, f_given, prior, mast) for pm in pairs]
 
     # 4. focal length
     f = f_given if f_given is not None else _reg.estimate_focal(pairs, diag)
@@ -317,7 +352,7 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
                     prior_tolerance_deg: float = 5.0, focal_model: str = "auto",
                     features: str = "auto", refine: bool = True, contrast: str = "auto",
                     masks: Sequence[np.ndarray] | None = None, centres=None,
-                    ground_z: float | None = None) -> Panorama:
+                    ground_z: float | None = None, pointing_sigma_deg: float = 0.5) -> Panorama:
     """Stitch frames from a camera rotating about its projection centre into a mosaic.
 
     Parameters
@@ -345,11 +380,13 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         With ``pointing`` and ``focal_px``: each frame's projection centre relative to the point
         the camera turns about (world frame of ``pointing``, metres): a pan-tilt head whose optical
         centre is off its axes. Matched points are moved to where that point would see them,
-        assuming they lie on the level plane ``z = ground_z`` (relative to it; rays above the
-        horizon are kept), so the ground obeys the pure-rotation model the adjustment fits
-        (:func:`_panorama_register.plane_corrected`). The mosaic is composited as usual.
+        assuming they lie on a ground plane through ``z = ground_z`` (relative to it; rays above
+        the horizon are kept), so the ground obeys the pure-rotation model the adjustment fits;
+        the plane's tilt and a small height correction are adjusted with the rotations
+        (:class:`_panorama_register.GroundModel`). The mosaic is composited as usual.
     ground_z : float, optional
-        Height of the level ground relative to the turning point (e.g. minus the mast height).
+        Height of the ground below the turning point (e.g. minus the mast height), the plane's
+        prior height.
     masks : sequence of (H, W) bool arrays, optional
         Where each frame's features may be detected (False: ignore, e.g. the lander's own deck and
         panels in its mast camera's frames, whose parallax a rotation cannot explain).
@@ -366,6 +403,12 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         Multi-band blending levels (0 = hard seams).
     prior_tolerance_deg : float
         With ``pointing``: largest disagreement between a pair's matched rotation and the prior.
+        Only the keypoints the prior puts within this angle of a frame's neighbour are matched.
+    pointing_sigma_deg : float
+        With ``pointing``: its standard deviation per axis. The bundle adjustment holds each
+        rotation near its prior with that weight (against a match noise of 1 px), so that what the
+        matches leave free (a group hanging on one weak pair, a ring left open by frames that
+        match nothing) follows the priors rather than the drift of the chain.
     focal_model : "auto" | "shared" | "per_frame"
         When ``focal_px`` is None: one focal length for all frames, one per frame (zooming
         photographer), or ``"auto"``: shared unless its RMS exceeds 1 px and per-frame focal
@@ -405,6 +448,7 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
     if not isinstance(blend_bands, (int, np.integer)) or not 0 <= blend_bands <= 8:
         raise invalid("blend_bands", blend_bands, "an integer in [0, 8]")
     prior_tolerance_deg = _positive("prior_tolerance_deg", prior_tolerance_deg, 0.0, 180.0)
+    pointing_sigma_deg = _positive("pointing_sigma_deg", pointing_sigma_deg, 0.0, 180.0)
     if features not in ("auto", "sift", "orb"):
         raise invalid("features", features, '"auto", "sift" or "orb"')
     if focal_model not in ("auto", "shared", "per_frame"):
@@ -432,6 +476,7 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         if len(mask_list) != n or any(m.shape != (h, w) for m in mask_list):
             raise invalid("masks", f"<{len(mask_list)} masks>", f"one ({h}, {w}) bool array per frame ({n})")
 
+    mast = None if ctr is None else _reg.Mast(ctr, float(ground_z))
     grays = [_reg.to_gray(im) for im in frames]
     scale = min(1.0, math.sqrt(registration_mpx * 1e6 / (w * h)))
     fgray: dict[int, np.ndarray] = {}
@@ -445,7 +490,8 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
         pairs, f = _register(grays, kind=used, **opts)
         try:
             _reg.require_connected(n, pairs)
-            ba, pairs = _solve(n, pairs, f, prior=prior, f_given=f_given, focal_model=focal_model)
+            ba, pairs = _solve(n, pairs, f, prior=prior, f_given=f_given, focal_model=focal_model, mast=mast,
+                               prior_sigma_deg=pointing_sigma_deg)
             R = _reg.align_to_prior(ba.R, prior) if prior is not None else _reg.level(ba.R)
             focals = ba.focal[np.zeros(n, np.int64)] if len(ba.focal) == 1 else ba.focal.copy()
             rms = float(ba.rms_px)
@@ -457,7 +503,8 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
                 raise
             # known pointing: each group of matched frames is adjusted on its own and placed by its
             # prior; a frame no match joins keeps its prior (listed in Panorama.prior_only)
-            R, focals, rms, pairs, prior_only = _solve_by_parts(n, pairs, f, prior=prior, f_given=f_given,
+            R, focals, rms, pairs, prior_only = _solve_by_parts(n, pairs, f, prior=prior, f_given=f_given, mast=mast,
+                                                                 prior_sigma_deg=pointing_sigma_deg,
                                                                  focal_model=focal_model)
 
     # 7-8. compositing

@@ -180,12 +180,19 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
     err = streams[-2].standard_normal((len(cams), 3)) * math.radians(cfg.pointing_error_deg)
     prior = [c.rotation_enu_from_cam @ Rotation.from_rotvec(e).as_matrix() for c, e in zip(cams, err)]
     with ctx.timed("stitch"):
-        # the mast's known geometry: each frame's projection centre relative to the head, and the level
-        # ground 2.6 m below it, take the offset's parallax out of the ground's matches
+        # the mast's known geometry: each frame's projection centre relative to the head, and the ground
+        # 2.6 m below it (its tilt adjusted with the rotations), take the offset's parallax out of the
+        # ground's matches
         centres = np.array([c.position_enu - head for c in cams])
         ground_z = world.ground_z(*world.lander_enu[:2]) - float(head[2])
+        # SIFT at once: ORB cannot join the frames of the lander's deck either, which the "auto" retry
+        # would find out the slow way, and SIFT joins the frames half filled by the solar panels through
+        # their narrow overlaps; detected at 0.3 Mpx (the matches are refined on the full frames); the
+        # bundle adjustment holds each rotation near its prior with the prior's own scatter
         pano = stitch_panorama(imgs, focal_px=base.fx_px, pointing=prior, output_scale=cfg.mosaic_scale,
-                               contrast="clahe", masks=masks, centres=centres, ground_z=ground_z)
+                               contrast="clahe", masks=masks, centres=centres, ground_z=ground_z,
+                               features="sift", registration_mpx=0.3,
+                               pointing_sigma_deg=max(cfg.pointing_error_deg, 0.01))
     del masks
     del imgs
     reg = registration_error(pano, samples, frame_shape=(base.height_px, base.width_px), head_enu=head)
