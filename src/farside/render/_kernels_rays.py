@@ -179,3 +179,15 @@ def slab_clip(o, d, lo, hi, t0, t1):
         tb = (hi - o) / d
         return max(t0, min(ta, tb)), min(t1, max(ta, tb)), True
     return t0, t1, lo <= o <= hi
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def ray_points(rc, utab, rows, cols, t, out):
+    """``out[k]`` = the point (site ENU, or the frame of ``rc``) at range ``t[k]`` along the ray of
+    pixel (``rows[k]``, ``cols[k]``): the render kernel's own rays (:func:`_ray`)."""
+    for k in prange(rows.shape[0]):
+        ox, oy, oz, dx, dy, dz = _ray(rows[k], cols[k], rc, utab)
+        tk = t[k]
+        out[k, 0] = ox + tk * dx
+        out[k, 1] = oy + tk * dy
+        out[k, 2] = oz + tk * dz

@@ -304,8 +304,7 @@ def _apply_albedo(scenes: list[Scene], lay: dict, src: np.ndarray | None, camera
         if not m.any():
             continue
         rows, cols = np.nonzero(m)
-        orig, d = _pixel_rays(camera, rows, cols)
-        p = orig + t[rows, cols, None].astype(np.float64) * d
+        p = _hit_points(camera, rows, cols, t[rows, cols])
         lay["reflectance"][rows, cols] *= albedo_factor(p[:, 0], p[:, 1], seed=sc.albedo_seed).astype(np.float32)
 
 
@@ -382,25 +381,19 @@ def _cast_and_shade(scene: Scene, camera: Camera, sun: np.ndarray, model, mode: 
     return out
 
 
-def _pixel_rays(camera: Camera, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Origins and unit directions (N, 3), site ENU, of the rays through pixel centres (rows, cols)
-    (the same rays as the render kernel's)."""
-    rot = camera.rotation_enu_from_cam
-    if camera.projection == "orthographic":
-        xc = (cols - camera.cx_px) * camera.gsd_m
-        yc = (rows - camera.cy_px) * camera.gsd_m
-        orig = camera.position_enu + np.outer(xc, rot[:, 0]) + np.outer(yc, rot[:, 1])
-        return orig, np.tile(rot[:, 2], (rows.size, 1))
-    tab = _undistort_table(camera)
-    if tab is _NO_TABLE:
-        xn = (cols - camera.cx_px) / camera.fx_px
-        yn = (rows - camera.cy_px) / camera.fy_px
-    else:
-        xn = tab[rows, cols, 0]
-        yn = tab[rows, cols, 1]
-    d = np.stack([xn, yn, np.ones_like(xn)], axis=1) @ rot.T
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
-    return np.tile(camera.position_enu, (rows.size, 1)), d
+def _hit_points(camera: Camera, rows: np.ndarray, cols: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(N, 3) points, site ENU, at ranges ``t`` along the rays through pixel centres (rows, cols):
+    the render kernel's own rays (:func:`farside.render._kernels_rays.ray_points`; one numba pass
+    instead of the numpy ray algebra, which took ~50 ms a TCAM frame)."""
+    from farside.render._kernels_rays import _ray_consts, ray_points
+
+    rc = _ray_consts(camera.fx_px, camera.fy_px, camera.cx_px, camera.cy_px, camera.k1, camera.k2,
+                     camera.projection == "orthographic", camera.gsd_m, camera.position_enu,
+                     camera.rotation_enu_from_cam)
+    out = np.empty((rows.size, 3))
+    ray_points(rc, _undistort_table(camera), rows.astype(np.int64), cols.astype(np.int64),
+               np.ascontiguousarray(t, dtype=np.float64), out)
+    return out
 
 
 def _backdrop_pixels(main: dict, back: dict, inner: list[Scene], camera: Camera) -> np.ndarray:
@@ -413,8 +406,7 @@ def _backdrop_pixels(main: dict, back: dict, inner: list[Scene], camera: Camera)
     cand = t_back < t_main                       # False where either is NaN
     if cand.any():
         rows, cols = np.nonzero(cand)
-        orig, d = _pixel_rays(camera, rows, cols)
-        p = orig + t_back[rows, cols, None].astype(np.float64) * d
+        p = _hit_points(camera, rows, cols, t_back[rows, cols])
         outside = np.ones(rows.size, bool)
         for xmin, xmax, ymin, ymax in _mesh_rects(inner):
             outside &= (p[:, 0] < xmin) | (p[:, 0] > xmax) | (p[:, 1] < ymin) | (p[:, 1] > ymax)

@@ -24,6 +24,7 @@ and regolith stays neutral).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -165,6 +166,8 @@ class Mesh:
         object.__setattr__(self, "triangle_material", tm.astype(np.int32))
         object.__setattr__(self, "parts", parts)
         object.__setattr__(self, "triangle_part", tp.astype(np.int32))
+        for name in ("vertices", "triangles", "triangle_material", "triangle_part"):
+            getattr(self, name).flags.writeable = False    # shared by the cached builders
 
     @property
     def n_triangles(self) -> int:
@@ -354,12 +357,16 @@ ROVER_DIMENSIONS_M = {
 }
 
 
+@functools.lru_cache(maxsize=2)
 def ce4_lander(*, tcam_head: bool = True) -> Mesh:
     """The Chang'e-4 lander (dimensions :data:`LANDER_DIMENSIONS_M`, all UNCONFIRMED): an
     octagonal body in gold foil (silver top deck), four white radiator boxes on its sides, the
     engine nozzle, four splayed legs (main strut, two side struts, footpad), two solar panels
     hinged at the top of the +-y sides, the rover ramp (two rails down to the ground in front, +x)
-    and the TCAM mast with its camera head at 2.6 m. ~1,000 triangles."""
+    and the TCAM mast with its camera head at 2.6 m. ~1,000 triangles.
+
+    Built once per ``tcam_head`` and shared (a Mesh is immutable: frozen, read-only arrays).
+    """
     d = LANDER_DIMENSIONS_M
     b = _Builder("Chang'e-4 lander")
     h = 0.5 * d["body_across_flats"]
@@ -420,10 +427,14 @@ def ce4_lander(*, tcam_head: bool = True) -> Mesh:
     return b.mesh(notes)
 
 
+@functools.lru_cache(maxsize=1)
 def yutu2_rover() -> Mesh:
     """The Yutu-2 rover (dimensions :data:`ROVER_DIMENSIONS_M`): a gold-foil body box with a
     silver top, six wheels (cylinders, axles along y) on rocker-bogie links, two solar wings at
-    the top of the +-y sides, the mast at the front and the PCAM head at 1.5 m. ~700 triangles."""
+    the top of the +-y sides, the mast at the front and the PCAM head at 1.5 m. ~700 triangles.
+
+    Built once and shared (a Mesh is immutable: frozen, read-only arrays).
+    """
     d = ROVER_DIMENSIONS_M
     b = _Builder("Yutu-2")
     r = 0.5 * d["wheel_diameter"]
