@@ -511,7 +511,8 @@ def body_rotation(heading_rad: float, pitch_rad: float = 0.0, roll_rad: float = 
 
 @dataclass(frozen=True, eq=False)
 class SceneObject:
-    """A mesh placed in site ENU (build with :func:`place`). The triangle arrays are sorted by culling cluster (parts split spatially).
+    """A mesh placed in site ENU (build with :func:`place`). The triangle arrays are sorted by
+    culling cluster (parts split spatially).
 
     Attributes
     ----------
