@@ -38,6 +38,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from farside._core.hashing import mix64 as _mix64
 from farside.render._kernels_rays import _ray, slab_clip
 from farside.render._kernels_shading import _write_geom
 from farside.terrain.surface import surface_height_rc
@@ -275,17 +276,6 @@ GROUND_ALBEDO = 0.10
 
 #: side of the cells (body frame, metres) over which a crinkled foil's facet normal is constant
 CRINKLE_CELL_M = 0.03
-
-
-@njit(cache=True, error_model="numpy")
-def _mix64(h):
-    """SplitMix64 finaliser (Steele, Lea & Flood 2014)."""
-    h ^= h >> np.uint64(30)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(27)
-    h *= np.uint64(0x94D049BB133111EB)
-    h ^= h >> np.uint64(31)
-    return h
 
 
 @njit(cache=True, error_model="numpy")

@@ -26,12 +26,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from farside._core.hashing import mix64 as _mix
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0     # 2^-53
 _S32 = np.uint64(32)
@@ -68,13 +65,6 @@ def _ziggurat_tables():
 
 _KN, _WN, _FN = _ziggurat_tables()
 _ZIG_R = 3.442619855899
-
-
-@njit(inline="always")
-def _mix(z):
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
 
 
 @njit(inline="always")

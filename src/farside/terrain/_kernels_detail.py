@@ -18,16 +18,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from farside._core.hashing import mix64
 from farside.terrain.surface import smooth_height, surface_height
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
 _G = np.uint64(0x9E3779B97F4A7C15)
 _P2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _P3 = np.uint64(0x165667B19E3779F9)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0
 
@@ -35,14 +31,6 @@ _INV53 = 1.0 / 9007199254740992.0
 _GRAD_ANG = (np.arange(256) + 0.5) * (2.0 * np.pi / 256.0)
 GRAD_X = np.cos(_GRAD_ANG)
 GRAD_Y = np.sin(_GRAD_ANG)
-
-
-@njit(cache=True, inline="always")
-def mix64(z):
-    """SplitMix64 finaliser of a uint64."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
 
 
 @njit(cache=True, inline="always")
