@@ -361,6 +361,8 @@ def test_bad_input_gives_one_line_errors(run12):
     assert "sensor" in _one_line_error(calibrate_colour, raw, run12["sensor"])
     _one_line_error(calibrate_colour, raw, cal, exposure_s=-1.0)
     _one_line_error(calibrate_colour, raw, cal, white_balance="auto")
+    assert "saturation_dn" in _one_line_error(calibrate_colour, raw, cal, saturation_dn=float("nan"))
+    assert "saturation_dn" in _one_line_error(calibrate_colour, raw, cal, saturation_dn=-1)
     kw = {"exposure_s": fr.target_exposure_s, "patch_labels": fr.patch_labels,
           "dark_exposure_s": fr.dark_exposure_s, "flat_exposure_s": fr.flat_exposure_s}
     assert "flat_frames.shape" in _one_line_error(estimate_calibration, fr.dark_frames, fr.flat_frames[:, :-2],
@@ -377,3 +379,34 @@ def test_bad_input_gives_one_line_errors(run12):
                     fr.target_reflectance_rgb, **kw)
     assert "rgb.shape" in _one_line_error(colour_error, np.zeros((4, 3)), np.zeros((5, 3)))
     _one_line_error(colour_error, np.full((4, 3), np.nan), np.zeros((4, 3)))
+
+
+def test_clipped_highlights_come_out_neutral(run12):
+    """A white deck (reflectance 0.9, neutral) exposed so that only its red samples clip: the white
+    balance alone turns it cyan (red/green 5-10 % below 1: red lost its top); with the ADC's
+    full scale (``saturation_dn``) it comes out neutral, and the unclipped regolith is untouched."""
+    sensor, cam, cal = run12["sensor"], run12["cam"], run12["cal"]
+    truth = run12["truth"].copy()
+    deck = (slice(40, 80), slice(60, 100))
+    truth[deck] = 0.9
+    e_band = np.array([solar_band_irradiance(b)[0] for b in "rgb"])
+    radiance = truth * e_band * math.cos(INCIDENCE) / math.pi
+    t0 = auto_exposure(radiance, cam, sensor) / 20.0          # nothing clips at this exposure
+    dn0, _ = expose(radiance, cam, sensor, exposure_s=t0, rng=np.random.default_rng(1))
+    inner = np.zeros((H, W), bool)
+    inner[deck] = True
+    inner = _inner(inner, 3)
+    # the deck's green and blue at 95 % of full scale: its red, the brightest band of CE-4's
+    # red-heavy response, clips
+    t = t0 * 0.95 * sensor.max_dn / dn0[inner][:, 1:].mean(axis=0).max()
+    dn, raw = expose(radiance, cam, sensor, exposure_s=t, rng=np.random.default_rng(2))
+    assert (dn[inner][:, 0] >= sensor.max_dn).mean() > 0.9
+    assert dn[inner][:, 1].mean() < 0.97 * sensor.max_dn and dn[inner][:, 2].mean() < 0.97 * sensor.max_dn
+    plain = calibrate_colour(raw, cal, exposure_s=t)
+    fixed = calibrate_colour(raw, cal, exposure_s=t, saturation_dn=sensor.max_dn)
+    p, f = plain[inner].mean(axis=0), fixed[inner].mean(axis=0)
+    assert p[0] / p[1] < 0.95                                   # the cyan tint (red lost its top)
+    assert f[0] / f[1] == pytest.approx(1.0, abs=0.01) and f[2] / f[1] == pytest.approx(1.0, abs=0.01)
+    far = np.ones((H, W), bool)
+    far[30:90, 50:110] = False                                  # 10 px clear of the deck
+    assert np.array_equal(plain[far], fixed[far])

@@ -481,7 +481,7 @@ def estimate_calibration(dark_frames, flat_frames, target_image, target_reflecta
 
 def calibrate_colour(raw, sensor: SensorCalibration, *, exposure_s: float | None = None,
                      white_balance: str = "target", output: str = "float32",
-                     display_gain: float = 1.0) -> np.ndarray:
+                     display_gain: float = 1.0, saturation_dn: float | None = None) -> np.ndarray:
     """Calibrated colour image of a raw colour-camera frame.
 
     Parameters
@@ -505,6 +505,13 @@ def calibrate_colour(raw, sensor: SensorCalibration, *, exposure_s: float | None
         ``display_gain * reflectance`` clipped to [0, 1] and sRGB-encoded to uint8.
     display_gain : float
         Brightness scale of ``"srgb8"`` (lunar regolith has a reflectance near 0.1).
+    saturation_dn : float, optional
+        The ADC's full scale (``2**bits - 1``: a property of the camera, not of the calibration).
+        A pixel whose demosaicing reads a mosaic sample at or above it is clipped in that channel
+        only: the white balance would then tint it (on CE-4's red-heavy sensor a blown-out white
+        deck turns cyan, its red clipped first). Such pixels are set neutral at their brightest
+        channel (dcraw's highlight mode "clip", Coffin's dcraw.c), so blown-out highlights are
+        white in every frame whatever its exposure. None: no highlight handling.
 
     Returns
     -------
@@ -512,7 +519,7 @@ def calibrate_colour(raw, sensor: SensorCalibration, *, exposure_s: float | None
 
     Steps: dark subtraction (``bias + rate * exposure``), flat-field division, division by the
     exposure, bilinear demosaicing, ``colour_matrix`` (per-channel response and white balance),
-    optional regolith white balance.
+    optional regolith white balance, clipped highlights set neutral (``saturation_dn``).
     """
     if not isinstance(sensor, SensorCalibration):
         raise invalid("sensor", type(sensor).__name__, "a farside.imaging.SensorCalibration")
@@ -522,6 +529,10 @@ def calibrate_colour(raw, sensor: SensorCalibration, *, exposure_s: float | None
         raise invalid("output", output, "'float32' or 'srgb8'")
     if not (isinstance(display_gain, (int, float, np.number)) and math.isfinite(display_gain) and display_gain > 0):
         raise invalid("display_gain", display_gain, "a finite number > 0")
+    if saturation_dn is not None and not (isinstance(saturation_dn, (int, float, np.number))
+                                          and not isinstance(saturation_dn, bool)
+                                          and math.isfinite(saturation_dn) and saturation_dn > 0):
+        raise invalid("saturation_dn", saturation_dn, "None or a finite number of DN > 0 (the ADC's full scale)")
     t = sensor.reference_exposure_s if exposure_s is None else _exposures("exposure_s", exposure_s, 1)[0]
     arr = _as_image_array("raw", raw)
     if arr.ndim == 3 and arr.shape[2] == 3:
@@ -540,6 +551,13 @@ def calibrate_colour(raw, sensor: SensorCalibration, *, exposure_s: float | None
     rgb = _demosaic_bilinear(x) @ sensor.colour_matrix.T
     if white_balance == "regolith":
         rgb /= np.asarray(REGOLITH_COLOUR_RGB) / REGOLITH_COLOUR_RGB[1]
+    if saturation_dn is not None:
+        import cv2
+
+        # the bilinear kernels read the 3 x 3 neighbourhood: a clipped sample there clips the pixel
+        clip = cv2.dilate((mosaic >= saturation_dn).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        if clip.any():
+            rgb[clip] = rgb[clip].max(axis=1, keepdims=True)
     if output == "srgb8":
         return np.rint(255.0 * _srgb_encode(rgb * display_gain)).astype(np.uint8)
     return np.clip(rgb, 0.0, 1.0).astype(np.float32)

@@ -109,7 +109,8 @@ def _raw_and_calibrated(ctx, world, cam, t_s, sensor, cal, rng, stem: str, what:
     ctx.register(path.with_suffix(".json"), description=f"{what}: sidecar")
     lin = calibrate_colour(fr.dn_raw, cal, exposure_s=fr.exposure_s)
     gain = _display_gain([_p995(lin)])
-    rgb8 = calibrate_colour(fr.dn_raw, cal, exposure_s=fr.exposure_s, output="srgb8", display_gain=gain)
+    rgb8 = calibrate_colour(fr.dn_raw, cal, exposure_s=fr.exposure_s, output="srgb8", display_gain=gain,
+                            saturation_dn=sensor.max_dn)
     side = {**fr.sidecar(), **extra, "colour_processing": "calibrate_colour (dark, flat, response, white balance "
             "to the deck target), sRGB of %.3g x band reflectance factor" % gain}
     _write_rgb(ctx, f"imaging/{stem}_calibrated.png", rgb8, side, f"{what}: calibrated colour")
@@ -170,7 +171,10 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
             del fr, lin
             advance(1)
     gain = _display_gain(p995)
-    imgs = [calibrate_colour(raw, cal, exposure_s=t, output="srgb8", display_gain=gain) for raw, t in raws]
+    # blown-out highlights neutral: the sunlit deck saturates red first on CE-4's sensor, and without this the
+    # white balance drew it cyan in some frames and white in others (seams at the frames' edges)
+    imgs = [calibrate_colour(raw, cal, exposure_s=t, output="srgb8", display_gain=gain, saturation_dn=sensor.max_dn)
+            for raw, t in raws]
     del raws
     shown = (shown, imgs[50].copy()) if len(imgs) > 50 else ()
     # the pointing prior: the mast's knowledge of each camera rotation, off by pointing_error_deg (1 sigma
