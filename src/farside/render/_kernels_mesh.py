@@ -274,21 +274,71 @@ def mesh_terrain_shadows(rc, utab, width, height, hit_tri, t_img, sbox, obj_box,
 #: the Moon's Bond albedo 0.067 and its visual geometric albedo 0.12 (NSSDC, docs/references.md 7.5)
 GROUND_ALBEDO = 0.10
 
-#: side of the cells (body frame, metres) over which a crinkled foil's facet normal is constant
+#: spacing (body frame, metres) of the seeds of a crinkled foil's small facets and of its folds:
+#: each is a 3-D Voronoi cell of a jittered lattice (crumpled foil breaks into irregular polygonal
+#: facets a few cm across on folds of a decimetre or so; UNCONFIRMED, chosen for the look of the
+#: CE-4 PCAM portrait of the lander, ce4_pcaml_C-006)
 CRINKLE_CELL_M = 0.03
+CRINKLE_FOLD_M = 0.12
+#: share of the crinkle tilt carried by the folds (the rest by the facets)
+CRINKLE_FOLD_SHARE = 0.6
+_U53 = 1.0 / 9007199254740992.0
+
+
+@njit(cache=True, error_model="numpy")
+def _voronoi_cell(bx, by, bz, cell, salt):
+    """Hash (uint64) of the Voronoi cell holding body point (bx, by, bz): the seeds are one per
+    lattice cube of side ``cell``, jittered inside it by a hash of the cube; the nearest of the 27
+    around the point wins."""
+    fx = bx / cell
+    fy = by / cell
+    fz = bz / cell
+    ix = np.int64(math.floor(fx))
+    iy = np.int64(math.floor(fy))
+    iz = np.int64(math.floor(fz))
+    best = 1e300
+    hbest = np.uint64(0)
+    for a in range(-1, 2):
+        for b in range(-1, 2):
+            for c in range(-1, 2):
+                cx = ix + a
+                cy = iy + b
+                cz = iz + c
+                h = (np.uint64(cx & np.int64(0xFFFFF)) | (np.uint64(cy & np.int64(0xFFFFF)) << np.uint64(20))
+                     | (np.uint64(cz & np.int64(0xFFFFF)) << np.uint64(40)))
+                h = _mix64(h ^ salt)
+                g1 = _mix64(h ^ np.uint64(0x632BE59BD9B4E019))
+                g2 = _mix64(g1 ^ np.uint64(0x8CB92BA72F3D8DD7))
+                ox = cx + float(h >> np.uint64(11)) * _U53
+                oy = cy + float(g1 >> np.uint64(11)) * _U53
+                oz = cz + float(g2 >> np.uint64(11)) * _U53
+                d = (fx - ox) ** 2 + (fy - oy) ** 2 + (fz - oz) ** 2
+                if d < best:
+                    best = d
+                    hbest = h
+    return hbest
 
 
 @njit(cache=True, error_model="numpy")
 def _crinkle(bx, by, bz, tri_id):
-    """Two uniform numbers in [0, 1) constant over a CRINKLE_CELL_M cell of the body frame (and
-    different per triangle, so the facets of two faces meeting in a cell differ)."""
-    ix = np.int64(math.floor(bx / CRINKLE_CELL_M)) & np.int64(0xFFFFF)
-    iy = np.int64(math.floor(by / CRINKLE_CELL_M)) & np.int64(0xFFFFF)
-    iz = np.int64(math.floor(bz / CRINKLE_CELL_M)) & np.int64(0xFFFFF)
-    h = np.uint64(ix) | (np.uint64(iy) << np.uint64(20)) | (np.uint64(iz) << np.uint64(40))
-    h = _mix64(h ^ (np.uint64(tri_id) * np.uint64(0x9E3779B97F4A7C15)))
-    g = _mix64(h ^ np.uint64(0xD1B54A32D192ED03))
-    return float(h >> np.uint64(11)) * (1.0 / 9007199254740992.0), float(g >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    """Tilt (t1, t2) of a crinkled foil's shading normal, in units of the material's tilt, along
+    the face's two tangent axes: the sum of a fold's tilt (constant over a CRINKLE_FOLD_M Voronoi
+    cell of the body frame) and a facet's (CRINKLE_CELL_M cells), each in a uniformly random
+    direction with a magnitude uniform in area on the unit disk; different per triangle, so the
+    facets of two faces meeting at an edge differ."""
+    salt = np.uint64(tri_id) * np.uint64(0x9E3779B97F4A7C15)
+    t1 = 0.0
+    t2 = 0.0
+    for lev in range(2):
+        cell = CRINKLE_FOLD_M if lev == 0 else CRINKLE_CELL_M
+        w = CRINKLE_FOLD_SHARE if lev == 0 else 1.0 - CRINKLE_FOLD_SHARE
+        h = _voronoi_cell(bx, by, bz, cell, salt ^ np.uint64(0xD1B54A32D192ED03 + lev))
+        u1 = float(_mix64(h ^ np.uint64(0x94D049BB133111EB)) >> np.uint64(11)) * _U53
+        u2 = float(_mix64(h ^ np.uint64(0xBF58476D1CE4E5B9)) >> np.uint64(11)) * _U53
+        r = w * math.sqrt(u2)
+        t1 += r * math.cos(2.0 * math.pi * u1)
+        t2 += r * math.sin(2.0 * math.pi * u1)
+    return t1, t2
 
 
 @njit(cache=True, error_model="numpy")
@@ -313,8 +363,8 @@ def shade_mesh(rc, utab, width, height, hit_tri, hit_t, sun_dirs, mode, margin, 
     times the objects' (shadow rays to the Sun against every part, :func:`_sun_fraction`);
     reflectance = the mean of the R, G, B reflectances of the material, ``tint`` their ratios to it;
     ``obj_layer`` the object's id. Materials with a crinkle (``mat[k, 7]`` > 0 rad) shade with the
-    face normal tilted by up to that angle, constant over CRINKLE_CELL_M cells of the body frame
-    (a facet of crumpled foil); the geometric layers keep the face normal. Every face seen also gets
+    face normal tilted by up to that angle (:func:`_crinkle`: the Voronoi folds and facets of
+    crumpled foil, in the body frame); the geometric layers keep the face normal. Every face seen also gets
     the diffuse light of the sunlit ground below it (``GROUND_ALBEDO``; no shadows on the ground
     counted), so the vehicles' shadowed sides are dim, not black."""
     sx = sun_dirs[0, 0]
@@ -380,7 +430,7 @@ def shade_mesh(rc, utab, width, height, hit_tri, hit_t, sun_dirs, mode, margin, 
                     bx = obj_rot[o, 0, 0] * qx + obj_rot[o, 1, 0] * qy + obj_rot[o, 2, 0] * qz
                     by = obj_rot[o, 0, 1] * qx + obj_rot[o, 1, 1] * qy + obj_rot[o, 2, 1] * qz
                     bz = obj_rot[o, 0, 2] * qx + obj_rot[o, 1, 2] * qy + obj_rot[o, 2, 2] * qz
-                    u1, u2 = _crinkle(bx, by, bz, m)
+                    g1, g2 = _crinkle(bx, by, bz, m)
                     # tangent basis of the face
                     if abs(nz) < 0.9:
                         ax, ay, az = 0.0, 0.0, 1.0
@@ -396,8 +446,8 @@ def shade_mesh(rc, utab, width, height, hit_tri, hit_t, sun_dirs, mode, margin, 
                     t2x = ny * t1z - nz * t1y
                     t2y = nz * t1x - nx * t1z
                     t2z = nx * t1y - ny * t1x
-                    a = amp * math.sqrt(u2)
-                    ph = 2.0 * math.pi * u1
+                    a = amp * math.sqrt(g1 * g1 + g2 * g2)
+                    ph = math.atan2(g2, g1)
                     ca = math.cos(a)
                     sa = math.sin(a)
                     cx = ca * nx + sa * (math.cos(ph) * t1x + math.sin(ph) * t2x)

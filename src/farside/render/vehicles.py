@@ -14,10 +14,14 @@ Materials (:data:`MATERIALS`; all parameters UNCONFIRMED, chosen for the look of
 PCAM/TCAM previews): BRDF f_r = kd / pi + ks (n + 8) / (8 pi) (n.h)^n per band R, G, B
 (Lambert plus the energy-normalised Blinn-Phong lobe, Akenine-Moller, Haines & Hoffman, *Real-Time
 Rendering* 3rd ed., s. 7.6), reflectance r = f_r cos i (the renderer's layer: radiance = r E_band).
-The multilayer-insulation foils are crinkled: their shading normal is tilted by up to
-``bump_rad`` in a random direction that is constant over 3 cm cells of the body (a deterministic
-hash of the cell), which breaks a flat face into facets with their own glints; the geometric
-layers keep the face normal. The frame's scalar reflectance is the mean of the three band
+The multilayer-insulation foils are crumpled: their shading normal is tilted by up to
+``bump_rad`` (0.25 rad for the foils) in a random direction, the sum of a fold's tilt (constant
+over a 3-D Voronoi cell of a jittered 12 cm lattice of the body frame) and a facet's (3 cm
+lattice), a deterministic hash of the cells (``_kernels_mesh._crinkle``). A flat face breaks into
+irregular polygonal facets with their own glints, as crumpled foil does; the geometric layers keep
+the face normal. (Until issue 14's third session the cells were the cubes of a 3 cm lattice with
+a 0.06 rad tilt and a Blinn-Phong exponent of 30: the lander's portrait showed the foil as a
+blocky mosaic of squares; now the exponent is 60.) The frame's scalar reflectance is the mean of the three band
 reflectances, and colour cameras get each band's ratio to it (so gold foil is red-yellow
 and regolith stays neutral).
 """
@@ -70,10 +74,12 @@ class Material:
 
 
 #: The vehicle materials (UNCONFIRMED values; gold: Kapton-on-aluminium MLI, strong red, weak
-#: blue; silver: aluminised MLI; solar cells: dark blue with a sharp glint).
+#: blue; silver: aluminised MLI; solar cells: dark blue with a sharp glint). The foils' lobe
+#: exponent (60) and crumple tilt (0.25 rad) were chosen by eye against the CE-4 PCAM portrait of
+#: the lander (ce4_pcaml_C-006): contrasty facets with glints, not a uniform sheen.
 MATERIALS: dict[str, Material] = {m.name: m for m in (
-    Material("gold_foil", (0.30, 0.19, 0.05), (0.85, 0.58, 0.20), 30.0, 0.06),
-    Material("silver_foil", (0.30, 0.30, 0.30), (0.75, 0.75, 0.75), 30.0, 0.06),
+    Material("gold_foil", (0.30, 0.19, 0.05), (0.85, 0.58, 0.20), 60.0, 0.25),
+    Material("silver_foil", (0.30, 0.30, 0.30), (0.75, 0.75, 0.75), 60.0, 0.25),
     Material("white_paint", (0.80, 0.80, 0.78), (0.04, 0.04, 0.04), 10.0),
     Material("grey_paint", (0.35, 0.35, 0.35), (0.04, 0.04, 0.04), 10.0),
     Material("solar_cell", (0.04, 0.05, 0.10), (0.25, 0.25, 0.25), 300.0),
