@@ -305,8 +305,14 @@ def _apply_albedo(scenes: list[Scene], lay: dict, src: np.ndarray | None, camera
             continue
         rows, cols = np.nonzero(m)
         orig, d = _pixel_rays(camera, rows, cols)
-        p = orig + t[rows, cols, None].astype(np.float64) * d
-        lay["reflectance"][rows, cols] *= albedo_factor(p[:, 0], p[:, 1], seed=sc.albedo_seed).astype(np.float32)
+        tt = t[rows, cols].astype(np.float64)
+        p = orig + tt[:, None] * d
+        # the pixel's footprint on level ground: the side of a square of its area (range x angular
+        # pixel, or the orthographic pixel, stretched by 1 / cos(emission) along the line of sight)
+        across = np.full(tt.shape, camera.gsd_m) if camera.projection == "orthographic" else tt / camera.fx_px
+        fp = across / np.sqrt(np.maximum(np.abs(d[:, 2]), 0.05))
+        lay["reflectance"][rows, cols] *= albedo_factor(p[:, 0], p[:, 1], seed=sc.albedo_seed,
+                                                        footprint_m=fp).astype(np.float32)
 
 
 def _as_scene(name: str, scene) -> Scene:
