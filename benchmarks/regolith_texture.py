@@ -17,6 +17,7 @@ preview, farside's median over its frames, and farside's range.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import cv2
@@ -60,9 +61,14 @@ def main() -> None:
         img, mask = prepare(cv2.imread(str(PREVIEWS / f"{stem}.png")), 505)
         real[stem] = band_contrast(img, mask)
     d = Path(args.run) / "products" / "imaging"
-    frames = []
+    frames, vehicle = [], 0
     for k in range(20, 60):      # tiers -30 and -18: the ground at 2-10 m
         p = d / "panorama" / f"tcam_{k:02d}.png"
+        side = p.with_suffix(".json")
+        meta = json.loads(side.read_text()) if side.exists() else {}
+        if meta.get("vehicle_pixel_fraction", 0.0) > 0.0:    # the lander's deck or panels in view
+            vehicle += 1
+            continue
         bgr = cv2.imread(str(p))
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         if np.mean((grey > 250) | (grey < 5)) > 0.01:     # the lander's foil or its shadow: not ground
@@ -70,7 +76,8 @@ def main() -> None:
         img, mask = prepare(bgr, 505)
         frames.append(band_contrast(img, mask))
     f = np.array(frames)
-    print(f"farside: {len(frames)} ground-only TCAM panorama frames of {args.run}")
+    print(f"farside: {len(frames)} ground-only TCAM panorama frames of {args.run} "
+          f"({vehicle} with vehicle pixels left out)")
     head = "image".ljust(48) + "".join(f"{s} px".rjust(14) for s in SCALES)
     print(head)
     print("-" * len(head))
