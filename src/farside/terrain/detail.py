@@ -650,17 +650,21 @@ def nested_patches(terrain: Terrain, *, center_xy_m, levels, seed: int, rocks=No
 #: The regolith's albedo variation is that of its fragments: clods, pebbles and the fresh ejecta of
 #: the smallest craters, brighter or darker than the mature soil around them, at the scales of the
 #: fragments themselves (the CE-4 close-ups, ../shared/data/ce4_image_previews, are granular, not
-#: mottled). Octaves of the log-normal field from ALBEDO_SCALES_M[0] to [1] (5 mm to 8 cm: the
-#: fragments between the finest patch pixel and the table's smallest rock, 0.1 m) UNCONFIRMED;
-#: variance per octave ~ lam^(2 - b), the area a power-law population N(>D) ~ D^-b covers per octave
-#: of size, with b = ALBEDO_SFD_EXPONENT = 2.6607, the "high blockiness" rock distribution in
-#: synthterrain (docs/references.md 7.3, [S]; continued from rocks to cm fragments: UNCONFIRMED;
-#: of the published exponents, 1.75-2.66, the one whose fall of contrast with scale matches the
-#: CE-4 previews'); total log RMS ALBEDO_RMS = 0.17 UNCONFIRMED, chosen to match the band-pass
-#: contrast of the CE-4 previews at 1-8 px (benchmarks/regolith_texture.py). Before: 8 % RMS in equal
-#: octaves from 1 cm to 2 m, metre-scale clouds that set the frames' stretch.
-ALBEDO_RMS = 0.17
-ALBEDO_SCALES_M = (0.005, 0.08)
+#: mottled). Octaves of the log-normal field from ALBEDO_SCALES_M[0] to [1], lattice pitches 5 mm to
+#: 16 cm (a pitch's bright or dark blobs are about half of it across: fragments of 2.5 mm to 8 cm,
+#: up to the site table's smallest rock, 0.1 m) UNCONFIRMED; variance per octave ~ lam^(2 - b), the
+#: area that a power-law population N(>D) ~ D^-b covers per octave of size, with b =
+#: ALBEDO_SFD_EXPONENT = 2.6607, the "high blockiness" rock distribution in synthterrain
+#: (docs/references.md 7.3, [S]; continued from rocks to cm fragments: UNCONFIRMED; of the
+#: published exponents there, 1.75-2.66, the one closest to the fall of contrast with scale in the
+#: CE-4 previews); total log RMS ALBEDO_RMS = 0.20 UNCONFIRMED, chosen to match the previews'
+#: band-pass contrast at 1-8 px (benchmarks/regolith_texture.py). Before: 8 % RMS in equal octaves
+#: from 1 cm to 2 m, metre-scale clouds that set the frames' stretch. Without the 16 cm octave
+#: (5 mm-8 cm) the 8 px band also falls inside the previews' range, but the TCAM panorama's ground
+#: beyond 20 m, where the finer octaves are below a pixel, loses the features that register it
+#: (quick run: far RMS 1.5 mosaic px instead of 0.6; docs/imaging.md).
+ALBEDO_RMS = 0.20
+ALBEDO_SCALES_M = (0.005, 0.16)
 ALBEDO_SFD_EXPONENT = 2.6607
 _TAG_ALBEDO = 7
 
@@ -698,19 +702,19 @@ def albedo_factor(x_m, y_m, *, seed: int, rms: float = ALBEDO_RMS, scales_m=ALBE
     x = np.ascontiguousarray(xb).ravel()
     y = np.ascontiguousarray(yb).ravel()
     fp = np.ascontiguousarray(fb).ravel()
+    # unit-gradient noise has an RMS of ~0.35 per octave (sampled over many lattice cells); octave k
+    # has a variance ~ lam^(2 - b), normalised to a total of rms^2
+    sigma1 = _unit_noise_rms()
     nk = max(1, int(math.floor(math.log2(hi / lo))) + 1)
     lam = lo * 2.0 ** np.arange(nk)
+    wv = lam ** (2.0 - b)
+    amp = r * np.sqrt(wv / wv.sum()) / sigma1
     nseed = np.uint64(int(s) ^ 0xA1BED0)
     keys = [np.uint64(K.key3(nseed, _TAG_ALBEDO, k, 0)) for k in range(nk)]
     th = np.array([2.0 * math.pi * K.uniform(k, 0) for k in keys])
     offu = np.array([1024.0 * K.uniform(k, 1) for k in keys])
     offv = np.array([1024.0 * K.uniform(k, 2) for k in keys])
     okeys = np.array([np.uint64(K.key3(nseed, _TAG_ALBEDO, k, 1)) for k in range(nk)], dtype=np.uint64)
-    # unit-gradient noise has an RMS of ~0.35 per octave (sampled over many lattice cells); the
-    # variance of octave k goes as lam^(2 - b), normalised to a total of rms^2
-    sigma1 = _unit_noise_rms()
-    wv = lam ** (2.0 - b)
-    amp = r * np.sqrt(wv / wv.sum()) / sigma1
     out = np.empty(x.size)
     wsq = np.empty(x.size)
     if x.size:
