@@ -650,22 +650,25 @@ def nested_patches(terrain: Terrain, *, center_xy_m, levels, seed: int, rocks=No
 #: The regolith's albedo variation is that of its fragments: clods, pebbles and the fresh ejecta of
 #: the smallest craters, brighter or darker than the mature soil around them, at the scales of the
 #: fragments themselves (the CE-4 close-ups, ../shared/data/ce4_image_previews, are granular, not
-#: mottled). Octaves of the log-normal field from ALBEDO_SCALES_M[0] to [1], lattice pitches 5 mm to
-#: 16 cm (a pitch's bright or dark blobs are about half of it across: fragments of 2.5 mm to 8 cm,
-#: up to the site table's smallest rock, 0.1 m) UNCONFIRMED; variance per octave ~ lam^(2 - b), the
+#: mottled). Octaves of the log-normal field from ALBEDO_SCALES_M[0] to [1], lattice pitches 1 cm to
+#: 16 cm (a pitch's bright or dark blobs are about half of it across: fragments of 5 mm to 8 cm, up
+#: to the site table's smallest rock, 0.1 m) UNCONFIRMED. Variance per octave ~ lam^(2 - b), the
 #: area that a power-law population N(>D) ~ D^-b covers per octave of size, with b =
-#: ALBEDO_SFD_EXPONENT = 2.6607, the "high blockiness" rock distribution in synthterrain
-#: (docs/references.md 7.3, [S]; continued from rocks to cm fragments: UNCONFIRMED; of the
-#: published exponents there, 1.75-2.66, the one closest to the fall of contrast with scale in the
-#: CE-4 previews); total log RMS ALBEDO_RMS = 0.20 UNCONFIRMED, chosen to match the previews'
-#: band-pass contrast at 1-8 px (benchmarks/regolith_texture.py). Before: 8 % RMS in equal octaves
-#: from 1 cm to 2 m, metre-scale clouds that set the frames' stretch. Without the 16 cm octave
-#: (5 mm-8 cm) the 8 px band also falls inside the previews' range, but the TCAM panorama's ground
-#: beyond 20 m, where the finer octaves are below a pixel, loses the features that register it
-#: (quick run: far RMS 1.5 mosaic px instead of 0.6; docs/imaging.md).
-ALBEDO_RMS = 0.20
-ALBEDO_SCALES_M = (0.005, 0.16)
-ALBEDO_SFD_EXPONENT = 2.6607
+#: ALBEDO_SFD_EXPONENT = 2.482, the VIPER environmental specification's rock distribution
+#: (docs/references.md 7.3, [S]; continued from rocks to cm fragments: UNCONFIRMED). The largest
+#: octave, whose blobs straddle the 0.1 m cut, has half its share of the variance. Total log RMS
+#: ALBEDO_RMS = 0.17. The range, the RMS, the taper and the choice among the published exponents
+#: (1.75-2.66) are UNCONFIRMED, chosen against benchmarks/regolith_texture.py (the CE-4 previews'
+#: band-pass contrast at 1-8 px) and the two vision uses of this texture (docs/imaging.md,
+#: "Regolith texture"): the steeper 2.6607, or a 5 mm octave, put so much of the variance in the
+#: finest octaves, seen by the Navcam 1-5 m ahead and not 4-9 m ahead, that visual odometry across
+#: a 3.6 m step lost its inliers or its rotation (tests/vision/test_localisation.py); without the
+#: 16 cm octave the TCAM panorama's ground beyond 20 m (finer octaves below a pixel) registered to
+#: 1.5 mosaic px instead of 0.7 (quick run); with it at its full share the 8 px band was 0.075.
+#: Before: 8 % RMS in equal octaves from 1 cm to 2 m, metre-scale clouds that set the frames' stretch.
+ALBEDO_RMS = 0.17
+ALBEDO_SCALES_M = (0.01, 0.16)
+ALBEDO_SFD_EXPONENT = 2.482
 _TAG_ALBEDO = 7
 
 
@@ -673,7 +676,8 @@ def albedo_factor(x_m, y_m, *, seed: int, rms: float = ALBEDO_RMS, scales_m=ALBE
                   sfd_exponent: float = ALBEDO_SFD_EXPONENT, footprint_m=None) -> np.ndarray:
     """Multiplicative albedo factor of the regolith at site-ENU points (arrays of any shape): a
     log-normal field exp(n), n gradient noise in octaves from ``scales_m[0]`` to ``scales_m[1]``
-    (pitches doubling) with variances ~ pitch^(2 - ``sfd_exponent``) (2: equal weights),
+    (pitches doubling) with variances ~ pitch^(2 - ``sfd_exponent``) (2: equal weights), the largest
+    octave at half its share,
     scaled to RMS ``rms`` and mean-corrected (mean factor 1).
     Defined in world coordinates from the seed alone, like :func:`regolith_patch`'s relief, so
     every view of a spot sees the same albedo.
@@ -708,6 +712,8 @@ def albedo_factor(x_m, y_m, *, seed: int, rms: float = ALBEDO_RMS, scales_m=ALBE
     nk = max(1, int(math.floor(math.log2(hi / lo))) + 1)
     lam = lo * 2.0 ** np.arange(nk)
     wv = lam ** (2.0 - b)
+    if nk > 1:
+        wv[-1] *= 0.5           # the largest octave: half its share (the module constants' note)
     amp = r * np.sqrt(wv / wv.sum()) / sigma1
     nseed = np.uint64(int(s) ^ 0xA1BED0)
     keys = [np.uint64(K.key3(nseed, _TAG_ALBEDO, k, 0)) for k in range(nk)]
