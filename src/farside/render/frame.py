@@ -304,8 +304,19 @@ def _apply_albedo(scenes: list[Scene], lay: dict, src: np.ndarray | None, camera
         if not m.any():
             continue
         rows, cols = np.nonzero(m)
-        p = _hit_points(camera, rows, cols, t[rows, cols])
-        lay["reflectance"][rows, cols] *= albedo_factor(p[:, 0], p[:, 1], seed=sc.albedo_seed).astype(np.float32)
+        tt = t[rows, cols].astype(np.float64)
+        p = _hit_points(camera, rows, cols, tt)
+        # the pixel's footprint on level ground: the side of a square of its area (range x angular
+        # pixel, or the orthographic pixel, stretched by 1 / cos(emission) along the line of sight)
+        if camera.projection == "orthographic":
+            across = np.full(tt.shape, camera.gsd_m)
+            dz = np.full(tt.shape, camera.rotation_enu_from_cam[2, 2])
+        else:
+            across = tt / camera.fx_px
+            dz = (p[:, 2] - camera.position_enu[2]) / np.maximum(tt, 1e-12)
+        fp = across / np.sqrt(np.maximum(np.abs(dz), 0.05))
+        lay["reflectance"][rows, cols] *= albedo_factor(p[:, 0], p[:, 1], seed=sc.albedo_seed,
+                                                        footprint_m=fp).astype(np.float32)
 
 
 def _as_scene(name: str, scene) -> Scene:

@@ -406,15 +406,31 @@ def stamp_rocks_kernel(z, gx0, gy0, res, cxs, cys, zcs, Rv, Hv, keys, cliff, fil
 
 
 @njit(cache=True, parallel=True)
-def albedo_kernel(x, y, out, lam, amp, cth, sth, offu, offv, okeys):
-    """``out[i]`` = exp(sum of gradient-noise octaves at (x[i], y[i])): a log-normal albedo factor
-    field in world coordinates (octave k: lattice pitch ``lam[k]`` rotated and shifted, amplitude
-    ``amp[k]`` in log units per unit noise)."""
+def albedo_kernel(x, y, fp, out, wsq, lam, amp, cth, sth, offu, offv, okeys):
+    """``out[i]`` = the sum of gradient-noise octaves at (x[i], y[i]): the log of a log-normal albedo
+    factor field in world coordinates (octave k: lattice pitch ``lam[k]`` rotated and shifted,
+    amplitude ``amp[k]`` in log units per unit noise); ``wsq[i]`` = sum of (weight amp[k])^2 there
+    (times the unit noise's variance: the log's variance, for the mean correction).
+
+    ``fp[i]`` is the footprint of the sample (metres; 0 = a point): octaves finer than two
+    footprints fade out as the relief's octaves do below two patch pixels (weight
+    0.5 - 0.5 cos(pi t), t = log2(lam / fp) in [0, 1]; 0 below one footprint), so a pixel that
+    covers many cells of an octave sees its mean rather than one aliased sample."""
     nk = lam.shape[0]
     for i in prange(x.shape[0]):
         f = 0.0
+        var = 0.0
         for k in range(nk):
+            w = 1.0
+            if fp[i] > 0.0:
+                t = math.log2(lam[k] / fp[i])
+                if t <= 0.0:
+                    continue
+                if t < 1.0:
+                    w = 0.5 - 0.5 * math.cos(math.pi * t)
             u = (cth[k] * x[i] - sth[k] * y[i]) / lam[k] + offu[k]
             v = (sth[k] * x[i] + cth[k] * y[i]) / lam[k] + offv[k]
-            f += amp[k] * grad_noise(u, v, okeys[k], GRAD_X, GRAD_Y)
-        out[i] = math.exp(f)
+            f += w * amp[k] * grad_noise(u, v, okeys[k], GRAD_X, GRAD_Y)
+            var += (w * amp[k]) ** 2
+        out[i] = f
+        wsq[i] = var

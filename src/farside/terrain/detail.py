@@ -91,7 +91,7 @@ from farside.terrain.craters import (
 from farside.terrain.rocks import rock_number_density, rock_q
 
 __all__ = ["MAX_PATCH_VERTICES", "RegolithDetail", "albedo_factor", "nested_patches", "regolith_craters",
-           "regolith_patch", "regolith_pebbles", "ALBEDO_RMS", "ALBEDO_SCALES_M"]
+           "regolith_patch", "regolith_pebbles", "ALBEDO_RMS", "ALBEDO_SCALES_M", "ALBEDO_SFD_EXPONENT"]
 
 #: Largest patch side, vertices (8192^2 float32 = 256 MiB output).
 MAX_PATCH_VERTICES = 8192
@@ -133,11 +133,16 @@ class RegolithDetail:
         RMS slopes decreasing from 58 deg at 0.5 mm to 2 deg at 5 cm (doi:10.1007/BF00054707,
         abstract) [P].
     hurst : float
-        Hurst exponent of the fractal component below the DEM scale (default 0.6): Helfenstein &
-        Shepard (1999, Icarus 141, doi:10.1006/icar.1999.6160) report H = 0.54-0.7 for undisturbed
-        lunar regolith at sub-mm to cm scales [S] (read through a citing statement). The site DEM's
-        own roughness (:mod:`farside.terrain.roughness`: 3 cm at 1 m, H = 0.8) is an assumption for
-        metre scales and is not continued here.
+        Hurst exponent of the fractal component below the DEM scale (default 0.17, DERIVED): the
+        power law through both ends of the Apollo close-up RMS slopes above (58 deg at 0.5 mm, 2 deg
+        at 5 cm: ``H = 1 + log(tan 2 deg / tan 58 deg) / log 100`` = 0.17; docs/references.md 7.10).
+        It was 0.6, after Helfenstein & Shepard (1999, Icarus 141, doi:10.1006/icar.1999.6160:
+        H = 0.54-0.7 for undisturbed regolith at sub-mm to cm scales [S], read through a citing
+        statement), which with 2 deg at 5 cm gives only 13 deg at 0.5 mm and half the Apollo slope at
+        1 cm, and puts the relief's variance at the 10-25 cm octaves: the near-ground frames looked
+        cloudy rather than granular (benchmarks/regolith_texture.py). The site DEM's own roughness
+        (:mod:`farside.terrain.roughness`: 3 cm at 1 m, H = 0.8) is an assumption for metre scales
+        and is not continued here.
     crater_min_pixels : float
         Smallest sub-DEM crater, in patch pixels (default 4).
     crater_max_diameter_m : float or None
@@ -170,7 +175,7 @@ class RegolithDetail:
 
     rms_m: float = 0.00175
     baseline_m: float = 0.05
-    hurst: float = 0.6
+    hurst: float = 0.17
     crater_min_pixels: float = 4.0
     crater_max_diameter_m: float | None = None
     tau_erase: float = TAU_ERASE
@@ -642,20 +647,46 @@ def nested_patches(terrain: Terrain, *, center_xy_m, levels, seed: int, rocks=No
     return out
 
 
-#: RMS of the regolith's log albedo variation (~8 %) and the range of its scales, metres. UNCONFIRMED:
-#: chosen to give mare regolith the mottling of the CE-4 TCAM/PCAM close-ups (docs/imaging.md); the
-#: issue asks for "a small albedo variation"
-ALBEDO_RMS = 0.08
-ALBEDO_SCALES_M = (0.01, 2.0)
+#: The regolith's albedo variation is that of its fragments: clods, pebbles and the fresh ejecta of
+#: the smallest craters, brighter or darker than the mature soil around them, at the scales of the
+#: fragments themselves (the CE-4 close-ups, ../shared/data/ce4_image_previews, are granular, not
+#: mottled). Octaves of the log-normal field from ALBEDO_SCALES_M[0] to [1], lattice pitches 1 cm to
+#: 16 cm (a pitch's bright or dark blobs are about half of it across: fragments of 5 mm to 8 cm, up
+#: to the site table's smallest rock, 0.1 m) UNCONFIRMED. Variance per octave ~ lam^(2 - b), the
+#: area that a power-law population N(>D) ~ D^-b covers per octave of size, with b =
+#: ALBEDO_SFD_EXPONENT = 2.482, the VIPER environmental specification's rock distribution
+#: (docs/references.md 7.3, [S]; continued from rocks to cm fragments: UNCONFIRMED). The largest
+#: octave, whose blobs straddle the 0.1 m cut, has half its share of the variance. Total log RMS
+#: ALBEDO_RMS = 0.17. The range, the RMS, the taper and the choice among the published exponents
+#: (1.75-2.66) are UNCONFIRMED, chosen against benchmarks/regolith_texture.py (the CE-4 previews'
+#: band-pass contrast at 1-8 px) and the two vision uses of this texture (docs/imaging.md,
+#: "Regolith texture"): the steeper 2.6607, or a 5 mm octave, put so much of the variance in the
+#: finest octaves, seen by the Navcam 1-5 m ahead and not 4-9 m ahead, that visual odometry across
+#: a 3.6 m step lost its inliers or its rotation (tests/vision/test_localisation.py); without the
+#: 16 cm octave the TCAM panorama's ground beyond 20 m (finer octaves below a pixel) registered to
+#: 1.5 mosaic px instead of 0.7 (quick run); with it at its full share the 8 px band was 0.075.
+#: Before: 8 % RMS in equal octaves from 1 cm to 2 m, metre-scale clouds that set the frames' stretch.
+ALBEDO_RMS = 0.17
+ALBEDO_SCALES_M = (0.01, 0.16)
+ALBEDO_SFD_EXPONENT = 2.482
 _TAG_ALBEDO = 7
 
 
-def albedo_factor(x_m, y_m, *, seed: int, rms: float = ALBEDO_RMS, scales_m=ALBEDO_SCALES_M) -> np.ndarray:
+def albedo_factor(x_m, y_m, *, seed: int, rms: float = ALBEDO_RMS, scales_m=ALBEDO_SCALES_M,
+                  sfd_exponent: float = ALBEDO_SFD_EXPONENT, footprint_m=None) -> np.ndarray:
     """Multiplicative albedo factor of the regolith at site-ENU points (arrays of any shape): a
-    log-normal field exp(n), n gradient noise in octaves of equal weight from ``scales_m[0]`` to
-    ``scales_m[1]`` (pitches doubling), scaled to RMS ``rms`` and mean-corrected (mean factor 1).
+    log-normal field exp(n), n gradient noise in octaves from ``scales_m[0]`` to ``scales_m[1]``
+    (pitches doubling) with variances ~ pitch^(2 - ``sfd_exponent``) (2: equal weights), the largest
+    octave at half its share,
+    scaled to RMS ``rms`` and mean-corrected (mean factor 1).
     Defined in world coordinates from the seed alone, like :func:`regolith_patch`'s relief, so
-    every view of a spot sees the same albedo."""
+    every view of a spot sees the same albedo.
+
+    ``footprint_m`` (None, a scalar or an array broadcasting with the points): the size of the
+    ground each sample stands for (a camera pixel's footprint). Octaves finer than two footprints
+    fade out (none below one), the rule of the relief's octaves below two patch pixels, so a pixel
+    sees an octave it cannot resolve as its mean (the factor's mean stays 1) instead of one aliased
+    sample of it; None = points (every octave)."""
     from farside.terrain import _kernels_detail as K
 
     s = _seed_u64(seed)
@@ -666,25 +697,36 @@ def albedo_factor(x_m, y_m, *, seed: int, rms: float = ALBEDO_RMS, scales_m=ALBE
         raise invalid("scales_m", scales_m, "(smallest, largest) scale in metres") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
         raise invalid("scales_m", scales_m, "0 < smallest < largest scale in metres")
-    xb, yb = np.broadcast_arrays(np.asarray(x_m, np.float64), np.asarray(y_m, np.float64))
+    b = _real("sfd_exponent", sfd_exponent, 0.0, 6.0, valid="a cumulative size-frequency exponent in [0, 6]")
+    fpa = np.zeros(()) if footprint_m is None else np.asarray(footprint_m, np.float64)
+    if fpa.size and not (np.all(np.isfinite(fpa)) and np.all(fpa >= 0.0)):
+        raise invalid("footprint_m", "values outside [0, inf)", "None or footprints >= 0 m")
+    xb, yb, fb = np.broadcast_arrays(np.asarray(x_m, np.float64), np.asarray(y_m, np.float64), fpa)
     shape = xb.shape
     x = np.ascontiguousarray(xb).ravel()
     y = np.ascontiguousarray(yb).ravel()
+    fp = np.ascontiguousarray(fb).ravel()
+    # unit-gradient noise has an RMS of ~0.35 per octave (sampled over many lattice cells); octave k
+    # has a variance ~ lam^(2 - b), normalised to a total of rms^2
+    sigma1 = _unit_noise_rms()
     nk = max(1, int(math.floor(math.log2(hi / lo))) + 1)
     lam = lo * 2.0 ** np.arange(nk)
+    wv = lam ** (2.0 - b)
+    if nk > 1:
+        wv[-1] *= 0.5           # the largest octave: half its share (the module constants' note)
+    amp = r * np.sqrt(wv / wv.sum()) / sigma1
     nseed = np.uint64(int(s) ^ 0xA1BED0)
     keys = [np.uint64(K.key3(nseed, _TAG_ALBEDO, k, 0)) for k in range(nk)]
     th = np.array([2.0 * math.pi * K.uniform(k, 0) for k in keys])
     offu = np.array([1024.0 * K.uniform(k, 1) for k in keys])
     offv = np.array([1024.0 * K.uniform(k, 2) for k in keys])
     okeys = np.array([np.uint64(K.key3(nseed, _TAG_ALBEDO, k, 1)) for k in range(nk)], dtype=np.uint64)
-    # unit-gradient noise has an RMS of ~0.35 per octave (sampled over many lattice cells)
-    sigma1 = _unit_noise_rms()
-    amp = np.full(nk, r / (sigma1 * math.sqrt(nk)))
     out = np.empty(x.size)
+    wsq = np.empty(x.size)
     if x.size:
-        K.albedo_kernel(x, y, out, lam, amp, np.cos(th), np.sin(th), offu, offv, okeys)
-    return (out / math.exp(0.5 * r * r)).reshape(shape)
+        K.albedo_kernel(x, y, fp, out, wsq, lam, amp, np.cos(th), np.sin(th), offu, offv, okeys)
+    # mean correction: E[exp(n)] = exp(var / 2) for the octaves present at each point
+    return np.exp(out - 0.5 * sigma1 * sigma1 * wsq).reshape(shape)
 
 
 @functools.lru_cache(maxsize=1)
@@ -694,6 +736,6 @@ def _unit_noise_rms() -> float:
 
     g = np.random.default_rng(0).uniform(0.0, 4096.0, (2, 200_000))
     out = np.empty(g.shape[1])
-    K.albedo_kernel(g[0], g[1], out, np.ones(1), np.ones(1), np.ones(1), np.zeros(1), np.zeros(1), np.zeros(1),
-                    np.array([np.uint64(12345)], dtype=np.uint64))
-    return float(np.std(np.log(out)))
+    K.albedo_kernel(g[0], g[1], np.zeros(g.shape[1]), out, np.empty(g.shape[1]), np.ones(1), np.ones(1), np.ones(1),
+                    np.zeros(1), np.zeros(1), np.zeros(1), np.array([np.uint64(12345)], dtype=np.uint64))
+    return float(np.std(out))

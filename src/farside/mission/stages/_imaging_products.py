@@ -146,8 +146,10 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
         for k, (cam, (pan, tilt)) in enumerate(zip(cams, pointings)):
             fr = world.render(cam, t_s, sensor=sensor, rng=streams[k], layers="all", expose_terrain=True,
                               from_tcam=True)
+            oid = getattr(fr, "object_id", None)
             extra = {"panorama_frame": k, "pan_deg": math.degrees(pan), "tilt_deg": math.degrees(tilt),
                      "mast_head_enu": [float(v) for v in head], "binning": binning,
+                     "vehicle_pixel_fraction": 0.0 if oid is None else float(np.count_nonzero(oid) / oid.size),
                      "colour_processing": "demosaiced (bilinear, RGGB), no calibration"}
             path = write_frame(fr, ctx.product_path(f"imaging/panorama/tcam_{k:02d}.png"), extra=extra)
             ctx.register(path, description=f"TCAM panorama frame {k} (raw)")
