@@ -242,35 +242,90 @@ _MAXP = 16     # planes per rock: up to 12 side facets + 2 top facets
 
 
 @njit(cache=True)
-def _shape_max(A, Bx, By, npl, ex, ey, Rs, nside, lim, x0, y0, half, n):
-    best = -1e300
-    bx = x0
-    by = y0
-    for i in range(n):
-        for j in range(n):
-            x = x0 - half + 2.0 * half * i / (n - 1)
-            y = y0 - half + 2.0 * half * j / (n - 1)
-            inside = True
-            for p in range(nside):
-                if x * ex[p] + y * ey[p] > Rs[p]:
-                    inside = False
-                    break
-            if not inside:
+def polygon_reach(ex, ey, Rs, nside, off):
+    """Largest distance from the origin of the polygon ``x ex + y ey <= Rs + off`` (its vertices,
+    intersections of two edge lines that satisfy every half-plane)."""
+    best = 0.0
+    for p in range(nside):
+        for q in range(p + 1, nside):
+            det = ex[p] * ey[q] - ey[p] * ex[q]
+            if abs(det) < 1e-12:
                 continue
-            zz = 1e300
-            for p in range(npl):
-                zz = min(zz, A[p] + Bx[p] * x + By[p] * y)
-            if zz > best:
-                best = zz
-                bx = x
-                by = y
+            a = Rs[p] + off
+            b = Rs[q] + off
+            x = (a * ey[q] - b * ey[p]) / det
+            y = (b * ex[p] - a * ex[q]) / det
+            ok = True
+            for m in range(nside):
+                if x * ex[m] + y * ey[m] > Rs[m] + off + 1e-9 * (abs(Rs[m]) + abs(off) + 1e-300):
+                    ok = False
+                    break
+            if ok:
+                best = max(best, math.sqrt(x * x + y * y))
+    return best
+
+
+@njit(cache=True)
+def _exact_max(A, Bx, By, npl, ex, ey, Rs, nside):
+    """Highest point of ``z <= A + Bx x + By y`` (npl planes) over the polygon
+    ``x ex + y ey <= Rs``: the best feasible vertex of the linear programme (every triple of active
+    constraints solved by Cramer's rule). Returns (z, x, y)."""
+    m = npl + nside
+    ca = np.empty(m)
+    cb = np.empty(m)
+    cc = np.empty(m)
+    rhs = np.empty(m)
+    for p in range(npl):            # z - Bx x - By y <= A
+        ca[p] = -Bx[p]
+        cb[p] = -By[p]
+        cc[p] = 1.0
+        rhs[p] = A[p]
+    for p in range(nside):          # ex x + ey y <= Rs
+        ca[npl + p] = ex[p]
+        cb[npl + p] = ey[p]
+        cc[npl + p] = 0.0
+        rhs[npl + p] = Rs[p]
+    scale = 0.0
+    for p in range(nside):
+        scale = max(scale, abs(Rs[p]))
+    tol = 1e-9 * (scale + 1e-300)
+    best = -1e300
+    bx = 0.0
+    by = 0.0
+    for i in range(m):
+        for j in range(i + 1, m):
+            for k in range(j + 1, m):
+                if cc[i] == 0.0 and cc[j] == 0.0 and cc[k] == 0.0:
+                    continue
+                det = (ca[i] * (cb[j] * cc[k] - cc[j] * cb[k]) - cb[i] * (ca[j] * cc[k] - cc[j] * ca[k])
+                       + cc[i] * (ca[j] * cb[k] - cb[j] * ca[k]))
+                if abs(det) < 1e-12:
+                    continue
+                x = (rhs[i] * (cb[j] * cc[k] - cc[j] * cb[k]) - cb[i] * (rhs[j] * cc[k] - cc[j] * rhs[k])
+                     + cc[i] * (rhs[j] * cb[k] - cb[j] * rhs[k])) / det
+                y = (ca[i] * (rhs[j] * cc[k] - cc[j] * rhs[k]) - rhs[i] * (ca[j] * cc[k] - cc[j] * ca[k])
+                     + cc[i] * (ca[j] * rhs[k] - rhs[j] * ca[k])) / det
+                z = (ca[i] * (cb[j] * rhs[k] - rhs[j] * cb[k]) - cb[i] * (ca[j] * rhs[k] - rhs[j] * ca[k])
+                     + rhs[i] * (ca[j] * cb[k] - cb[j] * ca[k])) / det
+                if z <= best:
+                    continue
+                ok = True
+                for q in range(m):
+                    if ca[q] * x + cb[q] * y + cc[q] * z > rhs[q] + tol:
+                        ok = False
+                        break
+                if ok:
+                    best = z
+                    bx = x
+                    by = y
     return best, bx, by
 
 
 @njit(cache=True)
 def build_rock(key, R, H, cliff):
     """Planes ``z = A + Bx x' + By y'`` (x', y' from the rock centre) of one angular rock and its
-    footprint half-planes ``x' ex + y' ey <= Rs``: 5-9 side facets (azimuths jittered, face
+    footprint half-planes ``x' ex + y' ey <= Rs``, and the offset (bx, by) of its highest point
+    from the centre: 5-9 side facets (azimuths jittered, face
     distances 0.85-1.15 R, dips 40-70 deg) and two gently tilted top facets (0-15 deg). The
     footprint polygon is scaled to the area of a disk of radius R, the planes to a highest point of
     exactly H above the ground, with vertical flanks of ``cliff * H`` at the footprint edge."""
@@ -301,17 +356,9 @@ def build_rock(key, R, H, cliff):
                 rr = min(rr, Rs[p] / cp)
         area += 0.5 * rr * rr * 2.0 * math.pi / na
     sc = R / math.sqrt(area / math.pi)
-    rmax = 0.0
     for p in range(nside):
         Rs[p] *= sc
-    for q in range(na):
-        ph = (q + 0.5) * 2.0 * math.pi / na
-        rr = 1e300
-        for p in range(nside):
-            cp = math.cos(ph) * ex[p] + math.sin(ph) * ey[p]
-            if cp > 1e-9:
-                rr = min(rr, Rs[p] / cp)
-        rmax = max(rmax, rr)
+    rmax = polygon_reach(ex, ey, Rs, nside, 0.0)
     for p in range(nside):
         t = math.tan(math.radians(40.0 + 30.0 * uniform(key, 4 + 3 * p)))
         A[p] = t * Rs[p]
@@ -328,21 +375,17 @@ def build_rock(key, R, H, cliff):
         By[npl] = -tb * math.sin(ph)
         npl += 1
     # set the top facets' level: at 0.7 of the side planes' peak (a truncated pyramid)
-    pk, _, _ = _shape_max(A, Bx, By, nside, ex, ey, Rs, nside, 0, 0.0, 0.0, rmax, 41)
+    pk, _, _ = _exact_max(A, Bx, By, nside, ex, ey, Rs, nside)
     for p in range(nside, npl):
         A[p] += 0.7 * pk
-    # highest point: coarse grid, then two zooms around the best point
-    best, bx, by = _shape_max(A, Bx, By, npl, ex, ey, Rs, nside, 0, 0.0, 0.0, rmax, 33)
-    half = rmax / 16.0
-    for _ in range(2):
-        best, bx, by = _shape_max(A, Bx, By, npl, ex, ey, Rs, nside, 0, bx, by, half, 17)
-        half = half / 8.0
+    # highest point: the exact maximum of the linear programme
+    best, bx, by = _exact_max(A, Bx, By, npl, ex, ey, Rs, nside)
     s = H * (1.0 - cliff) / best
     for p in range(npl):
         A[p] = A[p] * s + cliff * H
         Bx[p] *= s
         By[p] *= s
-    return A, Bx, By, npl, ex, ey, Rs, nside, rmax
+    return A, Bx, By, npl, ex, ey, Rs, nside, rmax, bx, by
 
 
 @njit(cache=True)
@@ -387,9 +430,9 @@ def stamp_rocks_kernel(z, gx0, gy0, res, cxs, cys, zcs, Rv, Hv, keys, cliff, fil
     for k in range(cxs.shape[0]):
         R = Rv[k]
         H = Hv[k]
-        A, Bx, By, npl, ex, ey, Rs, nside, rmax = build_rock(keys[k], R, H, cliff)
+        A, Bx, By, npl, ex, ey, Rs, nside, rmax, _, _ = build_rock(keys[k], R, H, cliff)
         zc = zcs[k]
-        ext = rmax + fil_w * R
+        ext = polygon_reach(ex, ey, Rs, nside, fil_w * R)      # the fillet's outer polygon
         c0 = max(int(math.ceil((cxs[k] - ext - xw) / res)), 0)
         c1 = min(int(math.floor((cxs[k] + ext - xw) / res)), nc - 1)
         r0 = max(int(math.ceil((yn - (cys[k] + ext)) / res)), 0)
