@@ -72,5 +72,8 @@ def ref_rock(row: np.ndarray) -> RefRock:
     hull = ConvexHull(v)
     eq = hull.equations
     up = eq[eq[:, 2] > 1e-9]
+    # Qhull triangulates each facet: one equation per face
+    _, first = np.unique(np.round(up, 9), axis=0, return_index=True)
+    up = up[np.sort(first)]
     foot = Delaunay(v[:, :2])
     return RefRock(v, up, foot, ex, ey, rs, float(row[S.C_FILH]), float(row[S.C_FILW]))
