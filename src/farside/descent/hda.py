@@ -199,11 +199,12 @@ def coarse_hazard_map(image: np.ndarray, spacing_m: float, x0_m: float, y0_m: fl
 class SiteHazards:
     """Per-site data reused by every landing on the same site (build with :func:`prepare_hazards`).
 
-    ``heights`` is the truth DEM, ``rocks`` the rocks that are not already in the DEM, one packed
-    row each (columns 0-3 x, y, diameter, height; then the polyhedron and its seat:
-    :func:`farside.descent.touchdown.shaped_rocks`), sorted by x, ``reference_height_m`` the flight software's prior elevation of the
-    landing area, ``coarse`` the LCAM coarse hazard map (None: no coarse avoidance), ``lcam_frame``
-    the rendered frame it came from.
+    ``heights`` is the truth DEM, ``rocks`` the (n, 4) array (x, y, diameter, height) of rocks that
+    are not already in the DEM, sorted by x (their polyhedra are built for the windows the scans
+    and the touchdown check use: :func:`farside.descent.touchdown.shaped_rocks`),
+    ``reference_height_m`` the flight software's prior elevation of the landing area, ``coarse``
+    the LCAM coarse hazard map (None: no coarse avoidance), ``lcam_frame`` the rendered frame it
+    came from.
     """
 
     terrain: object
@@ -226,23 +227,22 @@ def site_reference_height(terrain) -> float:
     return float(np.median(h))
 
 
-def _rocks_not_in_dem(site, terrain, h_out: float) -> np.ndarray:
-    from farside.descent.touchdown import shaped_rocks
-
+def _rocks_not_in_dem(site, terrain) -> np.ndarray:
     rocks = getattr(site, "rocks", None)
     if rocks is None or len(rocks) == 0:
-        return shaped_rocks(terrain, np.zeros((0, 4)), h_out)
+        return np.zeros((0, 4))
     arr = np.column_stack([np.asarray(rocks[c], dtype=np.float64) for c in ("x_m", "y_m", "diameter_m", "height_m")])
     if terrain.meta.get("source") == "farside.terrain.generate_site":
         # generate_site stamps rocks wider than two pixels into the DEM (terrain.generate)
         arr = arr[arr[:, 2] <= 2.0 * terrain.resolution_m]
     arr = arr[np.argsort(arr[:, 0], kind="stable")]          # sorted by x for window queries
-    return shaped_rocks(terrain, np.ascontiguousarray(arr), h_out)
+    return np.ascontiguousarray(arr)
 
 
 def rocks_near(rocks: np.ndarray, x: float, y: float, half_m: float, *,
                max_diameter_m: float | None = None) -> np.ndarray:
-    """Rocks (sorted by x) whose discs may reach the square of half-width ``half_m`` around (x, y).
+    """Rocks (sorted by x) that may reach the square of half-width ``half_m`` around (x, y) (a
+    rock's polyhedron and fillet reach at most 0.85 D from its centre).
 
     ``max_diameter_m``: the largest diameter in ``rocks`` if known (``SiteHazards.rocks_max_diameter_m``).
     """
@@ -270,8 +270,8 @@ def prepare_hazards(site, *, sun_dir_enu=None, lander=None, rng: np.random.Gener
     if not hasattr(terrain, "heights") or not hasattr(terrain, "resolution_m"):
         raise invalid("site", type(site).__name__, "a farside.terrain.Site or Terrain")
     lander = CE4_LANDER if lander is None else lander
+    rocks = _rocks_not_in_dem(site, terrain)
     h_ref = site_reference_height(terrain)
-    rocks = _rocks_not_in_dem(site, terrain, h_ref)
     if sun_dir_enu is None:
         return SiteHazards(terrain=terrain, rocks=rocks, reference_height_m=h_ref)
     if not isinstance(rng, np.random.Generator):

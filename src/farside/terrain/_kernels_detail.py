@@ -267,24 +267,11 @@ def polygon_reach(ex, ey, Rs, nside, off):
 
 @njit(cache=True)
 def _exact_max(A, Bx, By, npl, ex, ey, Rs, nside):
-    """Highest point of ``z <= A + Bx x + By y`` (npl planes) over the polygon
-    ``x ex + y ey <= Rs``: the best feasible vertex of the linear programme (every triple of active
-    constraints solved by Cramer's rule). Returns (z, x, y)."""
-    m = npl + nside
-    ca = np.empty(m)
-    cb = np.empty(m)
-    cc = np.empty(m)
-    rhs = np.empty(m)
-    for p in range(npl):            # z - Bx x - By y <= A
-        ca[p] = -Bx[p]
-        cb[p] = -By[p]
-        cc[p] = 1.0
-        rhs[p] = A[p]
-    for p in range(nside):          # ex x + ey y <= Rs
-        ca[npl + p] = ex[p]
-        cb[npl + p] = ey[p]
-        cc[npl + p] = 0.0
-        rhs[npl + p] = Rs[p]
+    """Highest point of the top ``min_p (A + Bx x + By y)`` (npl planes) over the polygon
+    ``x ex + y ey <= Rs``, for planes of which each side plane is 0 on its own edge (so the top
+    is <= 0 on the whole boundary and its maximum, > 0, is inside): the best intersection of
+    three planes lying under every plane and inside the polygon (a vertex of the linear
+    programme, Cramer's rule). Returns (z, x, y)."""
     scale = 0.0
     for p in range(nside):
         scale = max(scale, abs(Rs[p]))
@@ -292,33 +279,71 @@ def _exact_max(A, Bx, By, npl, ex, ey, Rs, nside):
     best = -1e300
     bx = 0.0
     by = 0.0
-    for i in range(m):
-        for j in range(i + 1, m):
-            for k in range(j + 1, m):
-                if cc[i] == 0.0 and cc[j] == 0.0 and cc[k] == 0.0:
-                    continue
-                det = (ca[i] * (cb[j] * cc[k] - cc[j] * cb[k]) - cb[i] * (ca[j] * cc[k] - cc[j] * ca[k])
-                       + cc[i] * (ca[j] * cb[k] - cb[j] * ca[k]))
+    for i in range(npl):
+        for j in range(i + 1, npl):
+            for k in range(j + 1, npl):
+                # z - Bx x - By y = A for the three planes
+                a1, b1, r1 = -Bx[i], -By[i], A[i]
+                a2, b2, r2 = -Bx[j], -By[j], A[j]
+                a3, b3, r3 = -Bx[k], -By[k], A[k]
+                det = a1 * (b2 - b3) - b1 * (a2 - a3) + (a2 * b3 - b2 * a3)
                 if abs(det) < 1e-12:
                     continue
-                x = (rhs[i] * (cb[j] * cc[k] - cc[j] * cb[k]) - cb[i] * (rhs[j] * cc[k] - cc[j] * rhs[k])
-                     + cc[i] * (rhs[j] * cb[k] - cb[j] * rhs[k])) / det
-                y = (ca[i] * (rhs[j] * cc[k] - cc[j] * rhs[k]) - rhs[i] * (ca[j] * cc[k] - cc[j] * ca[k])
-                     + cc[i] * (ca[j] * rhs[k] - rhs[j] * ca[k])) / det
-                z = (ca[i] * (cb[j] * rhs[k] - rhs[j] * cb[k]) - cb[i] * (ca[j] * rhs[k] - rhs[j] * ca[k])
-                     + rhs[i] * (ca[j] * cb[k] - cb[j] * ca[k])) / det
+                x = (r1 * (b2 - b3) - b1 * (r2 - r3) + (r2 * b3 - b2 * r3)) / det
+                y = (a1 * (r2 - r3) - r1 * (a2 - a3) + (a2 * r3 - r2 * a3)) / det
+                z = (a1 * (b2 * r3 - r2 * b3) - b1 * (a2 * r3 - r2 * a3) + r1 * (a2 * b3 - b2 * a3)) / det
                 if z <= best:
                     continue
                 ok = True
-                for q in range(m):
-                    if ca[q] * x + cb[q] * y + cc[q] * z > rhs[q] + tol:
+                for q in range(npl):
+                    if z > A[q] + Bx[q] * x + By[q] * y + tol:
                         ok = False
                         break
+                if ok:
+                    for q in range(nside):
+                        if x * ex[q] + y * ey[q] > Rs[q] + tol:
+                            ok = False
+                            break
                 if ok:
                     best = z
                     bx = x
                     by = y
     return best, bx, by
+
+
+@njit(cache=True)
+def _polygon_area(ex, ey, Rs, nside):
+    """Area of the polygon ``x ex + y ey <= Rs`` (containing the origin): its vertices (the
+    intersections of two side lines that satisfy every half-plane; a side may be redundant)
+    sorted by azimuth, and the shoelace sum."""
+    m = 0
+    vx = np.empty(nside * nside)
+    vy = np.empty(nside * nside)
+    va = np.empty(nside * nside)
+    for p in range(nside):
+        for q in range(p + 1, nside):
+            det = ex[p] * ey[q] - ey[p] * ex[q]
+            if abs(det) < 1e-12:
+                continue
+            x = (Rs[p] * ey[q] - Rs[q] * ey[p]) / det
+            y = (Rs[q] * ex[p] - Rs[p] * ex[q]) / det
+            ok = True
+            for r in range(nside):
+                if x * ex[r] + y * ey[r] > Rs[r] + 1e-9 * abs(Rs[r]):
+                    ok = False
+                    break
+            if ok:
+                vx[m] = x
+                vy[m] = y
+                va[m] = math.atan2(y, x)
+                m += 1
+    order = np.argsort(va[:m])
+    area = 0.0
+    for i in range(m):
+        a = order[i]
+        b = order[(i + 1) % m]
+        area += 0.5 * (vx[a] * vy[b] - vx[b] * vy[a])
+    return area
 
 
 @njit(cache=True)
@@ -342,19 +367,7 @@ def build_rock(key, R, H, cliff):
         ex[p] = math.cos(phi)
         ey[p] = math.sin(phi)
         Rs[p] = R * (0.85 + 0.3 * uniform(key, 3 + 3 * p))
-    # polygon area: r(phi) = min over facing sides of Rs / cos(phi - phi_p)
-    na = 256
-    area = 0.0
-    for q in range(na):
-        ph = (q + 0.5) * 2.0 * math.pi / na
-        cx = math.cos(ph)
-        cy = math.sin(ph)
-        rr = 1e300
-        for p in range(nside):
-            cp = cx * ex[p] + cy * ey[p]
-            if cp > 1e-9:
-                rr = min(rr, Rs[p] / cp)
-        area += 0.5 * rr * rr * 2.0 * math.pi / na
+    area = _polygon_area(ex, ey, Rs, nside)
     sc = R / math.sqrt(area / math.pi)
     for p in range(nside):
         Rs[p] *= sc

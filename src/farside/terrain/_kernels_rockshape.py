@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
-from farside.terrain._kernels_detail import _MAXP, build_rock, polygon_reach
+from farside.terrain._kernels_detail import build_rock, polygon_reach
 from farside.terrain.surface import surface_height
 
 C_X = 0
@@ -42,13 +42,15 @@ C_FILH = 9
 C_FILW = 10
 C_RMAX = 11
 C_SEAT = 12
+_MAXPL = 11         # planes: at most 9 side facets + 2 top facets (build_rock)
+_MAXS = 9           # footprint half-planes
 _A = 16
-_BX = _A + _MAXP
-_BY = _BX + _MAXP
-_EX = _BY + _MAXP
-_EY = _EX + _MAXP
-_RS = _EY + _MAXP
-NCOL = _RS + _MAXP
+_BX = _A + _MAXPL
+_BY = _BX + _MAXPL
+_EX = _BY + _MAXPL
+_EY = _EX + _MAXS
+_RS = _EY + _MAXS
+NCOL = _RS + _MAXS
 
 
 @njit(cache=True)
@@ -74,10 +76,11 @@ def pack_rocks(x, y, d, h, keys, cliff, fil_h, fil_w):
         # the polygon with every side moved out by fil_w R
         out[k, C_RMAX] = polygon_reach(ex, ey, Rs, nside, 0.0)
         out[k, C_REACH] = polygon_reach(ex, ey, Rs, nside, fil_w * R) if fil_h > 0.0 else out[k, C_RMAX]
-        for p in range(_MAXP):
+        for p in range(npl):
             out[k, _A + p] = A[p]
             out[k, _BX + p] = Bx[p]
             out[k, _BY + p] = By[p]
+        for p in range(nside):
             out[k, _EX + p] = ex[p]
             out[k, _EY + p] = ey[p]
             out[k, _RS + p] = Rs[p]
