@@ -100,7 +100,7 @@ def test_silhouette_and_top_range(plane):
     assert np.all(_edge_distance(pix[diff.ravel()], a, b) < 1.0), diff.sum()
     # the top: nothing nearer than the rock's highest point, which is h high
     assert np.nanmin(fr.range_m) == pytest.approx(H_CAM - h, abs=2e-3)
-    assert np.nanmin(fr.range_m) >= H_CAM - h - 1e-9
+    assert np.nanmin(fr.range_m) >= H_CAM - ref_r.height - 1e-9
     p = fr.points_enu[on_rock]
     np.testing.assert_allclose(p[:, 2], ref_r.top(p[:, 0] - cx, p[:, 1] - cy, fillet=False), atol=1e-9)
     # normals: the Qhull facet under each point (away from the facet edges, where it is ambiguous)

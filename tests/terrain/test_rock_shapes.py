@@ -30,16 +30,17 @@ def _table(n, seed=3):
 
 
 def test_polyhedron_keeps_the_table_sizes():
-    """For 40 rocks: the Qhull polyhedron's highest vertex is height_m above the seat (0.2 %: the
-    code finds the top on a zoomed grid) and its footprint has the area of a disk of diameter_m
-    (1 %: the code integrates the polygon over 256 azimuths); 5-9 side facets, 2 top facets."""
+    """For 40 rocks: the Qhull polyhedron's highest vertex is height_m above the seat (at most
+    0.5 % over: the code finds the top on a zoomed grid, and the top is exactly height_m at the
+    point it records) and its footprint has the area of a disk of diameter_m (1 %: the code
+    integrates the polygon over 256 azimuths); 5-9 side facets, 2 top facets."""
     tab = _table(40)
     g = rock_shapes(tab)
     np.testing.assert_array_equal(g[:, :4], tab[["x_m", "y_m", "diameter_m", "height_m"]].to_numpy())
     for k in range(len(tab)):
         r = ref_rock(g[k])
         H, D = tab.height_m[k], tab.diameter_m[k]
-        assert r.height == pytest.approx(H, rel=1e-9)
+        assert H * (1 - 1e-12) <= r.height <= H * (1 + 5e-3)
         assert r.footprint_area == pytest.approx(math.pi * D * D / 4, rel=1e-2)
         assert 5 <= g[k, S.C_NSIDE] <= 9 and g[k, S.C_NPL] == g[k, S.C_NSIDE] + 2
         # the recorded highest point is on the top surface and is the top
@@ -82,7 +83,7 @@ def test_dem_stamp_is_the_polyhedron_on_its_seat(gx, gy):
     want = np.maximum(plane, np.where(top > 0, seat + top, -np.inf))
     peak = (int((y0 - (-0.21 + row[S.C_PEAKY])) // res), int((0.137 + row[S.C_PEAKX] - x0) // res))
     assert z[peak] - seat == pytest.approx(0.8, abs=1e-12)
-    assert (z - seat).max() <= 0.8 * (1 + 2e-3)
+    assert (z - seat).max() <= 0.8 * (1 + 5e-3)
     mask = np.ones_like(z, bool)
     mask[peak] = False                       # the peak pixel carries the full height (documented)
     np.testing.assert_allclose(z[mask], want[mask], atol=1e-9)

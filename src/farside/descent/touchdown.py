@@ -56,7 +56,7 @@ def shaped_rocks(terrain, rocks, h_out: float) -> np.ndarray:
     a = a.reshape(-1, 4)
     if a.shape[0] == 0:
         return np.zeros((0, NCOL))
-    g = rock_shapes(a)
+    g = rock_shapes(a).copy()                 # (rock_shapes' rows are shared, read-only)
     K.rock_seats(terrain.heights, float(terrain.resolution_m), float(terrain.x0_m), float(terrain.y0_m),
                  float(h_out), g)
     return g

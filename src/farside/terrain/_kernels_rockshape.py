@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from farside.terrain._kernels_detail import build_rock, polygon_reach
 from farside.terrain.surface import surface_height
@@ -53,13 +53,13 @@ _RS = _EY + _MAXS
 NCOL = _RS + _MAXS
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def pack_rocks(x, y, d, h, keys, cliff, fil_h, fil_w):
     """One row per rock (module docstring): ``build_rock(keys[k], d[k] / 2, h[k], cliff)``, a
     fillet of ``fil_h * h`` at the footprint fading over ``fil_w * d / 2`` outside it."""
     n = x.shape[0]
     out = np.zeros((n, NCOL))
-    for k in range(n):
+    for k in prange(n):
         R = 0.5 * d[k]
         A, Bx, By, npl, ex, ey, Rs, nside, rmax, px, py = build_rock(keys[k], R, h[k], cliff)
         out[k, C_X] = x[k]

@@ -36,7 +36,9 @@ round its base; its key is a hash of its position (:func:`rock_shape_keys`).
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 
 import numpy as np
 import pandas as pd
@@ -226,6 +228,8 @@ def sample_ejecta_blocks(
 #: renderer, which do not all see the scenario seed, draw the same polyhedron for the same rock.
 ROCK_SHAPE_SEED = 0x4345345F524F434B
 _TAG_ROCK_SHAPE = 4
+_SHAPES_CACHE: dict = {}
+_SHAPES_LOCK = threading.Lock()
 #: Fraction of a rock's body under the regolith (0.5: half buried, the assumption behind the
 #: height/diameter of 0.5 of Golombek & Rapp) UNCONFIRMED; with 0.5 the flanks reach the ground
 #: without a vertical step (:mod:`farside.terrain.detail`, ``buried_fraction``).
@@ -260,8 +264,11 @@ def rock_shapes(rocks, *, buried_fraction: float = ROCK_BURIED_FRACTION, fillet_
     :mod:`farside.terrain._kernels_rockshape`) holding the planes of its seeded convex polyhedron
     (:func:`farside.terrain._kernels_detail.build_rock`: 5-9 side facets dipping 40-70 deg, two
     top facets tilted 0-15 deg; footprint area that of the table's diameter, highest point the
-    table's ``height_m`` above the seat), its footprint half-planes and its fillet. The key of
-    each shape is :func:`rock_shape_keys` of its position, so every consumer gets the same rock."""
+    table's ``height_m`` above the seat, to the ~0.3 % of build_rock's grid search), its footprint
+    half-planes and its fillet. The key of each shape is :func:`rock_shape_keys` of its position,
+    so every consumer gets the same rock. The result is read-only and cached for the last few
+    tables (a site's table is packed once for all the scenes and indexes built on it; about
+    90 us a rock, over the numba threads)."""
     from farside.terrain._kernels_rockshape import pack_rocks
 
     if isinstance(rocks, pd.DataFrame):
@@ -281,7 +288,19 @@ def rock_shapes(rocks, *, buried_fraction: float = ROCK_BURIED_FRACTION, fillet_
         raise invalid("fillet_height", fillet_height, "a fraction of the rock height in [0, 0.5]")
     if not (math.isfinite(fillet_width) and 0.0 < fillet_width <= 2.0):
         raise invalid("fillet_width", fillet_width, "a fraction of the radius in (0, 2]")
-    return pack_rocks(x, y, d, h, rock_shape_keys(x, y), rock_cliff(f), float(fillet_height), float(fillet_width))
+    key = (hashlib.blake2b(b"".join(np.ascontiguousarray(c).tobytes() for c in (x, y, d, h)), digest_size=16).digest(),
+           rock_cliff(f), float(fillet_height), float(fillet_width))
+    with _SHAPES_LOCK:
+        hit = _SHAPES_CACHE.get(key)
+    if hit is not None:
+        return hit
+    out = pack_rocks(x, y, d, h, rock_shape_keys(x, y), rock_cliff(f), float(fillet_height), float(fillet_width))
+    out.flags.writeable = False
+    with _SHAPES_LOCK:
+        _SHAPES_CACHE[key] = out
+        while len(_SHAPES_CACHE) > 4:
+            _SHAPES_CACHE.pop(next(iter(_SHAPES_CACHE)))
+    return out
 
 
 def stamp_rocks(
