@@ -12,9 +12,12 @@ from farside.descent import CE4_LANDER, HdaSettings, check_touchdown, fine_hazar
 from farside.descent import _kernels_hazard as K
 from farside.descent._kernels_dynamics import _rk4_s
 from farside.descent._kernels_surface import lidar_scan
+from farside.descent.touchdown import shaped_rocks, surface_heights
 from farside.descent.simulate import initial_state
 from farside.errors import FarsideError, ScenarioError
 from farside.terrain import Terrain
+from farside.terrain.rocks import rock_shapes
+from tests.terrain._rockref import ref_rock
 
 
 def _rk4(y, dt, n, b=(0.0, 0.0, 1.0), F=0.0, ve=3000.0, gm=MOON_GM_M3_S2):
@@ -174,7 +177,7 @@ def test_lidar_scan_registers_heights_at_their_ground_position():
     X, Y = np.meshgrid(x, -x)
     tan = np.tan(np.radians(15.0))
     t = Terrain((tan * (X + Y) / np.sqrt(2)).astype(np.float32), res, x0_m=-n * res / 2, y0_m=n * res / 2)
-    rocks = np.array([[20.0, -30.0, 1.0, 0.5]])
+    rocks = shaped_rocks(t, np.array([[20.0, -30.0, 1.0, 0.5]]), 0.0)
     N, sp, lz = 200, 0.466, 100.0
     z = lidar_scan(t.heights, res, t.x0_m, t.y0_m, 0.0, rocks, 0.0, 0.0, lz, N, sp, np.zeros((N, N)), 0.0)
     jj, ii = np.meshgrid(np.arange(N), np.arange(N))
@@ -195,6 +198,39 @@ def test_lidar_scan_registers_heights_at_their_ground_position():
     i, j = np.unravel_index(np.nanargmax(hm.protrusion_m), z.shape)
     assert np.hypot(cx[i, j] - 20.0, cy[i, j] + 30.0) < 0.7
     assert hm.protrusion_m[i, j] > 0.3
+
+
+def test_truth_surface_and_lidar_see_the_rock_polyhedron():
+    """A 1 m rock (0.45 m high) on a 5 deg plane and on flat ground. The truth surface is
+    max(plane, seat + top) with the top of the rock's polyhedron rebuilt by Qhull
+    (tests/terrain/_rockref.py) and the seat the plane at the centre (1e-9 m). A noise-free nadir
+    scan from 50 m over flat ground: every cell holds its own beam's point (off-nadir <= 2 %, so
+    the splat keeps the beam's cell), at the height of the Qhull top at the point where the beam
+    met it (1 cm: the range iteration's tolerance)."""
+    tan = math.tan(math.radians(5.0))
+    for g in (tan, 0.0):           # the plane's vertices are exact in float32 at z0 = 0
+        t = _plane(5.0 if g else 0.0, z0=0.0)
+        cx, cy = 1.4, 0.6
+        rk = np.array([[cx, cy, 1.0, 0.45]])
+        r = ref_rock(rock_shapes(rk)[0])
+        xs = cx + np.linspace(-0.9, 0.9, 181)
+        ys = cy + 0.3 * np.linspace(-0.9, 0.9, 181)
+        top = r.top(xs - cx, ys - cy)
+        ground = np.asarray(t.height_at(xs, ys), float)
+        seat = float(t.height_at(cx, cy))
+        want = np.where(top > 0, np.maximum(ground, seat + top), ground)
+        np.testing.assert_allclose(surface_heights(t, rk, xs, ys), want, atol=1e-6)
+    t = _plane(0.0, z0=0.0)
+    N, sp, lz = 61, 0.05, 50.0
+    z = lidar_scan(t.heights, t.resolution_m, t.x0_m, t.y0_m, 0.0, shaped_rocks(t, rk, 0.0), 0.0, 0.0, lz, N, sp,
+                   np.zeros((N, N)), 0.0)
+    jj, ii = np.meshgrid(np.arange(N), np.arange(N))
+    gx = (jj - 0.5 * (N - 1)) * sp
+    gy = -(ii - 0.5 * (N - 1)) * sp
+    u = -z / lz                                   # nadir on flat ground: the nominal range is lz
+    top = r.top(u * gx - cx, u * gy - cy)
+    assert (top > 0.3).sum() > 50                 # the scan covers the rock
+    np.testing.assert_allclose(lz + z, top, atol=0.01)
 
 
 def test_touchdown_verdict_is_monotonic_in_speed_and_slope():

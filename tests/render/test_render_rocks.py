@@ -1,5 +1,7 @@
-"""Sub-DEM rocks (``Scene(terrain, rocks=...)``): ellipsoids and their shadows rendered by the
-post-pass of ``render()``, checked against analytic projections and shadow geometry."""
+"""Sub-DEM rocks (``Scene(terrain, rocks=...)``): the rocks' polyhedra (farside.terrain.rocks.
+rock_shapes) and their shadows rendered by the post-pass of ``render()``, checked against the
+pinhole projection of the polyhedron's vertices and its shadow's geometry, the polyhedron being
+rebuilt independently from its half-spaces by Qhull (tests/terrain/_rockref.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,16 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial import ConvexHull, Delaunay
 
 from farside.errors import FarsideError
 from farside.render import Scene, lcam, look_at_rotation, render
 from farside.render.scene import ROCK_DEM_MIN_PIXELS
 from farside.terrain import Terrain
-from farside.terrain.rocks import stamp_rocks
+from farside.terrain.rocks import rock_shapes, stamp_rocks
 
 from tests.render._scenes import sun_from
+from tests.terrain._rockref import ref_rock
 
 RES = 0.5          # DEM pixel (m): table rocks are <= 1.0 m wide
 N = 81             # 40 m x 40 m flat plane at z = 0
@@ -48,73 +52,107 @@ def test_cut_matches_stamp_rocks():
     assert ROCK_DEM_MIN_PIXELS == inspect.signature(stamp_rocks).parameters["min_pixels"].default
 
 
+def _polygon(points_2d):
+    """(Delaunay of the convex hull, its edges as (start, end) arrays) of 2-D points."""
+    hull = ConvexHull(points_2d)
+    v = points_2d[hull.vertices]
+    return Delaunay(v), v, np.roll(v, -1, axis=0)
+
+
+def _edge_distance(p, a, b):
+    """Distance of points p (n, 2) from the polygon edges a -> b."""
+    ab = b - a
+    t = np.clip(((p[:, None, :] - a[None]) * ab[None]).sum(-1) / (ab * ab).sum(-1)[None], 0.0, 1.0)
+    q = a[None] + t[..., None] * ab[None]
+    return np.sqrt(((p[:, None, :] - q) ** 2).sum(-1)).min(axis=1)
+
+
+def _project(cam, pts):
+    """Image points (col, row) of ENU points through the pinhole camera (no distortion): pixel
+    (i, j)'s ray passes through image point (j, i)."""
+    pc = (np.asarray(pts) - np.asarray(cam.position_enu)) @ np.asarray(cam.rotation_enu_from_cam)
+    return np.column_stack([cam.fx_px * pc[:, 0] / pc[:, 2] + cam.cx_px, cam.fy_px * pc[:, 1] / pc[:, 2] + cam.cy_px])
+
+
 def test_silhouette_and_top_range(plane):
-    """Nadir view of one ellipsoidal rock (a = 0.4 m, h = 0.3 m) from 20 m: its silhouette is the
-    circle where the viewing cone touches the ellipsoid, tangent point z_t = h^2 / D,
-    x_t = a sqrt(1 - h^2 / D^2) (D = camera height above the rock's centre), image radius
-    f tan(x_t / (D - z_t)); the area-equivalent radius of the rock pixels matches within 1 px.
-    The range at the pixel on the axis is the camera height minus the rock top within 1 mm."""
-    a, h = 0.4, 0.3
-    scene = Scene(plane, rocks=_rocks((0.0, 0.0, 2 * a, h)))
+    """Nadir view of one rock (D = 0.8 m, h = 0.3 m) from 20 m: its pixels are the pixel centres
+    inside the convex hull of the pinhole projections of its polyhedron's vertices (Qhull), to
+    within 1 px of that outline; the nearest point is the rock's highest, h under the camera's
+    height; every rock pixel's point lies on the polyhedron's top and its normal is that of the
+    Qhull facet there."""
+    D, h = 0.8, 0.3
+    cx, cy = 0.137, -0.05
+    tab = _rocks((cx, cy, D, h))
+    scene = Scene(plane, rocks=tab)
     assert len(scene.rocks) == 1
+    ref_r = ref_rock(rock_shapes(tab)[0])
     cam = _nadir()
     sun = sun_from(60.0, 90.0)
     fr = render(scene, cam, sun_dir_enu=sun, shadows="none")
     ref = render(Scene(plane), cam, sun_dir_enu=sun, shadows="none")
-    on_rock = fr.range_m < ref.range_m - 1e-4
-    d = H_CAM
-    z_t = h * h / d
-    x_t = a * math.sqrt(1.0 - h * h / (d * d))
-    r_px = cam.fx_px * x_t / (d - z_t)
-    r_meas = math.sqrt(on_rock.sum() / math.pi)
-    assert abs(r_meas - r_px) < 1.0, (r_meas, r_px)
-    # the disc is centred on the principal point
-    rows, cols = np.nonzero(on_rock)
-    assert abs(rows.mean() - cam.cy_px) < 0.5 and abs(cols.mean() - cam.cx_px) < 0.5
-    c = int(cam.cy_px)
-    assert abs(float(fr.range_m[c, c]) - (H_CAM - h)) < 1e-3
-    # analytic normal at the top points up; the point lies on the rock's top
-    np.testing.assert_allclose(fr.normal_enu[c, c], [0.0, 0.0, 1.0], atol=1e-6)
-    np.testing.assert_allclose(fr.points_enu[c, c], [0.0, 0.0, h], atol=1e-3)
+    on_rock = fr.range_m < ref.range_m           # a ground pixel keeps the plane's range exactly
+    tri, a, b = _polygon(_project(cam, ref_r.vertices + [cx, cy, 0.0]))
+    ii, jj = np.mgrid[0:cam.height_px, 0:cam.width_px]
+    pix = np.column_stack([jj.ravel(), ii.ravel()]).astype(float)
+    inside = (tri.find_simplex(pix) >= 0).reshape(on_rock.shape)
+    assert inside.sum() > 500
+    diff = inside != on_rock
+    assert np.all(_edge_distance(pix[diff.ravel()], a, b) < 1.0), diff.sum()
+    # the top: nothing nearer than the rock's highest point, which is h high
+    assert np.nanmin(fr.range_m) == pytest.approx(H_CAM - h, abs=2e-3)
+    assert np.nanmin(fr.range_m) >= H_CAM - ref_r.height - 1e-9
+    p = fr.points_enu[on_rock]
+    np.testing.assert_allclose(p[:, 2], ref_r.top(p[:, 0] - cx, p[:, 1] - cy, fillet=False), atol=1e-9)
+    # normals: the Qhull facet under each point (away from the facet edges, where it is ambiguous)
+    up = ref_r.up
+    z = -(up[:, 0][None] * (p[:, :1] - cx) + up[:, 1][None] * (p[:, 1:2] - cy) + up[:, 3][None]) / up[:, 2][None]
+    order = np.sort(z, axis=1)
+    clear = order[:, 1] - order[:, 0] > 1e-6
+    n = up[np.argmin(z, axis=1), :3]
+    n = n / np.linalg.norm(n, axis=1)[:, None]
+    assert clear.sum() > 0.9 * len(p)
+    np.testing.assert_allclose(fr.normal_enu[on_rock][clear], n[clear], atol=1e-6)
     # everything else is the plane, untouched
     np.testing.assert_array_equal(fr.reflectance[~on_rock], ref.reflectance[~on_rock])
 
 
-def _shadow_tip_x(a: float, h: float, e: float) -> float:
-    """x of the far end of the shadow on the ground (z = 0) of the ellipsoid (a, a, h) centred at
-    the origin, sun at elevation e toward +x: the sun ray tangent to the ellipse x^2/a^2 +
-    z^2/h^2 = 1 at (a cos phi, h sin phi), tan phi = -h / (a tan e), continued to z = 0."""
-    phi = math.pi - math.atan(h / (a * math.tan(e)))
-    x_t, z_t = a * math.cos(phi), h * math.sin(phi)
-    return x_t - z_t / math.tan(e)
-
-
 @pytest.mark.parametrize("elev_deg", [20.0, 45.0])
 def test_shadow_tip(plane, elev_deg):
-    """The rock's cast shadow on the plane ends at the analytic tip (tangent sun ray, see
-    _shadow_tip_x; about h / tan(e) beyond the rock) within one pixel."""
-    a, h = 0.3, 0.25
+    """The rock's hard shadow on the plane, Sun toward +x at elevation e: the ground pixels in
+    the convex hull of its vertices' projections along the sun rays ((x - z / tan e, y), the
+    shadow of a convex solid on a plane) and not on the rock, to within 1 px (0.06 m) of that
+    outline, and never beyond its far end."""
+    D, h = 0.6, 0.25
     e = math.radians(elev_deg)
-    scene = Scene(plane, rocks=_rocks((0.0, 0.0, 2 * a, h)))
+    tab = _rocks((0.0, 0.0, D, h))
+    row = rock_shapes(tab)[0]               # row[7]: x of the highest point
+    r = ref_rock(row)
+    scene = Scene(plane, rocks=tab)
     cam = _nadir(size=320)
     fr = render(scene, cam, sun_dir_enu=sun_from(elev_deg, 90.0), shadows="hard")
     ref = render(Scene(plane), cam, sun_dir_enu=sun_from(elev_deg, 90.0), shadows="hard")
-    on_rock = fr.range_m < ref.range_m - 1e-4
+    on_rock = fr.range_m < ref.range_m
     shadow = (fr.lit_fraction < 0.5) & ~on_rock
     assert shadow.any() and not (ref.lit_fraction < 0.5).any()
     px_m = H_CAM / cam.fx_px
-    x_tip = _shadow_tip_x(a, h, e)
-    x_meas = fr.points_enu[shadow][:, 0].min()
-    # the row through the rock's centre is a row of pixel centres: the last shadowed one lies
-    # less than a pixel inside the tip
-    assert x_tip - 1e-6 <= x_meas < x_tip + px_m, (x_meas, x_tip, px_m)
-    # the shadow lies on the side away from the Sun, and its width is the rock's width
-    assert fr.points_enu[shadow][:, 0].max() < 0.0
-    y = fr.points_enu[shadow][:, 1]
-    assert abs((y.max() - y.min()) - 2 * a) < 2 * px_m
-    # shadowed terrain is black, the sunward half of the rock is lit
+    v = r.vertices
+    proj = np.column_stack([v[:, 0] - v[:, 2] / math.tan(e), v[:, 1]])
+    tri, a, b = _polygon(proj)
+    g = ref.points_enu[..., :2].reshape(-1, 2)
+    pred = (tri.find_simplex(g) >= 0).reshape(shadow.shape) & ~on_rock
+    diff = (pred != shadow) & ~on_rock
+    assert np.all(_edge_distance(g[diff.ravel()], a, b) < px_m), diff.sum()
+    # the far end: the vertex whose shadow x - z / tan e is least (at least the peak's, h / tan e
+    # beyond it); the last shadowed pixel lies inside it, by less than a pixel's width where the
+    # outline is not a sharp corner
+    x_tip = proj[:, 0].min()
+    assert x_tip <= row[7] - h / math.tan(e) + 1e-12
+    assert fr.points_enu[shadow][:, 0].min() >= x_tip - 1e-9
+    # the shadow lies on the side away from the Sun; shadowed terrain is black, the sunward
+    # facets of the rock are lit
+    assert fr.points_enu[shadow][:, 0].max() < 0.85 * D
     assert np.all(fr.reflectance[shadow] == 0.0)
-    assert np.all(fr.reflectance[on_rock & (fr.points_enu[..., 0] > 0.05)] > 0.0)
+    assert np.all(fr.reflectance[on_rock & (fr.normal_enu[..., 0] > 0.1)] > 0.0)
 
 
 def test_penumbra_softens_the_edge(plane):
@@ -144,10 +182,11 @@ def test_rock_behind_another_is_hidden(plane):
                rotation_enu_from_cam=look_at_rotation(pos, (0.0, 2.0, 0.1)))
     sun = sun_from(30.0, 120.0)
 
+    r_small = rock_shapes(_rocks(small))[0, 11]       # its footprint's farthest vertex
+
     def on_small(fr):
-        p = fr.points_enu
-        q = (p[..., 0] / 0.2) ** 2 + ((p[..., 1] - 2.0) / 0.2) ** 2 + (p[..., 2] / 0.2) ** 2
-        return np.count_nonzero(np.abs(np.nan_to_num(q, nan=9.0) - 1.0) < 1e-3)
+        p = np.nan_to_num(fr.points_enu, nan=9.0)
+        return np.count_nonzero((np.hypot(p[..., 0], p[..., 1] - 2.0) < r_small + 1e-9) & (p[..., 2] > 1e-4))
 
     alone = render(Scene(plane, rocks=_rocks(small)), cam, sun_dir_enu=sun)
     both = render(Scene(plane, rocks=_rocks(big, small)), cam, sun_dir_enu=sun)
@@ -170,7 +209,7 @@ def test_no_table_rocks_is_identical(plane):
             assert getattr(fr, name).tobytes() == getattr(ref, name).tobytes(), name
     mixed = Scene(plane, rocks=_rocks((0.0, 0.0, 2 * RES, 0.5), (1.0, 1.0, 1.5, 0.7), (2.0, 2.0, 0.2, 0.1)))
     assert len(mixed.rocks) == 2
-    np.testing.assert_array_equal(np.sort(2 * mixed.rocks.radius_m), [0.2, 2 * RES])
+    np.testing.assert_array_equal(np.sort(mixed.rocks.diameter_m), [0.2, 2 * RES])
     # rocks off the DEM are dropped
     assert Scene(plane, rocks=_rocks((100.0, 0.0, 0.5, 0.2))).rocks is None
 
@@ -187,7 +226,7 @@ def test_sub_pixel_frames_skip_the_pass(plane):
 
 def test_deterministic_and_many_rocks(plane):
     """Many overlapping rocks: same inputs, byte-identical frames; every rock pixel is nearer
-    than the plane and lies on the surface of some rock."""
+    than the plane and lies on the top of some rock's Qhull polyhedron."""
     rng = np.random.default_rng(4)
     n = 400
     df = pd.DataFrame({"x_m": rng.uniform(-6, 6, n), "y_m": rng.uniform(-6, 6, n),
@@ -202,9 +241,14 @@ def test_deterministic_and_many_rocks(plane):
     p = f1.points_enu.reshape(-1, 3)
     up = p[:, 2] > 1e-4
     assert up.sum() > 1000
-    q = ((p[up, None, 0] - df.x_m.to_numpy()) ** 2 + (p[up, None, 1] - df.y_m.to_numpy()) ** 2) \
-        / (df.diameter_m.to_numpy() / 2) ** 2 + (p[up, None, 2] / df.height_m.to_numpy()) ** 2
-    assert np.abs(q.min(axis=1) - 1.0).max() < 1e-3
+    q = p[up]
+    err = np.full(len(q), np.inf)
+    for row in rock_shapes(df):
+        near = np.hypot(q[:, 0] - row[0], q[:, 1] - row[1]) <= row[11] + 1e-9
+        if near.any():
+            top = ref_rock(row).top(q[near, 0] - row[0], q[near, 1] - row[1], fillet=False)
+            err[near] = np.minimum(err[near], np.abs(q[near, 2] - top))
+    assert err.max() < 1e-9
     assert 0.0 < np.mean(f1.lit_fraction < 0.5) < 0.5
 
 

@@ -27,7 +27,9 @@ from farside.errors import FarsideError
 from farside.rover import YUTU2, Pose, RockIndex, ground_height, settle, settle_path, turn_cost
 from farside.rover.suspension import static_wheel_loads
 from farside.terrain import Terrain
-from farside.terrain.rocks import stamp_rocks
+from farside.terrain import _kernels_rockshape as S
+from farside.terrain.rocks import rock_shapes, stamp_rocks
+from tests.terrain._rockref import ref_rock
 
 W = YUTU2.weight_n
 
@@ -66,21 +68,33 @@ def test_ground_height_without_rocks_is_the_dem_bilinear():
     assert ground_height(t, RockIndex(None), x.reshape(40, 50), y.reshape(40, 50)).shape == (40, 50)
 
 
-def test_small_rock_is_a_half_ellipsoid_on_the_dem():
+def _ref(rocks, k=0):
+    """The Qhull reference of rock ``k``'s polyhedron and fillet (tests/terrain/_rockref.py)."""
+    return ref_rock(rock_shapes(rocks)[k])
+
+
+def test_small_rock_is_its_polyhedron_on_the_dem():
     """An unstamped rock (D = 0.6 m <= 2 DEM pixels of 0.5 m) on a plane z = 0.1 x: the ground is
-    plane + H sqrt(1 - d^2 / R^2) inside the disc, the plane outside (analytic)."""
+    max(plane, seat + top) with the Qhull top of its polyhedron and fillet, the seat being the
+    plane's height at the centre (the mean of the plane at the centre and +-R/2 along x and y);
+    the plane outside."""
     t = _plane(0.1, 0.0, res=0.5, n=40)
     rocks = pd.DataFrame({"x_m": [1.3], "y_m": [-0.7], "diameter_m": [0.6], "height_m": [0.25]})
-    d = np.array([0.0, 0.1, 0.2, 0.29, 0.31, 0.5])
+    r = _ref(rocks)
+    d = np.linspace(-0.6, 0.6, 61)
     x, y = 1.3 + d * 0.6, -0.7 + d * 0.8
-    want = 0.1 * x + 0.25 * np.sqrt(np.clip(1 - (d / 0.3) ** 2, 0, None))
+    top = r.top(x - 1.3, y + 0.7)
+    want = np.where(top > 0, np.maximum(0.1 * x, 0.1 * 1.3 + top), 0.1 * x)
     np.testing.assert_allclose(ground_height(t, RockIndex(rocks), x, y), want, atol=1e-6)
+    g = rock_shapes(rocks)[0]
+    assert ground_height(t, RockIndex(rocks), 1.3 + g[S.C_PEAKX], -0.7 + g[S.C_PEAKY]) == \
+        pytest.approx(0.13 + 0.25, abs=1e-6)
 
 
 def test_stamped_rock_is_not_counted_twice():
     """A rock wider than two pixels that ``farside.terrain.rocks.stamp_rocks`` put into the DEM:
-    the ground is the plane + the half-ellipsoid (once), and outside the rock the plane (not the
-    stamp's pixel-max smear); identical to the same rock on the unstamped plane."""
+    the ground is max(plane, seat + top) (once), and outside the rock the plane (not the
+    stamp's pixels through the mesh); identical to the same rock on the unstamped plane."""
     X, Y, x0, y0 = _grid(0.1, 80)
     plane = 0.05 * X - 0.08 * Y
     rocks = pd.DataFrame({"x_m": [0.33], "y_m": [0.21], "diameter_m": [1.2], "height_m": [0.4]})
@@ -88,24 +102,28 @@ def test_stamped_rock_is_not_counted_twice():
     assert (stamped - plane).max() > 0.39                         # the stamp is really there
     t_st = Terrain(stamped.astype(np.float32), 0.1, x0_m=x0, y0_m=y0)
     t_pl = Terrain(plane.astype(np.float32), 0.1, x0_m=x0, y0_m=y0)
-    d = np.array([0.0, 0.2, 0.4, 0.55, 0.62, 0.7, 0.8])
+    d = np.array([0.0, 0.2, 0.4, 0.55, 0.62, 0.7, 0.8, 1.0, 1.2])
     x, y = 0.33 + d, 0.21 + 0 * d
-    want = 0.05 * x - 0.08 * y + 0.4 * np.sqrt(np.clip(1 - (d / 0.6) ** 2, 0, None))
+    top = _ref(rocks).top(x - 0.33, y - 0.21)
+    seat = 0.05 * 0.33 - 0.08 * 0.21
+    want = np.where(top > 0, np.maximum(0.05 * x - 0.08 * y, seat + top), 0.05 * x - 0.08 * y)
     np.testing.assert_allclose(ground_height(t_st, RockIndex(rocks), x, y), want, atol=2e-6)
     np.testing.assert_allclose(ground_height(t_pl, RockIndex(rocks), x, y), want, atol=2e-6)
 
 
 def test_rock_index_matches_brute_force():
-    """Bucketed lookup vs the max over all rocks of their half-ellipsoids (second method)."""
+    """Bucketed lookup vs the max over all rocks of their Qhull polyhedra (second method) on flat
+    ground (every seat 0)."""
     rng = np.random.default_rng(7)
     t = Terrain(np.zeros((30, 30), np.float32), 1.0, x0_m=-15.0, y0_m=15.0)   # all rocks <= 2 px
-    n = 400
+    n = 150
     rocks = pd.DataFrame({"x_m": rng.uniform(-14, 14, n), "y_m": rng.uniform(-14, 14, n),
                           "diameter_m": rng.uniform(0.1, 2.0, n), "height_m": rng.uniform(0.02, 0.8, n)})
     px, py = rng.uniform(-15, 15, 20000), rng.uniform(-15, 15, 20000)
-    d2 = (px[:, None] - rocks.x_m.values) ** 2 + (py[:, None] - rocks.y_m.values) ** 2
-    r2 = (rocks.diameter_m.values / 2) ** 2
-    h = np.where(d2 < r2, rocks.height_m.values * np.sqrt(np.clip(1 - d2 / r2, 0, None)), 0.0).max(axis=1)
+    g = rock_shapes(rocks)
+    h = np.zeros(px.size)
+    for k in range(n):
+        h = np.maximum(h, ref_rock(g[k]).top(px - rocks.x_m[k], py - rocks.y_m[k]))
     np.testing.assert_allclose(ground_height(t, RockIndex(rocks, cell_m=0.7), px, py), h, atol=1e-12)
 
 
@@ -287,8 +305,10 @@ def test_tip_over_angle_on_a_cross_slope():
 # limits
 def test_rock_under_a_wheel_and_under_the_belly():
     """A 0.30 m rock under the left front wheel (> 0.20 m limit) is refused; a 0.10 m one is
-    not. A 0.35 m rock (D = 0.8 m) under the belly (0.30 m up): the 5 cm belly grid's nearest
-    point to the peak is 2.5 cm to the side, so clearance = 0.30 - 0.35 sqrt(1 - (0.025/0.4)^2)."""
+    not. A 0.35 m rock (D = 0.4 m: with its fillet it stays clear of the wheels) under the belly
+    (0.30 m up, level ground): the clearance is
+    0.30 minus the highest point of the rock's Qhull polyhedron at the belly grid's points (the
+    body rectangle body_length x (track - wheel_width) sampled at <= 5 cm, heading north)."""
     t = _plane(0, 0)
     for h, ok in ((0.30, False), (0.10, True)):
         rocks = pd.DataFrame({"x_m": [-0.5], "y_m": [0.5], "diameter_m": [2.2 * h], "height_m": [h]})
@@ -297,9 +317,15 @@ def test_rock_under_a_wheel_and_under_the_belly():
         assert p.ok is ok
         if not ok:
             assert "obstacle" in p.reason
-    rocks = pd.DataFrame({"x_m": [0.0], "y_m": [0.0], "diameter_m": [0.8], "height_m": [0.35]})
+    rocks = pd.DataFrame({"x_m": [0.0], "y_m": [0.0], "diameter_m": [0.4], "height_m": [0.35]})
     p = settle(YUTU2, t, RockIndex(rocks), x_m=0.0, y_m=0.0, heading_deg=0.0)
-    assert p.belly_clearance_m == pytest.approx(0.30 - 0.35 * math.sqrt(1 - (0.025 / 0.4) ** 2), abs=1e-4)
+    assert p.pitch_deg == 0.0 and p.roll_deg == 0.0
+    hl, hw = YUTU2.body_length_m / 2, (YUTU2.track_m - YUTU2.wheel_width_m) / 2
+    gx = np.linspace(-hl, hl, max(2, math.ceil(2 * hl / 0.05) + 1))
+    gy = np.linspace(-hw, hw, max(2, math.ceil(2 * hw / 0.05) + 1))
+    GX, GY = np.meshgrid(gx, gy)
+    top = _ref(rocks).top(-GY, GX).max()            # heading 0: body x = north, body y = west
+    assert p.belly_clearance_m == pytest.approx(0.30 - top, abs=1e-4)
     assert not p.ok and "belly clearance" in p.reason
     p = settle(YUTU2, t, None, x_m=0.0, y_m=0.0, heading_deg=0.0)
     assert p.belly_clearance_m == pytest.approx(YUTU2.belly_clearance_m, abs=1e-6) and p.ok

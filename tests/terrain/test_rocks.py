@@ -10,7 +10,7 @@ import pytest
 
 from farside.errors import FarsideError
 from farside.terrain import rock_cfa, rock_q
-from farside.terrain.rocks import sample_ejecta_blocks, sample_rocks, stamp_rocks
+from farside.terrain.rocks import ROCK_FILLET_HEIGHT, sample_ejecta_blocks, sample_rocks, stamp_rocks
 from tests.terrain._generated import CE4_RES_M, CE4_SIZE_PX, ce4_site
 
 
@@ -100,9 +100,11 @@ def test_rocks_larger_than_two_pixels_appear_in_dem():
     # the 2 m rock (4 px) rises to its height; the 0.8 m rock (1.6 px) is only in the table
     assert h[:, :20].max() == pytest.approx(1.0, abs=1e-12)
     assert h[:, 20:].max() == 0.0
-    # footprint: about pi (D/2)^2 plus a half-pixel rim (max over each pixel)
-    area = (h > 0).sum() * res ** 2
-    assert math.pi * 1.0 ** 2 <= area <= math.pi * (1.0 + res) ** 2
+    # footprint (at least the fillet's 8 % of the height): pi (D/2)^2 to within the pixels its edge
+    # crosses (perimeter ~ 2 pi R x half a pixel); the fillet reaches at most 0.3 R further
+    area = (h >= ROCK_FILLET_HEIGHT * 1.0 - 1e-9).sum() * res ** 2
+    assert abs(area - math.pi * 1.0 ** 2) <= 2 * math.pi * 1.0 * res / 2
+    assert (h > 0).sum() * res ** 2 <= math.pi * (1.5 * 1.0 + res) ** 2
 
 
 @pytest.mark.slow

@@ -1,8 +1,11 @@
 """Numba kernels of the powered descent (private): the truth surface with rocks.
 
-Terrain (the DEM's triangle mesh, farside.terrain.surface) plus rocks as half-ellipsoids of revolution (rows x, y, diameter, height):
-the simulated 3-D imager of fine hazard detection (:func:`lidar_scan`), surface heights at points
-and the footpad plane and body clearance of a touchdown (:func:`touchdown_surface`).
+Terrain (the DEM's triangle mesh, farside.terrain.surface) plus the rocks not in the DEM, each the
+seeded polyhedron of :func:`farside.terrain.rocks.rock_shapes` with its fillet on its seat: the
+surface is ``max(terrain, seat + rock_top)`` (rows packed as in
+:mod:`farside.terrain._kernels_rockshape`, the seat in column ``C_SEAT``, :func:`rock_seats`). It
+gives the simulated 3-D imager of fine hazard detection (:func:`lidar_scan`), surface heights at
+points and the footpad plane and body clearance of a touchdown (:func:`touchdown_surface`).
 """
 
 from __future__ import annotations
@@ -13,28 +16,50 @@ import numpy as np
 from numba import njit
 
 from farside.descent._kernels_dynamics import terrain_height
+from farside.terrain._kernels_rockshape import C_REACH, C_SEAT, C_X, C_Y, rock_top
 from farside.terrain.surface import surface_height_rc
+
+
+@njit(cache=True)
+def rock_seats(heights, res, x0, y0, h_out, rocks):
+    """Write each packed rock's seat into column ``C_SEAT``: the mean terrain height at its centre
+    and at +-R/2 along x and y (the rule of :func:`farside.terrain.rocks.stamp_rocks`)."""
+    for k in range(rocks.shape[0]):
+        R = 0.25 * rocks[k, 2]
+        acc = 0.0
+        for t in range(5):
+            px = rocks[k, C_X] + (R if t == 1 else (-R if t == 2 else 0.0))
+            py = rocks[k, C_Y] + (R if t == 3 else (-R if t == 4 else 0.0))
+            acc += terrain_height(heights, res, x0, y0, h_out, px, py)
+        rocks[k, C_SEAT] = acc / 5.0
+
+
+@njit(cache=True, inline="always")
+def _on_rock(rocks, k, x, y, z):
+    """``max(z, seat + rock_top)`` of packed rock ``k`` at (x, y)."""
+    dx = x - rocks[k, C_X]
+    dy = y - rocks[k, C_Y]
+    if dx * dx + dy * dy >= rocks[k, C_REACH] * rocks[k, C_REACH]:
+        return z
+    v, _ = rock_top(rocks, k, dx, dy)
+    if v > 0.0:
+        zr = rocks[k, C_SEAT] + v
+        if zr > z:
+            return zr
+    return z
 
 
 @njit(cache=True, inline="always")
 def _truth_surface(heights, res, x0, y0, h_out, rocks, x, y):
     z = terrain_height(heights, res, x0, y0, h_out, x, y)
-    best = 0.0
     for k in range(rocks.shape[0]):
-        dx = x - rocks[k, 0]
-        dy = y - rocks[k, 1]
-        rad = 0.5 * rocks[k, 2]
-        d2 = (dx * dx + dy * dy) / (rad * rad)
-        if d2 < 1.0:
-            hz = rocks[k, 3] * math.sqrt(1.0 - d2)
-            if hz > best:
-                best = hz
-    return z + best
+        z = _on_rock(rocks, k, x, y, z)
+    return z
 
 
 @njit(cache=True)
 def _bin_rocks(rocks, bx0, by0, cell, nb):
-    """Bucket rocks by the ``cell``-sized squares their discs overlap (CSR layout)."""
+    """Bucket rocks by the ``cell``-sized squares their reach discs overlap (CSR layout)."""
     counts = np.zeros(nb * nb + 1, dtype=np.int64)
     for pass_ in range(2):
         if pass_ == 1:
@@ -43,7 +68,7 @@ def _bin_rocks(rocks, bx0, by0, cell, nb):
             fill = counts[:-1].copy()
             idx = np.empty(counts[nb * nb], dtype=np.int64)
         for k in range(rocks.shape[0]):
-            rad = 0.5 * rocks[k, 2]
+            rad = rocks[k, C_REACH]
             i0 = int(math.floor((rocks[k, 1] - rad - by0) / cell))
             i1 = int(math.floor((rocks[k, 1] + rad - by0) / cell))
             j0 = int(math.floor((rocks[k, 0] - rad - bx0) / cell))
@@ -65,19 +90,10 @@ def _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, c
     j = int(math.floor((x - bx0) / cell))
     if i < 0 or j < 0 or i >= nb or j >= nb:
         return z
-    best = 0.0
     b = i * nb + j
     for q in range(counts[b], counts[b + 1]):
-        k = idx[q]
-        dx = x - rocks[k, 0]
-        dy = y - rocks[k, 1]
-        rad = 0.5 * rocks[k, 2]
-        d2 = (dx * dx + dy * dy) / (rad * rad)
-        if d2 < 1.0:
-            hz = rocks[k, 3] * math.sqrt(1.0 - d2)
-            if hz > best:
-                best = hz
-    return z + best
+        z = _on_rock(rocks, idx[q], x, y, z)
+    return z
 
 
 @njit(cache=True)
@@ -106,19 +122,6 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
     bx0 = lx - half
     by0 = ly - half
     counts, idx = _bin_rocks(rocks, bx0, by0, cell, nb)
-    # rocks packed in bin order: x, y, 1 / radius^2, height
-    nq = idx.shape[0]
-    rx = np.empty(nq)
-    ry = np.empty(nq)
-    rinv2 = np.empty(nq)
-    rh = np.empty(nq)
-    for q in range(nq):
-        k = idx[q]
-        rad = 0.5 * rocks[k, 2]
-        rx[q] = rocks[k, 0]
-        ry[q] = rocks[k, 1]
-        rinv2[q] = 1.0 / (rad * rad)
-        rh[q] = rocks[k, 3]
     inv_res = 1.0 / res
     inv_cell = 1.0 / cell
     z_nadir = _surface_binned(heights, res, x0, y0, h_out, rocks, counts, idx, bx0, by0, cell, nb, lx, ly)
@@ -153,16 +156,8 @@ def lidar_scan(heights, res, x0, y0, h_out, rocks, lx, ly, lz, n, spacing, noise
                 bj = int(math.floor((x - bx0) * inv_cell))
                 if 0 <= bi < nb and 0 <= bj < nb:
                     b = bi * nb + bj
-                    best = 0.0
                     for q in range(counts[b], counts[b + 1]):
-                        ddx = x - rx[q]
-                        ddy = y - ry[q]
-                        d2 = (ddx * ddx + ddy * ddy) * rinv2[q]
-                        if d2 < 1.0:
-                            hz = rh[q] * math.sqrt(1.0 - d2)
-                            if hz > best:
-                                best = hz
-                    zs += best
+                        zs = _on_rock(rocks, idx[q], x, y, zs)
                 u_new = (lz - zs) * inv_h
                 if abs(u_new - u) * dn < 0.01:
                     u = u_new
@@ -215,9 +210,10 @@ def rocks_window(rocks, x, y, pad):
         if abs(rocks[q, 1] - y) <= pad:
             keep[m] = q
             m += 1
-    out = np.empty((m, 4))
+    nc = rocks.shape[1]
+    out = np.empty((m, nc))
     for q in range(m):
-        for c in range(4):
+        for c in range(nc):
             out[q, c] = rocks[keep[q], c]
     return out
 

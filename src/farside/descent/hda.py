@@ -200,9 +200,11 @@ class SiteHazards:
     """Per-site data reused by every landing on the same site (build with :func:`prepare_hazards`).
 
     ``heights`` is the truth DEM, ``rocks`` the (n, 4) array (x, y, diameter, height) of rocks that
-    are not already in the DEM, ``reference_height_m`` the flight software's prior elevation of the
-    landing area, ``coarse`` the LCAM coarse hazard map (None: no coarse avoidance), ``lcam_frame``
-    the rendered frame it came from.
+    are not already in the DEM, sorted by x (their polyhedra are built for the windows the scans
+    and the touchdown check use: :func:`farside.descent.touchdown.shaped_rocks`),
+    ``reference_height_m`` the flight software's prior elevation of the landing area, ``coarse``
+    the LCAM coarse hazard map (None: no coarse avoidance), ``lcam_frame`` the rendered frame it
+    came from.
     """
 
     terrain: object
@@ -239,7 +241,8 @@ def _rocks_not_in_dem(site, terrain) -> np.ndarray:
 
 def rocks_near(rocks: np.ndarray, x: float, y: float, half_m: float, *,
                max_diameter_m: float | None = None) -> np.ndarray:
-    """Rocks (sorted by x) whose discs may reach the square of half-width ``half_m`` around (x, y).
+    """Rocks (sorted by x) that may reach the square of half-width ``half_m`` around (x, y) (a
+    rock's polyhedron and fillet reach at most 0.85 D from its centre).
 
     ``max_diameter_m``: the largest diameter in ``rocks`` if known (``SiteHazards.rocks_max_diameter_m``).
     """

@@ -32,7 +32,7 @@ from farside.descent._kernels_loop import phase_first_rows, run_segment
 from farside.descent._kernels_surface import lidar_scan
 from farside.descent.hda import HazardMap, SiteHazards, fine_hazard_map, prepare_hazards, rocks_near, select_safe_point
 from farside.descent.lander import CE4_LANDER, Lander
-from farside.descent.touchdown import TouchdownCheck, check_touchdown
+from farside.descent.touchdown import TouchdownCheck, check_touchdown, shaped_rocks
 from farside.errors import PhysicsError, ScenarioError, invalid
 
 __all__ = ["Dispersions", "DescentResult", "simulate_descent", "initial_state", "PHASE_NAMES", "TRAJECTORY_COLUMNS"]
@@ -401,6 +401,7 @@ def simulate_descent(site, *, lander: Lander = CE4_LANDER, dispersions: Dispersi
             spacing = 2.0 * lander.profile.hover_height_m * math.tan(math.radians(0.5 * hs.lidar_fov_deg)) / n_lidar
             half = 0.5 * n_lidar * spacing
             near = rocks_near(rocks, rt[0], rt[1], 1.2 * half + 2.0, max_diameter_m=hazards.rocks_max_diameter_m)
+            near = shaped_rocks(terrain, near, h_site)          # their polyhedra, on their seats
             z_rel = lidar_scan(heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m, h_site, near,
                                  rt[0], rt[1], rt[2], n_lidar, spacing, lidar_noise, hs.lidar_range_sigma_m)
             fine_map = fine_hazard_map(z_rel, spacing, settings=hs, footprint_m=2.0 * lander.footpad_radius_m)

@@ -21,7 +21,7 @@ import numpy as np
 from farside.constants import MOON_G0_M_S2
 from farside.descent import _kernels_surface as K
 
-__all__ = ["TouchdownCheck", "check_touchdown", "CRITERIA"]
+__all__ = ["TouchdownCheck", "check_touchdown", "shaped_rocks", "CRITERIA"]
 
 CRITERIA = ("vertical_speed", "horizontal_speed", "attitude", "slope", "rock_clearance", "tip_over")
 
@@ -38,8 +38,34 @@ class TouchdownCheck:
     tipover_margin_j_per_kg: float
 
 
+def shaped_rocks(terrain, rocks, h_out: float) -> np.ndarray:
+    """The rocks as the descent's kernels take them: one packed row per rock
+    (:func:`farside.terrain.rocks.rock_shapes`, the same polyhedron as everywhere else) with its
+    seat on ``terrain`` (outside the raster the level ``h_out``). ``rocks``: an (n, 4) array x, y,
+    diameter, height (or a table with those columns), or rows already packed with their seats
+    (``SiteHazards.rocks``), returned as they are."""
+    from farside.terrain._kernels_rockshape import NCOL
+    from farside.terrain.rocks import rock_shapes
+
+    if hasattr(rocks, "columns"):
+        rocks = np.column_stack([np.asarray(rocks[c], dtype=np.float64) for c in ("x_m", "y_m", "diameter_m",
+                                                                                   "height_m")])
+    a = np.asarray(rocks, dtype=np.float64)
+    if a.ndim == 2 and a.shape[1] == NCOL:
+        return np.ascontiguousarray(a)
+    a = a.reshape(-1, 4)
+    if a.shape[0] == 0:
+        return np.zeros((0, NCOL))
+    g = rock_shapes(a).copy()                 # (rock_shapes' rows are shared, read-only)
+    K.rock_seats(terrain.heights, float(terrain.resolution_m), float(terrain.x0_m), float(terrain.y0_m),
+                 float(h_out), g)
+    return g
+
+
 def surface_heights(terrain, rocks: np.ndarray, x, y, *, h_out: float | None = None) -> np.ndarray:
-    """Truth surface (the terrain mesh of farside.terrain.surface + rock hemi-ellipsoids) at ENU points.
+    """Truth surface at ENU points: the terrain mesh of farside.terrain.surface and, over it, the
+    rocks (``max(terrain, seat + top)`` of each rock's polyhedron and fillet,
+    :func:`shaped_rocks`; ``rocks`` as there).
 
     Outside the raster the surface is the level plane ``h_out`` (default: the mean height).
     """
@@ -48,7 +74,7 @@ def surface_heights(terrain, rocks: np.ndarray, x, y, *, h_out: float | None = N
     heights = terrain.heights
     if h_out is None:
         h_out = float(np.nanmean(heights))
-    rk = np.ascontiguousarray(rocks, dtype=np.float64).reshape(-1, 4)
+    rk = shaped_rocks(terrain, rocks, float(h_out))
     out = K.truth_surface_many(heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m, float(h_out), rk, xs, ys)
     return out.reshape(np.shape(x))
 
@@ -68,16 +94,21 @@ def _offsets(r: float):
 
 def check_touchdown(terrain, rocks, x_m: float, y_m: float, *, vertical_speed_mps: float,
                     horizontal_speed_mps: float, attitude_deg: float, lander, h_out: float | None = None) -> TouchdownCheck:
-    """Judge a touchdown at ENU (x_m, y_m); ``rocks`` is an (n, 4) array x, y, diameter, height
-    of the rocks not already in the DEM."""
+    """Judge a touchdown at ENU (x_m, y_m); ``rocks`` are the rocks not already in the DEM (an
+    (n, 4) array x, y, diameter, height, or packed rows: :func:`shaped_rocks`)."""
     lim = lander.limits
     r = lander.footpad_radius_m
-    rocks = np.asarray(rocks, dtype=np.float64).reshape(-1, 4)
+    if h_out is None:
+        h_out = float(np.nanmean(terrain.heights))
+    rocks = np.asarray(rocks, dtype=np.float64)
+    if rocks.size and rocks.shape[-1] == 4:
+        rocks = rocks.reshape(-1, 4)
+        near = np.hypot(rocks[:, 0] - x_m, rocks[:, 1] - y_m) <= r + 1.0 + rocks[:, 2]
+        rocks = rocks[near]
+    rocks = shaped_rocks(terrain, rocks, float(h_out))
     if rocks.shape[0]:
         near = np.hypot(rocks[:, 0] - x_m, rocks[:, 1] - y_m) <= r + 1.0 + rocks[:, 2]
         rocks = np.ascontiguousarray(rocks[near])
-    if h_out is None:
-        h_out = float(np.nanmean(terrain.heights))
     px, py, bx, by = _offsets(float(r))
     # least-squares plane through the four pads (symmetric: the normal equations are diagonal)
     gx, gy, c, obstacle = K.touchdown_surface(terrain.heights, terrain.resolution_m, terrain.x0_m, terrain.y0_m,

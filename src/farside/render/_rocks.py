@@ -1,11 +1,17 @@
 """Sub-DEM rocks: the rocks of a site's table too small to be stamped into the DEM, rendered as
-exact ellipsoids in a post-pass after the terrain pass.
+exact convex polyhedra in a post-pass after the terrain pass.
 
-Rock model: the half-ellipsoid of :func:`farside.terrain.rocks.stamp_rocks` (semi-axes D/2, D/2,
-``height_m``), centred on the mesh height under the rock's centre (its *base*). The solid is the
-full ellipsoid (the lower half buried): on flat ground that is exactly the half-ellipsoid, and on
-a slope the rock neither floats above the downhill ground nor shows a hole under its rim.
-Only ray hits nearer than the terrain hit count, so the buried part is never seen.
+Rock model: the seeded polyhedron of :func:`farside.terrain.rocks.rock_shapes`, the same shape
+the DEM stamp, the regolith patches, the descent and the rover use (5-9 side facets, two top
+facets; footprint area that of the table's diameter, highest point ``height_m`` above the seat),
+standing on its *base* (seat): the mean of the mesh at its centre and +-R/2 along x and y. The
+solid is the footprint prism cut by the top planes and reaching ``height_m`` below the seat (the
+buried part): on flat ground that is exactly the rock's top, and on a slope the rock neither
+floats above the downhill ground nor shows a hole under its edge. Only ray hits nearer than the
+terrain hit count, so the buried part is never seen. The regolith fillet round the base (8 % of
+the height, :data:`farside.terrain.rocks.ROCK_FILLET_HEIGHT`) is not drawn here: it is a
+deformation of the ground, which this pass does not change. A ray meets a rock by Kay-Kajiya
+clipping against its planes, footprint half-planes and bottom (the entry face gives the normal).
 
 Acceleration: a uniform grid of square bins (``bin_m`` on a side, CSR arrays: ``start`` offsets
 per bin, ``index`` rock numbers; a rock is listed in every bin its bounding circle touches) and
@@ -26,15 +32,14 @@ Per frame (:func:`apply_rocks`, called by ``render()`` after the terrain pass):
    swept away from the Sun over the longest its shadow can be (:func:`shadow_lengths`: a fixed
    point on the DEM's vertex heights, a bound, not a guess) to the pixels it can shade;
 4. object order again, rock by rock over its box's pixels (rows split over the threads): the
-   nearest exact ray-ellipsoid hit in front of the terrain hit; with hard shadows, terrain
-   pixels whose sun ray meets the rock go dark. Then, image order over the rock pixels:
-   analytic normal, the frame's photometric model, the terrain's sun margin at the rock point
+   nearest exact ray-polyhedron hit in front of the terrain hit; with hard shadows, terrain
+   pixels whose sun ray meets the rock go dark. Then, image order over the rock pixels: the
+   hit facet's normal, the frame's photometric model, the terrain's sun margin at the rock point
    (the terrain's cast shadow on the rock), and the other rocks' shadows (the walk along the
    sun ray). With 'penumbra', the terrain pixels in the shadow boxes walk their sun ray too and
-   take, per rock met, the angular distance of the disk centre from the rock's silhouette (from
-   the ellipsoid's scaled-space angular margin and its numerical gradient) and the visible
-   fraction of the disk past a straight edge at that distance, the smallest over the rocks
-   met, times the terrain's fraction.
+   take, per rock met, the share of 32 fixed directions spread evenly over the solar disk (a
+   sunflower spiral of equal-area points; uniform disk, no limb darkening) whose rays miss the
+   rock, the smallest over the rocks met, times the terrain's fraction.
 
 Testing every pixel against every candidate gives the same layers
 (``tests/render/test_render_rocks.py``); the boxes only remove tests that cannot succeed.
@@ -52,6 +57,7 @@ from farside.render._kernels_rays import _ray_consts
 from farside.render._rocks_bins import _BLOCK, build_bins, frame_bounds, gather_rocks
 from farside.render._rocks_shade import rock_hits, rock_shadows_hard, shade_rocks
 from farside.render._rocks_splat import mark_boxes, rock_boxes, row_lists, shadow_lengths
+from farside.terrain._kernels_rockshape import C_D, C_H, C_RMAX, C_X, C_Y
 
 
 class RockBins:
@@ -59,9 +65,11 @@ class RockBins:
 
     Attributes
     ----------
-    x_m, y_m, radius_m, height_m, base_m : (N,) float64
-        Centre (site ENU), horizontal semi-axis D/2, vertical semi-axis, and the mesh height
-        under the centre.
+    shapes : (N, NCOL) float64
+        The rocks' polyhedra (:func:`farside.terrain.rocks.rock_shapes` rows).
+    x_m, y_m, diameter_m, radius_m, height_m, base_m : (N,) float64
+        Centre (site ENU), the table's diameter, the footprint's bounding radius (its farthest
+        vertex), the table's height, and the seat.
     bin_m : float
         Bin size (m); the grid starts at the DEM's NW corner.
     start : (nby * nbx + 1,) int32
@@ -74,12 +82,14 @@ class RockBins:
         -inf where there are none.
     """
 
-    def __init__(self, x, y, radius, height, base, *, x0_m: float, y0_m: float, width_m: float,
+    def __init__(self, shapes, base, *, x0_m: float, y0_m: float, width_m: float,
                  height_extent_m: float, bin_m: float) -> None:
-        self.x_m = np.ascontiguousarray(x, np.float64)
-        self.y_m = np.ascontiguousarray(y, np.float64)
-        self.radius_m = np.ascontiguousarray(radius, np.float64)
-        self.height_m = np.ascontiguousarray(height, np.float64)
+        self.shapes = np.ascontiguousarray(shapes, np.float64)
+        self.x_m = np.ascontiguousarray(self.shapes[:, C_X])
+        self.y_m = np.ascontiguousarray(self.shapes[:, C_Y])
+        self.diameter_m = np.ascontiguousarray(self.shapes[:, C_D])
+        self.radius_m = np.ascontiguousarray(self.shapes[:, C_RMAX])
+        self.height_m = np.ascontiguousarray(self.shapes[:, C_H])
         self.base_m = np.ascontiguousarray(base, np.float64)
         self.bin_m = float(bin_m)
         self.x0_m = float(x0_m)
@@ -93,7 +103,7 @@ class RockBins:
                                                             self.bin_m, self.nbx, self.nby, _BLOCK)
         self.top_max = float((self.base_m + self.height_m).max())
         self.bottom_min = float((self.base_m - self.height_m).min())
-        self.diameter_max_m = float(2.0 * self.radius_m.max())
+        self.diameter_max_m = float(self.diameter_m.max())
         self.height_max_m = float(self.height_m.max())
         self._lengths: dict = {}                  # (Sun direction, spread) -> shadow_lengths
         self._lengths_lock = threading.Lock()
@@ -114,12 +124,12 @@ class RockBins:
 
     @property
     def nbytes(self) -> int:
-        return int(self.start.nbytes + self.index.nbytes + self.block_top.nbytes + 5 * self.x_m.nbytes)
+        return int(self.start.nbytes + self.index.nbytes + self.block_top.nbytes + 6 * self.x_m.nbytes
+                   + self.shapes.nbytes)
 
     def grid_args(self) -> tuple:
         return (self.x0_m, self.y0_m, self.bin_m, self.nbx, self.nby, _BLOCK, self.start, self.index,
-                self.block_top, self.x_m, self.y_m, self.radius_m, self.height_m, self.base_m,
-                self.bottom_min, self.top_max)
+                self.block_top, self.shapes, self.base_m, self.bottom_min, self.top_max)
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,16 +263,17 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
                        wid, hgt)
     nth = numba.get_num_threads()
     rows_cam = row_lists(boxes, 0, hgt)
-    n = rock_hits(rc, utab, wid, hgt, t_img, tmax, cand, boxes, *rows_cam, rocks.x_m, rocks.y_m, rocks.radius_m,
-                  rocks.height_m, rocks.base_m, hit_id, hit_t, nth)
+    n = rock_hits(rc, utab, wid, hgt, t_img, tmax, cand, boxes, *rows_cam, rocks.shapes, rocks.base_m, hit_id, hit_t,
+                  nth)
     if mode > 0:
         if n > 0:
-            # the margin tiles under the rocks seen (a rock is at most one DEM pixel from its centre's vertex)
+            # the margin tiles under the rocks seen (a rock reaches at most 0.85 D <= 1.7 DEM pixels from
+            # its centre, so two vertices either side of the centre's cover it)
             ids = np.unique(hit_id[hit_id >= 0])
             col = np.floor((rocks.x_m[ids] - scene.x0_m) / scene.resolution_m - 0.5).astype(np.int64)
             row = np.floor((scene.y0_m - rocks.y_m[ids]) / scene.resolution_m - 0.5).astype(np.int64)
-            rr = np.concatenate([row + d for d in (-1, 0, 1) for _ in range(3)])
-            cc = np.concatenate([col + d for _ in range(3) for d in (-1, 0, 1)])
+            rr = np.concatenate([row + d for d in range(-2, 3) for _ in range(5)])
+            cc = np.concatenate([col + d for _ in range(5) for d in range(-2, 3)])
             nr, nc = scene.heights.shape
             margin = scene.margin_map(sun, rows=np.clip(rr, 0, nr - 1), cols=np.clip(cc, 0, nc - 1), clip_rad=clip_rad)
         else:
@@ -278,8 +289,7 @@ def apply_rocks(scene, camera, lay: dict, sun: np.ndarray, model, mode: int, ful
     mask_sun = np.zeros((hgt, wid) if mode == 2 else (1, 1), np.uint8)
     if mode == 1 and sun[2] > 0.0:
         rock_shadows_hard(rc, utab, wid, hgt, hit_id, t_img, sun, top_sun, cand, boxes, *row_lists(boxes, 4, hgt),
-                          rocks.x_m, rocks.y_m, rocks.radius_m, rocks.height_m, rocks.base_m, lay["lit_fraction"],
-                          lay["reflectance"], nth)
+                          rocks.shapes, rocks.base_m, lay["lit_fraction"], lay["reflectance"], nth)
     elif mode == 2:
         mark_boxes(boxes, 4, mask_sun)
     shade_rocks(rc, utab, wid, hgt, hit_id, hit_t, scene.x0_m, scene.y0_m, scene.resolution_m, sun, margin, mode,

@@ -1,6 +1,6 @@
 """Sub-DEM rocks (private, see :mod:`farside.render._rocks`): per-frame hits and shading.
 
-The nearest rock hit of every marked pixel, the rocks' shading (analytic normal, terrain shadow,
+The nearest rock hit of every marked pixel, the rocks' shading (the hit facet's normal, terrain shadow,
 other rocks' shadows, photometry) and the rocks' shadows on the terrain pixels.
 """
 
@@ -13,7 +13,7 @@ from numba import njit, prange
 
 from farside.render._kernels_rays import _ray
 from farside.render._kernels_shading import _disk_fraction, _write_px
-from farside.render._rocks_walk import _blocked, _clip, _ellipsoid_t, _quick_miss, _walk
+from farside.render._rocks_walk import _blocked, _clip, _poly_clip, _poly_normal, _poly_t, _quick_miss, _walk
 from farside.terrain.surface import surface_height_rc
 
 _BIG = 1.0e300
@@ -41,7 +41,7 @@ def _sun_basis(sun):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _sun_visible(px, py, pz, excl, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
-                 gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top):
+                 gx0, gy0, binm, nbx, nby, block, start, index, btop, g, rb, bot, top):
     """Fraction of the solar disk not hidden by rocks, seen from p (1 or 0 with hard shadows)."""
     if sun[2] <= 0.0 or pz > top:
         return 1.0
@@ -50,18 +50,18 @@ def _sun_visible(px, py, pz, excl, sun, shadow_mode, sun_radius, e1x, e1y, e1z, 
     if t0 > t1 or _quick_miss(px, py, pz, sun[0], sun[1], sun[2], t0, t1, gx0, gy0, binm, block, btop):
         return 1.0
     f, _k = _walk(shadow_mode, px, py, pz, sun[0], sun[1], sun[2], t0, t1, excl, gx0, gy0, binm, nbx, nby, block,
-                  start, index, btop, rx, ry, rr, rh, rb, e1x, e1y, e1z, e2x, e2y, e2z, sun_radius)
+                  start, index, btop, g, rb, e1x, e1y, e1z, e2x, e2y, e2z, sun_radius)
     return f
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def rock_hits(rc, utab, width, height, t_img, tmax, cand, boxes, row_start, row_items, rx, ry, rr, rh, rb,
+def rock_hits(rc, utab, width, height, t_img, tmax, cand, boxes, row_start, row_items, g, rb,
               hit_id, hit_t, nth):
     """Nearest rock hit of every pixel's ray in front of its terrain hit (``t_img``, NaN = sky):
     rock number in ``hit_id`` (-1 none) and range in ``hit_t``. Object order: each candidate
     rock ``cand[q]`` is intersected with the rays of the pixels in its image box ``boxes[q, 0:4]``
     (:func:`~farside.render._rocks_splat.rock_boxes`; the boxes of row i are ``row_items[
-    row_start[i]:row_start[i + 1]]``), so a pixel costs one exact ray-ellipsoid test per rock
+    row_start[i]:row_start[i + 1]]``), so a pixel costs one exact ray-polyhedron test per rock
     whose box covers it. Returns the number of hits. Rows are interleaved over the ``nth``
     threads (see ``_kernels.render_pass``): the rocks of a frame gather in a band of rows."""
     nhit = np.zeros(height, np.int64)
@@ -77,7 +77,7 @@ def rock_hits(rc, utab, width, height, t_img, tmax, cand, boxes, row_start, row_
             k = cand[q]
             for j in range(boxes[q, 2], boxes[q, 3] + 1):
                 ox, oy, oz, dx, dy, dz = _ray(i, j, rc, utab)
-                th = _ellipsoid_t(ox, oy, oz, dx, dy, dz, rx[k], ry[k], rb[k], rr[k], rh[k])
+                th = _poly_t(ox, oy, oz, dx, dy, dz, g, k, rb[k])
                 if not th > 0.0:
                     continue
                 tt = t_img[i, j]
@@ -97,11 +97,11 @@ def rock_hits(rc, utab, width, height, t_img, tmax, cand, boxes, row_start, row_
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def rock_shadows_hard(rc, utab, width, height, hit_id, t_img, sun, top, cand, boxes, row_start, row_items,
-                      rx, ry, rr, rh, rb, lit, rad, nth):
+                      g, rb, lit, rad, nth):
     """Hard rock shadows on the terrain pixels (``hit_id`` < 0, lit, with a range), object order:
     each candidate rock ``cand[q]`` tests the pixels of its swept shadow box ``boxes[q, 4:8]``
     (listed by row in ``row_start``/``row_items``): a pixel whose sun ray meets the rock (exact
-    ray-ellipsoid test from the terrain point) gets lit fraction and reflectance 0. A point above
+    ray-polyhedron test from the terrain point) gets lit fraction and reflectance 0. A point above
     ``top`` (the highest rock top that can shade the frame) is never shaded."""
     if sun[2] <= 0.0:
         return
@@ -124,7 +124,7 @@ def rock_shadows_hard(rc, utab, width, height, hit_id, t_img, sun, top, cand, bo
                 pz = oz + t * dz
                 if pz > top:
                     continue
-                if _blocked(ox + t * dx, oy + t * dy, pz, sun[0], sun[1], sun[2], rx[k], ry[k], rb[k], rr[k], rh[k]):
+                if _blocked(ox + t * dx, oy + t * dy, pz, sun[0], sun[1], sun[2], g, k, rb[k]):
                     lit[i, j] = lit[i, j] * 0.0
                     rad[i, j] = rad[i, j] * 0.0
 
@@ -138,9 +138,9 @@ def _margin_at(margin, u, v):
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin, shadow_mode, sun_radius,
-                model, pp, full, gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top,
+                model, pp, full, gx0, gy0, binm, nbx, nby, block, start, index, btop, g, rb, bot, top,
                 mask, t_img, rad, inc, emi, pha, lit, nrm, pts, nth):
-    """Shade the rock pixels (``hit_id`` >= 0): range, point, analytic normal, angles, terrain
+    """Shade the rock pixels (``hit_id`` >= 0): range, point, the hit facet's normal, angles, terrain
     shadow (margin map at the point) times rock shadow, photometry; and darken the terrain
     pixels with ``mask`` set that lie in a rock's shadow (their lit fraction and reflectance
     scaled by the part of the solar disk the rocks leave visible, the rocks met by the walk along
@@ -169,7 +169,7 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
                 if t0 > t1 or _quick_miss(px, py, pz, sun[0], sun[1], sun[2], t0, t1, gx0, gy0, binm, block, btop):
                     continue
                 f = _sun_visible(px, py, pz, -1, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
-                                 gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot, top)
+                                 gx0, gy0, binm, nbx, nby, block, start, index, btop, g, rb, bot, top)
                 if f < 1.0:
                     lit[i, j] = lit[i, j] * f
                     rad[i, j] = rad[i, j] * f
@@ -179,15 +179,8 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
             px = ox + t * dx
             py = oy + t * dy
             pz = oz + t * dz
-            a = rr[k]
-            hh = rh[k]
-            nx = (px - rx[k]) / (a * a)
-            ny = (py - ry[k]) / (a * a)
-            nz = (pz - rb[k]) / (hh * hh)
-            nn = math.sqrt(nx * nx + ny * ny + nz * nz)
-            nx /= nn
-            ny /= nn
-            nz /= nn
+            _te, _tx, face = _poly_clip(ox, oy, oz, dx, dy, dz, g, k, rb[k])
+            nx, ny, nz = _poly_normal(g, k, face)
             mu0 = nx * sun[0] + ny * sun[1] + nz * sun[2]
             mu = -(nx * dx + ny * dy + nz * dz)
             cosg = -(sun[0] * dx + sun[1] * dy + sun[2] * dz)
@@ -200,8 +193,7 @@ def shade_rocks(rc, utab, width, height, hit_id, hit_t, x0, y0, res, sun, margin
                     f = _disk_fraction(m, sun_radius)
                 if f > 0.0 and mu0 > 0.0:
                     f *= _sun_visible(px, py, pz, k, sun, shadow_mode, sun_radius, e1x, e1y, e1z, e2x, e2y, e2z,
-                                      gx0, gy0, binm, nbx, nby, block, start, index, btop, rx, ry, rr, rh, rb, bot,
-                                      top)
+                                      gx0, gy0, binm, nbx, nby, block, start, index, btop, g, rb, bot, top)
             t_img[i, j] = t
             _write_px(i, j, f, mu0, mu, cosg, nx, ny, nz, px, py, pz, model, pp, full, rad, inc, emi, pha, lit,
                       nrm, pts)

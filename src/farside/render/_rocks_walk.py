@@ -1,7 +1,7 @@
 """Sub-DEM rocks (private, see :mod:`farside.render._rocks`): rays against the rocks.
 
-Ray against one ellipsoid (entry, blocked, penumbra fraction past its silhouette), the walk of the
-rock bins and blocks along a ray, and the clips that bound it.
+Ray against one rock's convex polyhedron (entry and face, blocked, penumbra fraction of the solar
+disk past it), the walk of the rock bins and blocks along a ray, and the clips that bound it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numba import njit
 
-from farside.render._kernels_shading import _disk_fraction
 from farside.render._kernels_trace import _grid_dir
+from farside.terrain._kernels_rockshape import _A, _BX, _BY, _EX, _EY, _RS, C_H, C_NPL, C_NSIDE, C_RMAX, C_X, C_Y
 
 _MAX_STEPS = 1_000_000
 #: a sun ray ignores the rock it starts on closer than this (m)
@@ -20,88 +20,131 @@ _EPS_T = 1.0e-7
 
 
 # --------------------------------------------------------------------------------------------
-# ray vs ellipsoid
+# ray vs convex polyhedron
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always", error_model="numpy")
-def _unit_sphere_quadratic(px, py, pz, dx, dy, dz, cx, cy, cz, a, hh):
-    """Coefficients (A, B, C) of A t^2 + 2 B t + C = 0 for the ray p + t d against the ellipsoid
-    centred (cx, cy, cz) with semi-axes (a, a, hh), in the space scaled to make it the unit
-    sphere (C < 0: p is inside)."""
-    qx = (px - cx) / a
-    qy = (py - cy) / a
-    qz = (pz - cz) / hh
-    ex = dx / a
-    ey = dy / a
-    ez = dz / hh
-    return (ex * ex + ey * ey + ez * ez, qx * ex + qy * ey + qz * ez, qx * qx + qy * qy + qz * qz - 1.0)
+#: face ids returned by _poly_clip: planes 0..npl-1, footprint sides _SIDE + p, the bottom _BOTTOM
+_SIDE = 100
+_BOTTOM = 200
+#: the penumbra's sample directions over the solar disk, in units of its radius: a Vogel (sunflower)
+#: spiral of equal-area points, fixed (no random numbers)
+_NPEN = 32
+_PEN_U = np.array([math.sqrt((i + 0.5) / _NPEN) * math.cos(i * math.pi * (3.0 - math.sqrt(5.0)))
+                   for i in range(_NPEN)])
+_PEN_V = np.array([math.sqrt((i + 0.5) / _NPEN) * math.sin(i * math.pi * (3.0 - math.sqrt(5.0)))
+                   for i in range(_NPEN)])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _ellipsoid_t(ox, oy, oz, dx, dy, dz, cx, cy, cz, a, hh):
-    """Entry parameter of the ray o + t d (d unit) into the ellipsoid centred (cx, cy, cz) with
-    semi-axes (a, a, hh); -1 when it misses. The origin is first moved to the ray's closest
-    approach to the centre so that the quadratic is well conditioned."""
-    tc = (cx - ox) * dx + (cy - oy) * dy + (cz - oz) * dz
-    aa, bb, cc = _unit_sphere_quadratic(ox + tc * dx, oy + tc * dy, oz + tc * dz, dx, dy, dz, cx, cy, cz, a, hh)
-    disc = bb * bb - aa * cc
-    if disc < 0.0:
+def _poly_clip(ox, oy, oz, dx, dy, dz, g, k, cz):
+    """Kay-Kajiya clip of the ray o + t d against the solid of rock row ``g[k]`` standing on the
+    seat ``cz``: below every top plane (``z <= cz + A + Bx x' + By y'``), inside every footprint
+    half-plane and above ``cz - height`` (the buried part). Returns (t_enter, t_exit, face of
+    entry); t_enter > t_exit when the ray misses."""
+    qx = ox - g[k, C_X]
+    qy = oy - g[k, C_Y]
+    qz = oz - cz
+    te = -1e300
+    tx = 1e300
+    face = _BOTTOM
+    # bottom: z' >= -H
+    f0 = -qz - g[k, C_H]
+    rate = -dz
+    if rate == 0.0:
+        if f0 > 0.0:
+            return 1.0, -1.0, -1
+    elif rate > 0.0:
+        tx = min(tx, -f0 / rate)
+    else:
+        te = -f0 / rate
+    for p in range(int(g[k, C_NSIDE])):
+        ex = g[k, _EX + p]
+        ey = g[k, _EY + p]
+        f0 = qx * ex + qy * ey - g[k, _RS + p]
+        rate = dx * ex + dy * ey
+        if rate == 0.0:
+            if f0 > 0.0:
+                return 1.0, -1.0, -1
+        elif rate > 0.0:
+            tx = min(tx, -f0 / rate)
+        else:
+            t = -f0 / rate
+            if t > te:
+                te = t
+                face = _SIDE + p
+    for p in range(int(g[k, C_NPL])):
+        bx = g[k, _BX + p]
+        by = g[k, _BY + p]
+        f0 = qz - g[k, _A + p] - bx * qx - by * qy
+        rate = dz - bx * dx - by * dy
+        if rate == 0.0:
+            if f0 > 0.0:
+                return 1.0, -1.0, -1
+        elif rate > 0.0:
+            tx = min(tx, -f0 / rate)
+        else:
+            t = -f0 / rate
+            if t > te:
+                te = t
+                face = p
+        if te > tx:
+            return 1.0, -1.0, -1
+    return te, tx, face
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _poly_t(ox, oy, oz, dx, dy, dz, g, k, cz):
+    """Entry parameter of the ray o + t d into rock ``k``'s solid (:func:`_poly_clip`); -1 when it
+    misses or the solid lies behind the origin."""
+    te, tx, _f = _poly_clip(ox, oy, oz, dx, dy, dz, g, k, cz)
+    if te > tx or not tx > 0.0:
         return -1.0
-    return tc + (-bb - math.sqrt(disc)) / aa
+    return te
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _blocked(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh):
-    """True when the ray from p toward s meets the ellipsoid ahead of p (or p is inside it)."""
-    aa, bb, cc = _unit_sphere_quadratic(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh)
-    if cc < 0.0:
-        return True
-    disc = bb * bb - aa * cc
-    if disc < 0.0:
+def _poly_normal(g, k, face):
+    """Outward unit normal of face ``face`` of rock ``k`` (:func:`_poly_clip`'s ids)."""
+    if face >= _BOTTOM:
+        return 0.0, 0.0, -1.0
+    if face >= _SIDE:
+        p = face - _SIDE
+        return g[k, _EX + p], g[k, _EY + p], 0.0
+    nx = -g[k, _BX + face]
+    ny = -g[k, _BY + face]
+    nn = math.sqrt(nx * nx + ny * ny + 1.0)
+    return nx / nn, ny / nn, 1.0 / nn
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _blocked(px, py, pz, sx, sy, sz, g, k, cz):
+    """True when the ray from p toward s meets rock ``k``'s solid ahead of p (or p is inside it)."""
+    te, tx, _f = _poly_clip(px, py, pz, sx, sy, sz, g, k, cz)
+    if te > tx or not tx > _EPS_T:
         return False
-    return (-bb - math.sqrt(disc)) / aa > _EPS_T
+    return te > _EPS_T or te < 0.0
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _scaled_angle(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh):
-    """Angle, in the space scaled to make the ellipsoid the unit sphere, between the direction s
-    and the direction to the centre, minus the sphere's angular radius (< 0: s hits it)."""
-    qx = (cx - px) / a
-    qy = (cy - py) / a
-    qz = (cz - pz) / hh
-    ex = sx / a
-    ey = sy / a
-    ez = sz / hh
-    qn = math.sqrt(qx * qx + qy * qy + qz * qz)
-    en = math.sqrt(ex * ex + ey * ey + ez * ez)
-    if qn <= 1.0:
-        return -1.0
-    c = (qx * ex + qy * ey + qz * ez) / (qn * en)
-    return math.acos(min(max(c, -1.0), 1.0)) - math.asin(1.0 / qn)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _penumbra_fraction(px, py, pz, sx, sy, sz, e1x, e1y, e1z, e2x, e2y, e2z, cx, cy, cz, a, hh, sun_radius):
-    """Visible fraction of the solar disk past one rock: the angular distance of the disk centre
-    from the rock's silhouette (scaled-space margin over its numerical gradient across the disk,
-    e1 and e2 being unit vectors perpendicular to s), and a straight silhouette edge across the
-    disk."""
-    m0 = _scaled_angle(px, py, pz, sx, sy, sz, cx, cy, cz, a, hh)
-    if m0 > 0.2:
-        return 1.0
-    qx = cx - px
-    qy = cy - py
+def _penumbra_fraction(px, py, pz, sx, sy, sz, e1x, e1y, e1z, e2x, e2y, e2z, g, k, cz, sun_radius):
+    """Visible fraction of the solar disk past rock ``k`` seen from p: the share of ``_NPEN`` fixed
+    directions spread evenly over the disk (a sunflower spiral of equal-area points) whose ray
+    misses the rock; 1 at once when the disk clears the rock's bounding sphere."""
+    qx = g[k, C_X] - px
+    qy = g[k, C_Y] - py
     qz = cz - pz
-    if qx * sx + qy * sy + qz * sz < -max(a, hh) and m0 > 0.0:
-        return 1.0          # the rock lies behind the point
-    if m0 <= -1.0:
-        return 0.0          # the point is inside the rock
-    d = sun_radius
-    m1 = _scaled_angle(px, py, pz, sx + d * e1x, sy + d * e1y, sz + d * e1z, cx, cy, cz, a, hh)
-    m2 = _scaled_angle(px, py, pz, sx + d * e2x, sy + d * e2y, sz + d * e2z, cx, cy, cz, a, hh)
-    g = math.sqrt((m1 - m0) * (m1 - m0) + (m2 - m0) * (m2 - m0)) / d
-    if g <= 0.0:
-        return 0.0 if m0 < 0.0 else 1.0
-    return _disk_fraction(m0 / g, sun_radius)
+    rb = math.sqrt(g[k, C_RMAX] * g[k, C_RMAX] + g[k, C_H] * g[k, C_H])
+    qn = math.sqrt(qx * qx + qy * qy + qz * qz)
+    if qn > rb:
+        c = (qx * sx + qy * sy + qz * sz) / qn
+        if math.acos(min(max(c, -1.0), 1.0)) - math.asin(rb / qn) > 1.01 * sun_radius:
+            return 1.0
+    hit = 0
+    for i in range(_NPEN):
+        u = sun_radius * _PEN_U[i]
+        v = sun_radius * _PEN_V[i]
+        if _blocked(px, py, pz, sx + u * e1x + v * e2x, sy + u * e1y + v * e2y, sz + u * e1z + v * e2z, g, k, cz):
+            hit += 1
+    return 1.0 - hit / _NPEN
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,11 +152,11 @@ def _penumbra_fraction(px, py, pz, sx, sy, sz, e1x, e1y, e1z, e2x, e2y, e2z, cx,
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, error_model="numpy")
 def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, block, start, index, btop,
-          rx, ry, rr, rh, rb, e1x, e1y, e1z, e2x, e2y, e2z, sun_radius):
+          g, rb, e1x, e1y, e1z, e2x, e2y, e2z, sun_radius):
     """Walk the rock bins along the ray o + t d, t in [ta, tb] (already clipped to the grid and
     to the rocks' height slab): the sun ray of a point. ``kind`` 1: hard shadow, returns (0, rock)
     for the first rock met (else (1, -1)); 2: penumbra, returns (visible fraction of the solar
-    disk, -1). Rock ``excl`` is skipped."""
+    disk, -1). Rock ``excl`` is skipped. Rock k is row ``g[k]`` on the seat ``rb[k]``."""
     ibin = 1.0 / binm
     gu = (ox - gx0) * ibin
     gv = (gy0 - oy) * ibin
@@ -160,11 +203,11 @@ def _walk(kind, ox, oy, oz, dx, dy, dz, ta, tb, excl, gx0, gy0, binm, nbx, nby, 
                     if k == excl:
                         continue
                     if kind == 1:
-                        if _blocked(ox, oy, oz, dx, dy, dz, rx[k], ry[k], rb[k], rr[k], rh[k]):
+                        if _blocked(ox, oy, oz, dx, dy, dz, g, k, rb[k]):
                             return 0.0, int(k)
                     else:
-                        f = _penumbra_fraction(ox, oy, oz, dx, dy, dz, e1x, e1y, e1z, e2x, e2y, e2z, rx[k], ry[k],
-                                               rb[k], rr[k], rh[k], sun_radius)
+                        f = _penumbra_fraction(ox, oy, oz, dx, dy, dz, e1x, e1y, e1z, e2x, e2y, e2z, g, k, rb[k],
+                                               sun_radius)
                         if f < frac:
                             frac = f
                             if frac <= 0.0:

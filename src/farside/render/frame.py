@@ -447,7 +447,7 @@ def render(scene: Scene | Terrain, camera: Camera, *, sun_dir_enu, photometry="h
     scene : Scene or Terrain
         Prepared scene (build one with ``Scene(terrain)`` and reuse it across frames); a bare
         Terrain builds a throw-away Scene. A Scene built with ``rocks=`` also renders the
-        sub-DEM rocks (ellipsoids and their cast shadows; see :class:`Scene`), except in frames
+        sub-DEM rocks (their polyhedra and cast shadows; see :class:`Scene`), except in frames
         whose nearest terrain pixel is wider than the largest such rock.
     camera : Camera
         Intrinsics and pose (see :mod:`farside.render.camera`).

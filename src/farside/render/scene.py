@@ -11,7 +11,8 @@ reuses one map).
 
 A scene may also carry the site's *sub-DEM rocks* (``rocks=``): the rocks of the site's table
 too small to be stamped into the DEM (see :mod:`farside.render._rocks`), rendered as exact
-ellipsoids by a post-pass of :func:`farside.render.render`.
+convex polyhedra (:func:`farside.terrain.rocks.rock_shapes`, the one rock shape of every
+consumer) by a post-pass of :func:`farside.render.render`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from farside.render._kernels import SUPER_BLOCK
 from farside.render._kernels_horizon import fill_margin_tiles
 from farside.render._kernels_rays import bounding_ball_radius
 from farside.render._kernels_trace import build_pyramid
-from farside.terrain.surface import surface_heights
+from farside.terrain._kernels_rockshape import seats_kernel
+from farside.terrain.rocks import rock_shapes
 from farside.render._rocks import RockBins
 from farside.terrain import Terrain
 
@@ -73,8 +75,9 @@ class Scene:
         ``height_m``; e.g. ``Site.rocks`` of :func:`farside.terrain.generate_site`). Only the
         rocks *not* already in the DEM are kept: diameter <= ``rock_dem_min_pixels`` DEM pixels
         (:func:`farside.terrain.rocks.stamp_rocks` stamps the wider ones), centre on the DEM.
-        They are rendered as ellipsoids (semi-axes D/2, D/2, height) standing on the DEM mesh
-        under their centre, with their cast shadows. None (default) or no such rock: the terrain
+        They are rendered as their seeded polyhedra (:func:`farside.terrain.rocks.rock_shapes`)
+        standing on the DEM mesh (the seat: its mean at the centre and +-R/2 along x and y),
+        with their cast shadows. None (default) or no such rock: the terrain
         only, exactly as without the argument.
     rock_dem_min_pixels : float, keyword-only
         The cut between DEM rocks and table rocks, in DEM pixels (default
@@ -208,10 +211,12 @@ class Scene:
         if not keep.any():
             return None
         x, y, d, hgt = x[keep], y[keep], d[keep], hgt[keep]
-        base = surface_heights(self.heights, self.x0_m, self.y0_m, res, x, y)
-        # bins as wide as the widest rock the table can hold (a rock touches at most 2 x 2 bins)
+        shapes = rock_shapes(np.column_stack([x, y, d, hgt]))
+        base = seats_kernel(self.heights, float(self.x0_m), float(self.y0_m), float(res), shapes)
+        # bins as wide as the widest rock the table can hold (a footprint, <= 1.7 D wide, touches
+        # at most 3 x 3 bins)
         bin_m = max(mp * res, 0.25)
-        return RockBins(x, y, 0.5 * d, hgt, base, x0_m=self.x0_m, y0_m=self.y0_m, width_m=nc * res,
+        return RockBins(shapes, base, x0_m=self.x0_m, y0_m=self.y0_m, width_m=nc * res,
                         height_extent_m=nr * res, bin_m=bin_m)
 
     @property

@@ -1,7 +1,8 @@
 """Numba kernels for the ground under the rover and the wheel tracks (private).
 
 * :func:`ground_kernel` -- DEM surface height (farside.terrain.surface, the same as
-  :meth:`farside.terrain.Terrain.height_at`) plus the rocks of a bucket index, at many points.
+  :meth:`farside.terrain.Terrain.height_at`) with the rocks of a bucket index (their polyhedra,
+  :func:`farside.terrain.rocks.rock_shapes`), at many points.
 * :func:`rut_kernel` -- carve one wheel's polyline rut into a height-delta raster.
 """
 
@@ -11,6 +12,7 @@ import math
 
 from numba import njit
 
+from farside.terrain._kernels_rockshape import C_H, C_SEAT, C_X, C_Y, rock_top
 from farside.terrain.surface import surface_height
 
 
@@ -32,23 +34,25 @@ def _find(cells, key):
 
 @njit(cache=True)
 def ground_kernel(h, x0, y0, res, px, py, gx0, gy0, cell, nx, ny, cells, starts, ids,
-                  rx, ry, rr, rh, big, reach, bz, bgx, bgy, out_z, out_rock):
+                  g, big, reach, bz, bgx, bgy, out_z, out_rock):
     """Ground height and the tallest rock under each point.
 
     ``h`` is the DEM (row 0 north, NW corner ``x0, y0``, pixel ``res``). The rock buckets:
     ``cells`` (sorted occupied cell ids ``iy * nx + ix`` of a grid of ``cell`` metres anchored at
-    ``gx0, gy0``), ``starts`` (CSR offsets into ``ids``). Rock k: centre ``rx, ry``, radius
-    ``rr``, height ``rh``; ``big[k]`` marks a rock already stamped into the DEM, whose ground is
-    its local base plane ``bz + bgx dx + bgy dy`` (the DEM is ignored within ``reach[k]`` of its
-    centre); a small rock adds its half-ellipsoid to the DEM. ``out_z`` gets the ground height,
-    ``out_rock`` the height_m of the tallest rock whose disc holds the point (0 if none).
+    ``gx0, gy0``), ``starts`` (CSR offsets into ``ids``). Rock k is packed row ``g[k]``
+    (:mod:`farside.terrain._kernels_rockshape`: its polyhedron, fillet and seat); ``big[k]`` marks
+    a rock already stamped into the DEM, near which (within ``reach[k]`` of its centre) the DEM is
+    replaced by the rock's local base plane ``bz + bgx dx + bgy dy``. The ground is the max of that
+    base (the DEM elsewhere) and ``seat + rock_top`` of every rock, the rule of the DEM stamp
+    (:func:`farside.terrain.rocks.stamp_rocks`). ``out_z`` gets the ground height, ``out_rock``
+    the height_m of the tallest rock whose footprint holds the point (0 if none).
     """
     n = px.shape[0]
     for p in range(n):
         x = px[p]
         y = py[p]
         zdem = surface_height(h, x0, y0, res, x, y)
-        add = 0.0
+        zrock = -1e300
         zbig = -1e300
         inzone = False
         peak = 0.0
@@ -59,24 +63,19 @@ def ground_kernel(h, x0, y0, res, px, py, gx0, gy0, cell, nx, ny, cells, starts,
             if c >= 0:
                 for q in range(starts[c], starts[c + 1]):
                     k = ids[q]
-                    dx = x - rx[k]
-                    dy = y - ry[k]
-                    d2 = dx * dx + dy * dy
-                    a2 = rr[k] * rr[k]
-                    hl = 0.0
-                    if d2 < a2:
-                        hl = rh[k] * math.sqrt(1.0 - d2 / a2)
-                        if rh[k] > peak:
-                            peak = rh[k]
-                    if big[k]:
-                        if d2 < reach[k] * reach[k]:
-                            inzone = True
-                            zb = bz[k] + bgx[k] * dx + bgy[k] * dy + hl
-                            if zb > zbig:
-                                zbig = zb
-                    elif hl > add:
-                        add = hl
-        out_z[p] = (zbig if inzone else zdem) + add
+                    dx = x - g[k, C_X]
+                    dy = y - g[k, C_Y]
+                    v, on = rock_top(g, k, dx, dy)
+                    if on and g[k, C_H] > peak:
+                        peak = g[k, C_H]
+                    if v > 0.0 and g[k, C_SEAT] + v > zrock:
+                        zrock = g[k, C_SEAT] + v
+                    if big[k] and dx * dx + dy * dy < reach[k] * reach[k]:
+                        inzone = True
+                        zb = bz[k] + bgx[k] * dx + bgy[k] * dy
+                        if zb > zbig:
+                            zbig = zb
+        out_z[p] = max(zbig if inzone else zdem, zrock)
         out_rock[p] = peak
 
 

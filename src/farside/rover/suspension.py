@@ -17,14 +17,17 @@ Conventions
 
 The ground
 ----------
-:func:`ground_height` is the DEM's surface height (its triangle mesh, :mod:`farside.terrain.surface`) plus the rocks of the site's rock table
-(half-ellipsoids of the table's diameter and height; ``farside.terrain.rocks``). Rocks wider than
-two DEM pixels are already stamped into a generated site's DEM (``stamp_rocks``, ``min_pixels=2``);
-near such a rock (within its radius + 2.5 px, the reach of the stamp through the mesh
-interpolation) the ground is the rock on its local base plane (a least-squares plane through 8 DEM
-samples on that ring), not the DEM, so the rock is neither counted twice nor smeared over the
-pixels the stamp touched. Smaller rocks are added to the DEM. Both rules are exact on a plane, for
-stamped and unstamped rocks alike.
+:func:`ground_height` is the DEM's surface height (its triangle mesh, :mod:`farside.terrain.surface`) with the rocks of the site's rock table
+on it: each rock is the seeded polyhedron of :func:`farside.terrain.rocks.rock_shapes` (the same
+shape the DEM stamp, the regolith patches, the descent and the renderer use) with its fillet, and
+the ground is ``max(base, seat + top)``, the rule of the DEM stamp. Rocks wider than two DEM pixels
+are already stamped into a generated site's DEM (``stamp_rocks``, ``min_pixels=2``); near such a
+rock (within its reach + 2.5 px, the reach of the stamp through the mesh interpolation) the base
+is the rock's local base plane (a least-squares plane through 8 DEM samples on that ring) and its
+seat that plane's height at the centre, not the DEM, so the rock is neither counted twice nor
+smeared over the pixels the stamp touched. For a smaller rock the base is the DEM and the seat the
+mean DEM height at its centre and +-R/2 along x and y. Both rules are exact on a plane, for stamped
+and unstamped rocks alike.
 
 The settled pose (:func:`settle`)
 --------------------------------
@@ -74,6 +77,8 @@ import pandas as pd
 from farside.errors import PhysicsError, invalid
 from farside.rover._kernels_suspension import ground_kernel
 from farside.rover.vehicle import YUTU2, Rover
+from farside.terrain._kernels_rockshape import C_REACH, C_SEAT, NCOL, seats_kernel
+from farside.terrain.rocks import rock_shapes
 
 __all__ = [
     "RockIndex",
@@ -138,6 +143,8 @@ class RockIndex:
         self.x_m, self.y_m = x[keep], y[keep]
         self.radius_m, self.height_m = 0.5 * d[keep], h[keep]
         self.rows = np.flatnonzero(keep)
+        self._shapes = rock_shapes(np.column_stack([self.x_m, self.y_m, 2.0 * self.radius_m, self.height_m])) \
+            if self.x_m.size else np.zeros((0, NCOL))
         if cell_m is not None and not (math.isfinite(cell_m) and cell_m > 0):
             raise invalid("cell_m", cell_m, "a bucket size > 0 m")
         self._cell_req = cell_m
@@ -157,7 +164,8 @@ class RockIndex:
         n = len(self)
         res = terrain.resolution_m
         big = (2.0 * self.radius_m) > _STAMP_MIN_PIXELS * res
-        reach = np.where(big, self.radius_m + _STAMP_REACH_PX * res, self.radius_m)
+        g = self._shapes.copy()
+        reach = np.where(big, g[:, C_REACH] + _STAMP_REACH_PX * res, g[:, C_REACH])
         bz = np.zeros(n)
         bgx = np.zeros(n)
         bgy = np.zeros(n)
@@ -172,6 +180,10 @@ class RockIndex:
             bz[big] = zs.mean(axis=1)
             bgx[big] = (zs * ca).sum(axis=1) / (rb[:, 0] * 4.0)
             bgy[big] = (zs * sa).sum(axis=1) / (rb[:, 0] * 4.0)
+        if n:
+            g[:, C_SEAT] = seats_kernel(np.ascontiguousarray(terrain.heights), float(terrain.x0_m),
+                                        float(terrain.y0_m), float(res), g)
+            g[big, C_SEAT] = bz[big]
         if n:
             xmin, xmax = float((self.x_m - reach).min()), float((self.x_m + reach).max())
             ymin, ymax = float((self.y_m - reach).min()), float((self.y_m + reach).max())
@@ -195,11 +207,11 @@ class RockIndex:
             cells, first = np.unique(key, return_index=True)
             starts = np.append(first, key.size).astype(np.int64)
             prep = (xmin, ymin, float(cell), nx, ny, cells.astype(np.int64), starts, rid.astype(np.int64),
-                    self.x_m, self.y_m, self.radius_m, self.height_m, big, reach, bz, bgx, bgy)
+                    g, big, reach, bz, bgx, bgy)
         else:
             z = np.zeros(0)
             prep = (0.0, 0.0, 1.0, 1, 1, np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64),
-                    z, z, z, z, np.zeros(0, np.bool_), z, z, z, z)
+                    np.zeros((0, NCOL)), np.zeros(0, np.bool_), z, z, z, z)
         self._cache = (terrain, prep)
         return prep
 

@@ -29,7 +29,7 @@ from farside.terrain.backdrop import (
     sphere_drop_m,
     sphere_height_to_enu_z,
 )
-from farside.terrain.rocks import rock_cfa, rock_q
+from farside.terrain.rocks import rock_cfa, rock_q, rock_shapes
 from farside.terrain.roughness import fractal_roughness
 from farside.terrain.detail import RegolithDetail, albedo_factor, nested_patches, regolith_patch
 
@@ -62,6 +62,7 @@ __all__ = [
     "expected_crater_counts",
     "rock_cfa",
     "rock_q",
+    "rock_shapes",
     "fractal_roughness",
     "regional_backdrop",
     "backdrop_elevation",

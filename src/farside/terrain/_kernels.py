@@ -1,4 +1,5 @@
-"""Numba kernels for procedural terrain: crater and rock stamping (private)."""
+"""Numba kernels for procedural terrain: crater stamping (private; rocks:
+:mod:`farside.terrain._kernels_rockshape`)."""
 
 from __future__ import annotations
 
@@ -92,26 +93,3 @@ def stamp_craters_kernel(z, x0, y0, res, cx, cy, radius, tau_i, tau_w, table, sm
                     z[i, j] += p + (1.0 - r2 / R2) * (href - z[i, j])
                 else:
                     z[i, j] += p
-
-
-@njit(cache=True)
-def stamp_rocks_kernel(z, x0, y0, res, cx, cy, radius, height):
-    """Add half-ellipsoid bumps (semi-axes radius, radius, height) to ``z`` in place.
-
-    Each pixel gets the rock's highest point inside the pixel square (distance from the rock
-    centre to the nearest point of the pixel), so the pixel holding the centre carries the full
-    rock height: a DEM that never hides an obstacle's top.
-    """
-    nrows, ncols = z.shape
-    half = 0.5 * res
-    for c in range(cx.shape[0]):
-        a = radius[c]
-        i0, i1, j0, j1 = _box(cx[c], cy[c], a + half, x0, y0, res, nrows, ncols)
-        a2 = a * a
-        for i in range(i0, i1 + 1):
-            dy = max(abs(y0 - (i + 0.5) * res - cy[c]) - half, 0.0)
-            for j in range(j0, j1 + 1):
-                dxp = max(abs(x0 + (j + 0.5) * res - cx[c]) - half, 0.0)
-                r2 = dxp * dxp + dy * dy
-                if r2 < a2:
-                    z[i, j] += height[c] * math.sqrt(1.0 - r2 / a2)

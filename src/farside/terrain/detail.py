@@ -49,14 +49,18 @@ Components
    ``buried_fraction`` of the body is under the regolith; with less than half buried the visible
    flanks end in a vertical step of ``(0.5 - f) / (1 - f)`` of the height at the footprint edge. A
    regolith fillet (``fillet_height`` x height at the footprint, fading over ``fillet_width`` x
-   radius) surrounds the base. **Pebbles**, smaller than the table's smallest rock
+   radius) surrounds the base. A table rock's shape key is
+   :func:`farside.terrain.rocks.rock_shape_keys` of its position (not the patch seed), so it is the
+   same polyhedron as in the site DEM, the descent, the rover and the renderer
+   (:func:`farside.terrain.rocks.rock_shapes`). **Pebbles**, smaller than the table's smallest rock
    (``Terrain.meta['min_rock_diameter_m']``, default 0.1 m) down to ``pebble_min_pixels`` patch px,
    are drawn per world cell from the Golombek & Rapp model (:mod:`farside.terrain.rocks`) with the
    site's abundance ``k`` continued to cm sizes, heights ``U(0.3, 0.7) D``, and stamped the same
    way.
 
 **Which rocks the patch contains**: table rocks wider than ``rock_dem_min_pixels`` DEM pixels are in
-the DEM (and so in the patch, as the DEM's smooth half-ellipsoids); table rocks from
+the DEM (and so in the patch, as the DEM's stamp of the same polyhedra, through the base's smooth
+interpolation of the DEM); table rocks from
 ``rock_min_pixels`` patch pixels to that limit and all pebbles are stamped into the patch. Render a
 patch with ``Scene(patch)`` (``rocks=None``), or pass only the table rocks smaller than
 ``rock_min_pixels`` patch pixels.
@@ -88,7 +92,14 @@ from farside.terrain.craters import (
     neukum_production,
     trask_equilibrium,
 )
-from farside.terrain.rocks import rock_number_density, rock_q
+from farside.terrain.rocks import (
+    ROCK_BURIED_FRACTION,
+    ROCK_FILLET_HEIGHT,
+    ROCK_FILLET_WIDTH,
+    rock_number_density,
+    rock_q,
+    rock_shape_keys,
+)
 
 __all__ = ["MAX_PATCH_VERTICES", "RegolithDetail", "albedo_factor", "nested_patches", "regolith_craters",
            "regolith_patch", "regolith_pebbles", "ALBEDO_RMS", "ALBEDO_SCALES_M", "ALBEDO_SFD_EXPONENT"]
@@ -103,7 +114,6 @@ _CE4_ROCK_K = 0.0021
 _TAG_NOISE = 1
 _TAG_CRATER = 2
 _TAG_PEBBLE = 3
-_TAG_ROCK = 4
 #: Objects expected per population cell (sets the cell size of each diameter bin).
 _PER_CELL = 4.0
 #: Diameter bins: edges 2^(j/4) m for integer j (world-fixed, independent of the patch).
@@ -181,9 +191,9 @@ class RegolithDetail:
     tau_erase: float = TAU_ERASE
     rock_min_pixels: float = 2.0
     rock_dem_min_pixels: float = 2.0
-    buried_fraction: float = 0.5
-    fillet_height: float = 0.08
-    fillet_width: float = 0.3
+    buried_fraction: float = ROCK_BURIED_FRACTION
+    fillet_height: float = ROCK_FILLET_HEIGHT
+    fillet_width: float = ROCK_FILLET_WIDTH
     pebble_abundance: float | None = None
     pebble_min_pixels: float = 2.0
     pebble_max_diameter_m: float | None = None
@@ -558,7 +568,7 @@ def regolith_patch(terrain: Terrain, *, center_xy_m, half_size_m: float, resolut
             ys.append(table["y_m"][sel])
             ds.append(d[sel])
             hs.append(table["height_m"][sel])
-            keys.append(K.keys_from_xy(s, _TAG_ROCK, xs[-1], ys[-1]))
+            keys.append(rock_shape_keys(xs[-1], ys[-1]))      # the same shape as in every other view
     n_rocks = int(sum(a.size for a in xs))
     n_pebbles = 0
     if kp > 0.0 and dmax_p > dmin_p:

@@ -15,7 +15,7 @@ changing one component's parameters never changes another's draws):
 3. self-affine roughness (:mod:`farside.terrain.roughness`), the present-day small-scale texture;
 4. rocks (:mod:`farside.terrain.rocks`): Golombek & Rapp background with ``rock_abundance`` plus
    ejecta blocks around fresh blocky craters; every rock is in the table, rocks wider than two
-   pixels are also added to the DEM as half-ellipsoids.
+   pixels are also stamped into the DEM, as the seeded polyhedra of :func:`farside.terrain.rocks.rock_shapes`.
 
 Heights are computed in float64 relative to ``elevation_m`` and stored as float32 metres.
 """

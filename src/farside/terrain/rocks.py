@@ -24,11 +24,21 @@ size distribution for ``q(ejecta_abundance)``, capped at ``max_block_ratio * D``
 
 Rock heights are ``height_m = diameter_m * U(0.3, 0.7)`` (half-buried rocks; mean height/diameter
 0.5 as assumed by Golombek & Rapp 1997).
+
+Shape
+-----
+The table holds sizes only. Every consumer (the site DEM's stamp, the regolith patches, the
+descent's truth surface and lidar, the rover's wheel contact, the renderer's sub-DEM rocks) draws a
+rock as the same seeded convex polyhedron (:func:`rock_shapes`): angular facets, footprint area of
+the table's diameter, highest point ``height_m`` above its seat, half buried, with a regolith fillet
+round its base; its key is a hash of its position (:func:`rock_shape_keys`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 
 import numpy as np
 import pandas as pd
@@ -42,6 +52,13 @@ __all__ = [
     "sample_rocks",
     "sample_ejecta_blocks",
     "stamp_rocks",
+    "rock_shapes",
+    "rock_shape_keys",
+    "rock_cliff",
+    "ROCK_SHAPE_SEED",
+    "ROCK_BURIED_FRACTION",
+    "ROCK_FILLET_HEIGHT",
+    "ROCK_FILLET_WIDTH",
 ]
 
 _HEIGHT_RATIO_RANGE = (0.3, 0.7)
@@ -206,6 +223,86 @@ def sample_ejecta_blocks(
     return _rock_frame(x[keep], y[keep], d[keep], h[keep], "ejecta", sel[idx][keep])
 
 
+#: Key of every table rock's shape: a position-only hash (the positions are already seeded by the
+#: scenario's rock streams), so the site DEM, the regolith patches, the descent, the rover and the
+#: renderer, which do not all see the scenario seed, draw the same polyhedron for the same rock.
+ROCK_SHAPE_SEED = 0x4345345F524F434B
+_TAG_ROCK_SHAPE = 4
+_SHAPES_CACHE: dict = {}
+_SHAPES_LOCK = threading.Lock()
+#: Fraction of a rock's body under the regolith (0.5: half buried, the assumption behind the
+#: height/diameter of 0.5 of Golombek & Rapp) UNCONFIRMED; with 0.5 the flanks reach the ground
+#: without a vertical step (:mod:`farside.terrain.detail`, ``buried_fraction``).
+ROCK_BURIED_FRACTION = 0.5
+#: Regolith fillet round a rock's base: height at the footprint edge as a fraction of the rock's
+#: height, and extent beyond the edge as a fraction of its radius. UNCONFIRMED (visual assumption).
+ROCK_FILLET_HEIGHT = 0.08
+ROCK_FILLET_WIDTH = 0.3
+
+
+def rock_cliff(buried_fraction: float) -> float:
+    """Vertical step at the footprint edge, as a fraction of the height, of a rock whose lower
+    ``buried_fraction`` is under the regolith: ``max(0, (0.5 - f) / (1 - f))``."""
+    f = float(buried_fraction)
+    return max(0.0, (0.5 - f) / (1.0 - f))
+
+
+def rock_shape_keys(x_m, y_m) -> np.ndarray:
+    """uint64 shape keys of rocks centred at (x_m, y_m): a hash of :data:`ROCK_SHAPE_SEED` and the
+    coordinates (to the micrometre)."""
+    from farside.terrain._kernels_detail import keys_from_xy
+
+    x = np.ascontiguousarray(x_m, dtype=np.float64).ravel()
+    y = np.ascontiguousarray(y_m, dtype=np.float64).ravel()
+    return keys_from_xy(np.uint64(ROCK_SHAPE_SEED), _TAG_ROCK_SHAPE, x, y)
+
+
+def rock_shapes(rocks, *, buried_fraction: float = ROCK_BURIED_FRACTION, fillet_height: float = ROCK_FILLET_HEIGHT,
+                fillet_width: float = ROCK_FILLET_WIDTH) -> np.ndarray:
+    """The geometry of every rock of a table (columns ``x_m, y_m, diameter_m, height_m``; or an
+    (n, >= 4) array in that order): one float64 row per rock (layout in
+    :mod:`farside.terrain._kernels_rockshape`) holding the planes of its seeded convex polyhedron
+    (:func:`farside.terrain._kernels_detail.build_rock`: 5-9 side facets dipping 40-70 deg, two
+    top facets tilted 0-15 deg; footprint area that of the table's diameter, highest point the
+    table's ``height_m`` above the seat, to the ~0.3 % of build_rock's grid search), its footprint
+    half-planes and its fillet. The key of each shape is :func:`rock_shape_keys` of its position,
+    so every consumer gets the same rock. The result is read-only and cached for the last few
+    tables (a site's table is packed once for all the scenes and indexes built on it; about
+    90 us a rock, over the numba threads)."""
+    from farside.terrain._kernels_rockshape import pack_rocks
+
+    if isinstance(rocks, pd.DataFrame):
+        cols = [rocks[c].to_numpy(float) for c in ("x_m", "y_m", "diameter_m", "height_m")]
+    else:
+        a = np.asarray(rocks, dtype=np.float64)
+        if a.ndim != 2 or a.shape[1] < 4:
+            raise invalid("rocks", f"an array of shape {a.shape}", "a rock table or an (n, >= 4) array x, y, D, H")
+        cols = [a[:, c] for c in range(4)]
+    x, y, d, h = (np.ascontiguousarray(c, dtype=np.float64) for c in cols)
+    if not (np.all(np.isfinite(d)) and np.all(d > 0) and np.all(np.isfinite(h)) and np.all(h > 0)):
+        raise invalid("rocks", "a non-positive or non-finite size", "diameter_m and height_m > 0 m")
+    f = float(buried_fraction)
+    if not (math.isfinite(f) and 0.0 <= f <= 0.5):
+        raise invalid("buried_fraction", buried_fraction, "a fraction in [0, 0.5]")
+    if not (math.isfinite(fillet_height) and 0.0 <= fillet_height <= 0.5):
+        raise invalid("fillet_height", fillet_height, "a fraction of the rock height in [0, 0.5]")
+    if not (math.isfinite(fillet_width) and 0.0 < fillet_width <= 2.0):
+        raise invalid("fillet_width", fillet_width, "a fraction of the radius in (0, 2]")
+    key = (hashlib.blake2b(b"".join(np.ascontiguousarray(c).tobytes() for c in (x, y, d, h)), digest_size=16).digest(),
+           rock_cliff(f), float(fillet_height), float(fillet_width))
+    with _SHAPES_LOCK:
+        hit = _SHAPES_CACHE.get(key)
+    if hit is not None:
+        return hit
+    out = pack_rocks(x, y, d, h, rock_shape_keys(x, y), rock_cliff(f), float(fillet_height), float(fillet_width))
+    out.flags.writeable = False
+    with _SHAPES_LOCK:
+        _SHAPES_CACHE[key] = out
+        while len(_SHAPES_CACHE) > 4:
+            _SHAPES_CACHE.pop(next(iter(_SHAPES_CACHE)))
+    return out
+
+
 def stamp_rocks(
     heights: np.ndarray,
     rocks: pd.DataFrame,
@@ -215,18 +312,20 @@ def stamp_rocks(
     y0_m: float,
     min_pixels: float = 2.0,
 ) -> np.ndarray:
-    """Add rocks wider than ``min_pixels`` pixels to a float64 copy of ``heights`` as
-    half-ellipsoids (radius D/2, height ``height_m``); each pixel takes the rock's highest point
-    inside it, so the DEM keeps every stamped rock's full height. Returns the new array."""
-    from farside.terrain._kernels import stamp_rocks_kernel
+    """Stamp rocks wider than ``min_pixels`` pixels into a float64 copy of ``heights`` with their
+    polyhedral shape (:func:`rock_shapes`): ``z = max(z, seat + top)`` at each pixel centre, the
+    seat being the mean of the unstamped DEM's mesh at the centre and +-R/2 along x and y (the
+    regolith patches' rule); the pixel holding a rock's highest point takes its full height, so
+    the DEM keeps every stamped rock's full height. Returns the new array."""
+    from farside.terrain._kernels_rockshape import seats_kernel, stamp_shapes_kernel
 
-    z = np.array(heights, dtype=np.float64, copy=True)
+    base = np.ascontiguousarray(heights, dtype=np.float64)
+    z = np.array(base, copy=True)
     if not (math.isfinite(resolution_m) and resolution_m > 0):
         raise invalid("resolution_m", resolution_m, "a finite number > 0")
     big = rocks["diameter_m"].to_numpy(float) > min_pixels * resolution_m
     if big.any():
-        r = rocks[big]
-        stamp_rocks_kernel(z, float(x0_m), float(y0_m), float(resolution_m), r["x_m"].to_numpy(float),
-                           r["y_m"].to_numpy(float), r["diameter_m"].to_numpy(float) / 2.0,
-                           r["height_m"].to_numpy(float))
+        g = rock_shapes(rocks[big])
+        seats = seats_kernel(base, float(x0_m), float(y0_m), float(resolution_m), g)
+        stamp_shapes_kernel(z, float(x0_m), float(y0_m), float(resolution_m), g, seats)
     return z
