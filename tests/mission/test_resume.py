@@ -20,10 +20,26 @@ _CLI = "import sys; from farside.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def scenario(tmp_path_factory) -> Path:
+    """The built-in Chang'e-4 scenario without the imaging and navigation stages: the resume
+    machinery (checkpoints, keys, the frame journal) is the same for every stage, and those two
+    would add ~1.5 min to each of this module's nine quick runs (they still run, as no-ops, so
+    their checkpoints and keys are still tested)."""
+    from farside.mission.scenario import builtin_scenario_path
+
+    text = builtin_scenario_path("chang-e-4").read_text()
+    assert "[imaging]\n" in text and "[navigation]" not in text
+    text = text.replace("[imaging]\n", "[imaging]\nenabled = false\n", 1) + "\n[navigation]\nenabled = false\n"
+    path = tmp_path_factory.mktemp("resume_scenario") / "chang-e-4-light.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, scenario):
     """An uninterrupted quick run."""
     out = tmp_path_factory.mktemp("resume") / "reference"
-    assert main(["run", "--quick", "--out", str(out)]) == 0
+    assert main(["run", str(scenario), "--quick", "--out", str(out)]) == 0
     return out
 
 
@@ -31,11 +47,11 @@ def _files(run: Path) -> set[str]:
     return {p.relative_to(run).as_posix() for p in (run / "products").rglob("*") if p.is_file()}
 
 
-def _kill_when(out: Path, condition, timeout_s: float = 240.0) -> bool:
-    """Start a quick run into ``out`` and SIGKILL it once ``condition(elapsed_s)`` holds; False when
-    the run finished first."""
+def _kill_when(scenario: Path, out: Path, condition, timeout_s: float = 240.0) -> bool:
+    """Start a quick run of ``scenario`` into ``out`` and SIGKILL it once ``condition(elapsed_s)``
+    holds; False when the run finished first."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    p = subprocess.Popen([sys.executable, "-c", _CLI, "run", "--quick", "--out", str(out)],
+    p = subprocess.Popen([sys.executable, "-c", _CLI, "run", str(scenario), "--quick", "--out", str(out)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     t0 = time.monotonic()
     try:
@@ -63,7 +79,7 @@ def _journal_frames(out: Path) -> int:
 
 
 @pytest.mark.slow
-def test_killed_runs_resume_to_the_uninterrupted_manifest(reference, tmp_path):
+def test_killed_runs_resume_to_the_uninterrupted_manifest(reference, scenario, tmp_path):
     """Kill --quick runs at several moments -- two random times, inside the LCAM frame loop (after
     four finished frames) and after the cameras stage -- and resume each: the manifest (every
     product's sha256) is the uninterrupted run's, byte for byte, and no other file is left under
@@ -80,8 +96,8 @@ def test_killed_runs_resume_to_the_uninterrupted_manifest(reference, tmp_path):
     }
     for name, make in moments.items():
         out = tmp_path / name
-        killed = _kill_when(out, make(out))
-        assert main(["run", "--quick", "--resume", "--out", str(out)]) == 0, name
+        killed = _kill_when(scenario, out, make(out))
+        assert main(["run", str(scenario), "--quick", "--resume", "--out", str(out)]) == 0, name
         assert (out / "manifest.json").read_bytes() == ref_manifest, name
         assert _files(out) == ref_files, name
         timings = json.loads((out / "timings.json").read_text())
@@ -95,7 +111,7 @@ def test_killed_runs_resume_to_the_uninterrupted_manifest(reference, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_reruns_only_what_changed(reference, tmp_path):
+def test_resume_reruns_only_what_changed(reference, scenario, tmp_path):
     """A finished run resumed with the same inputs keeps every stage; with another rover
     configuration it keeps the stages before the surface stage and reruns the surface, imaging and
     downlink stages (their keys in the manifest change, the earlier ones do not)."""
@@ -103,16 +119,14 @@ def test_resume_reruns_only_what_changed(reference, tmp_path):
 
     out = tmp_path / "run"
     shutil.copytree(reference, out)
-    assert main(["run", "--quick", "--resume", "--out", str(out)]) == 0
+    assert main(["run", str(scenario), "--quick", "--resume", "--out", str(out)]) == 0
     kept = [t["stage"] for t in json.loads((out / "timings.json").read_text())["stages"]
             if t.get("kept_from_earlier_run")]
     assert kept == ["site", "relay", "descent", "cameras", "surface", "imaging", "navigation", "downlink"]
     assert (out / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes()
 
     scen = tmp_path / "scenario.toml"
-    from importlib import resources
-
-    text = (resources.files("farside.mission") / "scenarios" / "chang-e-4.toml").read_text()
+    text = scenario.read_text()
     assert "[rover]" in text
     scen.write_text(text.replace("[rover]", "[rover]\nquick_hours = 5.0", 1))
     assert main(["run", str(scen), "--quick", "--resume", "--out", str(out)]) == 0
