@@ -73,10 +73,9 @@ class DescentConfig(BaseModel):
     #: horizontally) see the centimetre regolith there (farside.terrain.nested_patches, the same
     #: seeded detail as the imaging stage's: 1 cm over +-12 m, 4 cm over +-48 m); 0 = never
     detail_below_m: float = Field(30.0, ge=0.0, le=500.0)
-    #: x264 preset of descent.mp4: "ultrafast" costs ~5 ms of CPU a 1024^2 LCAM frame against ~17 ms
-    #: for "veryfast" and ~65 ms for x264's default "medium"; the file is ~2.6x veryfast's (~55 MB
-    #: for the 5,358 frames, beside 2.6 GB of frame PNGs) at the same PSNR (docs/render.md)
-    video_preset: str = Field("ultrafast", pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$")
+    #: x264 preset of descent.mp4: "veryfast" costs ~26 ms of CPU a 1024^2 LCAM frame against ~65 ms
+    #: for x264's default "medium", at the same size and 0.1 dB lower PSNR (docs/render.md)
+    video_preset: str = Field("veryfast", pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$")
     #: regional backdrop behind the site for the LCAM frames (farside.terrain.regional_backdrop);
     #: its extent is what the rendered frames see of the curved ground, capped at max_size_px
     backdrop: bool = True
@@ -599,7 +598,7 @@ def _jsonable(o):
     return o
 
 
-def _video_writer(final, width, height, fps, *, preset: str = "ultrafast"):
+def _video_writer(final, width, height, fps, *, preset: str = "veryfast"):
     """An imageio-ffmpeg H.264 writer on a temporary file beside ``final`` (renamed on success)."""
     import imageio_ffmpeg
 
