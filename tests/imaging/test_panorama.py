@@ -359,3 +359,44 @@ def test_kernels_cholesky_and_seam_weight():
         max_weight(wmax, 0, 0, az, el, R, 100.0, 63.5, 47.5, 128, 96, 0)
         ref = np.maximum(ref, warp_maps(az, el, R, 100.0, 63.5, 47.5, 128, 96)[2])
     assert np.array_equal(wmax, ref) and (wmax > 0).mean() > 0.3
+
+
+def test_two_thread_blend_equals_one_thread(ring):
+    """The blend adds the frames left and right of the mosaic's middle in two threads and
+    collapses the pyramid in two bands of rows: the mosaic equals the one-thread blend (frames in
+    input order, one-piece pyr_up) within the float32 rounding of a different order of additions
+    (at most 1 DN), and the row-split collapse equals the one-piece collapse exactly."""
+    from farside.imaging import _panorama_compose as C
+
+    views, R_true = ring
+    lay = C.layout(R_true, np.full(len(R_true), F), W, H, s=F, bands=5)
+    split, left, right, rest = C._halves(lay, 32)
+    assert left and right and rest             # all three groups are exercised
+    gains = np.ones(len(views))
+    mosaic, mask = C.blend(views, R_true, np.full(len(R_true), F), lay, gains, bands=5)
+
+    def serial(fn, left, right, rest):         # every frame in input order, one thread
+        for k in sorted(left + right + rest):
+            fn(k)
+
+    def one_piece(low, acc, wacc, size, full, nch):
+        out = C._pyr_up(low, size, full).reshape(size[1], size[0], nch)
+        C.add_normalised(out, acc, wacc)
+        return out
+
+    orig = (C._two_threads, C._collapse_level)
+    try:
+        C._two_threads, C._collapse_level = serial, one_piece
+        ref, ref_mask = C.blend(views, R_true, np.full(len(R_true), F), lay, gains, bands=5)
+    finally:
+        C._two_threads, C._collapse_level = orig
+    assert np.array_equal(mask, ref_mask)
+    assert np.abs(mosaic.astype(int) - ref.astype(int)).max() <= 1
+    rng = np.random.default_rng(3)
+    for full in (True, False):
+        low = rng.random((37, 64, 3), dtype=np.float32)
+        acc = rng.random((74, 128, 3), dtype=np.float32)
+        wacc = rng.random((74, 128), dtype=np.float32)
+        a = C._collapse_level(low, acc, wacc, (128, 74), full, 3)
+        b = one_piece(low, acc, wacc, (128, 74), full, 3)
+        assert np.array_equal(a, b)

@@ -9,6 +9,7 @@ with ``s`` pixels per radian on both axes. A full-circle mosaic wraps: column ``
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -233,10 +234,45 @@ def _pyr_up(img, size, full):
     return up[:, 2 * p:2 * p + size[0]]
 
 
+def _halves(lay: Layout, q: int) -> tuple[int, list[int], list[int], list[int]]:
+    """Split column of the two-thread blend and the frames whose region lies wholly left of it,
+    wholly right of it, or across it (or across the wrap): the first two groups touch disjoint
+    mosaic columns at every pyramid level, so two threads can add them without locks."""
+    split = (lay.pad_w // 2) // q * q
+    left, right, rest = [], [], []
+    for k, (_, c0, _, ww) in enumerate(lay.rois):
+        if c0 + ww <= split:
+            left.append(k)
+        elif c0 >= split and c0 + ww <= lay.pad_w:
+            right.append(k)
+        else:
+            rest.append(k)
+    return split, left, right, rest
+
+
+def _two_threads(fn, left: list[int], right: list[int], rest: list[int]) -> None:
+    """``fn(k)`` for every frame: the left and right groups in two threads (numba's kernels and
+    OpenCV release the GIL), then the rest in order. The order of additions into each mosaic
+    pixel is fixed, so the result does not depend on thread timing."""
+    if left and right:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futs = [pool.submit(lambda g=g: [fn(k) for k in g]) for g in (left, right)]
+            for fu in futs:
+                fu.result()
+    else:
+        for k in left + right:
+            fn(k)
+    for k in rest:
+        fn(k)
+
+
 def blend(images: list[np.ndarray], R: np.ndarray, focals: np.ndarray, lay: Layout, gains: np.ndarray, *,
           bands: int) -> tuple[np.ndarray, np.ndarray]:
     """Multi-band blend (Burt & Adelson 1983, ACM TOG 2:217) of the warped frames, seams on the
     Voronoi-like boundary where two frames are equally far from their own edges.
+
+    The frames left and right of the mosaic's middle column are added in two threads
+    (:func:`_halves`); the collapse of the pyramid runs on two bands of rows.
 
     Returns the uint8 mosaic and its coverage mask (both cropped to the mosaic size).
     """
@@ -245,25 +281,30 @@ def blend(images: list[np.ndarray], R: np.ndarray, focals: np.ndarray, lay: Layo
     nch = 1 if images[0].ndim == 2 else images[0].shape[2]
     W, H = lay.pad_w, lay.pad_h
     full = lay.full_circle
+    q = 1 << bands
+    _, left, right, rest = _halves(lay, q)
     wmax = np.zeros((H, W), np.float32)
-    for k in range(n):
+
+    def seams(k):
         r0, c0, hh, ww = lay.rois[k]
         az = lay.az0 + (c0 + np.arange(ww)) / lay.s
         el = lay.el0 - (r0 + np.arange(hh)) / lay.s
         max_weight(wmax, r0, c0, az, el, np.ascontiguousarray(R[k], dtype=np.float64), float(focals[k]),
                    (w - 1) / 2.0, (h - 1) / 2.0, w, h, W if full else 0)
+
+    _two_threads(seams, left, right, rest)
     acc = [np.zeros((H >> b, W >> b, nch), np.float32) for b in range(bands + 1)]
     wacc = [np.zeros((H >> b, W >> b), np.float32) for b in range(bands + 1)]
-    q = 1 << bands
     margin = 3 * q          # blending reach of the coarsest band, full-resolution px
-    for k in range(n):
+
+    def add_frame(k):
         r0, c0, hh, ww = lay.rois[k]
         mx, my, wt = _maps(lay, lay.rois[k], R[k], focals[k], w, h)
         wm = _get_wrapped(wmax, r0, c0, hh, ww, W, full)
         mask = (wt >= wm) & (wt > 0)
         rows = np.flatnonzero(mask.any(axis=1))
         if rows.size == 0:
-            continue
+            return
         cols = np.flatnonzero(mask.any(axis=0))
         # work only on the frame's seam region plus the blending reach (q-aligned)
         ra = max(0, (rows[0] - margin) // q * q)
@@ -288,11 +329,12 @@ def blend(images: list[np.ndarray], R: np.ndarray, focals: np.ndarray, lay: Layo
                 gm = cv2.pyrDown(gm)
             else:
                 accumulate_band(acc[b], wacc[b], g, g, gm, r0 >> b, c0 >> b, wrap, True)
+
+    _two_threads(add_frame, left, right, rest)
     out = np.zeros_like(acc[bands])
     add_normalised(out, acc[bands], wacc[bands])
     for b in range(bands - 1, -1, -1):
-        out = _pyr_up(out, (W >> b, H >> b), full).reshape(H >> b, W >> b, nch)
-        add_normalised(out, acc[b], wacc[b])
+        out = _collapse_level(out, acc[b], wacc[b], (W >> b, H >> b), full, nch)
     covered = wmax > 0
     out = cv2.add(out, 0.0, dtype=cv2.CV_8U)        # round and saturate to [0, 255]
     out = out.reshape(H, W, nch)
@@ -301,3 +343,37 @@ def blend(images: list[np.ndarray], R: np.ndarray, focals: np.ndarray, lay: Layo
     if nch == 1:
         out = out[:, :, 0]
     return np.ascontiguousarray(out), covered[:lay.height, :lay.width].copy()
+
+
+def _collapse_level(low: np.ndarray, acc: np.ndarray, wacc: np.ndarray, size: tuple[int, int], full: bool,
+                    nch: int) -> np.ndarray:
+    """One step of the pyramid's collapse: ``pyrUp(low) + acc / wacc`` at ``size`` (w, h), in two
+    threads over the top and bottom halves of the rows. Each half expands its rows of ``low`` with
+    two rows of context on the inner side and keeps only its own output rows, so the result equals
+    the one-piece expansion (pyrUp's 5-tap kernel reads one coarse row either side)."""
+    wd, ht = size
+    hl = low.shape[0]
+    if hl < 8:
+        out = _pyr_up(low, size, full).reshape(ht, wd, nch)
+        add_normalised(out, acc, wacc)
+        return out
+    out = np.empty((ht, wd, nch), np.float32)
+    m = hl // 2                                    # coarse rows [0, m) -> fine rows [0, 2m)
+
+    def part(top: bool):
+        if top:
+            lo = low[:m + 2]
+            up = _pyr_up(lo, (wd, 2 * (m + 2)), full).reshape(2 * (m + 2), wd, nch)
+            out[:2 * m] = up[:2 * m]
+            add_normalised(out[:2 * m], acc[:2 * m], wacc[:2 * m])
+        else:
+            lo = low[m - 2:]
+            up = _pyr_up(lo, (wd, ht - 2 * (m - 2)), full).reshape(ht - 2 * (m - 2), wd, nch)
+            out[2 * m:] = up[4:]
+            add_normalised(out[2 * m:], acc[2 * m:], wacc[2 * m:])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futs = [pool.submit(part, t) for t in (True, False)]
+        for fu in futs:
+            fu.result()
+    return out
