@@ -35,6 +35,23 @@ _PEN_V = np.array([math.sqrt((i + 0.5) / _NPEN) * math.sin(i * math.pi * (3.0 - 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _clip_half(f0, rate, te, tx, face, idx):
+    """Clip [te, tx] of a ray by one half-space ``f0 + rate t <= 0`` (``f0``: its value at the
+    origin); ``idx`` becomes the entry face when the half-space sets the entry. Returns
+    (te, tx, face, missed)."""
+    if rate == 0.0:
+        return te, tx, face, f0 > 0.0
+    t = -f0 / rate
+    if rate > 0.0:
+        if t < tx:
+            tx = t
+    elif t > te:
+        te = t
+        face = idx
+    return te, tx, face, False
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _poly_clip(ox, oy, oz, dx, dy, dz, g, k, cz):
     """Kay-Kajiya clip of the ray o + t d against the solid of rock row ``g[k]`` standing on the
     seat ``cz``: below every top plane (``z <= cz + A + Bx x' + By y'``), inside every footprint
@@ -43,50 +60,23 @@ def _poly_clip(ox, oy, oz, dx, dy, dz, g, k, cz):
     qx = ox - g[k, C_X]
     qy = oy - g[k, C_Y]
     qz = oz - cz
-    te = -1e300
-    tx = 1e300
-    face = _BOTTOM
     # bottom: z' >= -H
-    f0 = -qz - g[k, C_H]
-    rate = -dz
-    if rate == 0.0:
-        if f0 > 0.0:
-            return 1.0, -1.0, -1
-    elif rate > 0.0:
-        tx = min(tx, -f0 / rate)
-    else:
-        te = -f0 / rate
+    te, tx, face, miss = _clip_half(-qz - g[k, C_H], -dz, -1e300, 1e300, _BOTTOM, _BOTTOM)
+    if miss:
+        return 1.0, -1.0, -1
     for p in range(int(g[k, C_NSIDE])):
         ex = g[k, _EX + p]
         ey = g[k, _EY + p]
-        f0 = qx * ex + qy * ey - g[k, _RS + p]
-        rate = dx * ex + dy * ey
-        if rate == 0.0:
-            if f0 > 0.0:
-                return 1.0, -1.0, -1
-        elif rate > 0.0:
-            tx = min(tx, -f0 / rate)
-        else:
-            t = -f0 / rate
-            if t > te:
-                te = t
-                face = _SIDE + p
+        te, tx, face, miss = _clip_half(qx * ex + qy * ey - g[k, _RS + p], dx * ex + dy * ey, te, tx, face,
+                                        _SIDE + p)
+        if miss:
+            return 1.0, -1.0, -1
     for p in range(int(g[k, C_NPL])):
         bx = g[k, _BX + p]
         by = g[k, _BY + p]
-        f0 = qz - g[k, _A + p] - bx * qx - by * qy
-        rate = dz - bx * dx - by * dy
-        if rate == 0.0:
-            if f0 > 0.0:
-                return 1.0, -1.0, -1
-        elif rate > 0.0:
-            tx = min(tx, -f0 / rate)
-        else:
-            t = -f0 / rate
-            if t > te:
-                te = t
-                face = p
-        if te > tx:
+        te, tx, face, miss = _clip_half(qz - g[k, _A + p] - bx * qx - by * qy, dz - bx * dx - by * dy, te, tx,
+                                        face, p)
+        if miss or te > tx:
             return 1.0, -1.0, -1
     return te, tx, face
 
