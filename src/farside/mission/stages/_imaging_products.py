@@ -193,11 +193,11 @@ def panorama(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> dict:
         ground_z = world.ground_z(*world.lander_enu[:2]) - float(head[2])
         # SIFT at once: ORB cannot join the frames of the lander's deck either, which the "auto" retry
         # would find out the slow way, and SIFT joins the frames half filled by the solar panels through
-        # their narrow overlaps; detected at 0.3 Mpx (the matches are refined on the full frames); the
+        # their narrow overlaps; detected at 0.2 Mpx (the matches are refined on the full frames); the
         # bundle adjustment holds each rotation near its prior with the prior's own scatter
         pano = stitch_panorama(imgs, focal_px=base.fx_px, pointing=prior, output_scale=cfg.mosaic_scale,
                                contrast="clahe", masks=masks, centres=centres, ground_z=ground_z,
-                               features="sift", registration_mpx=0.3,
+                               features="sift", registration_mpx=0.2,
                                pointing_sigma_deg=max(cfg.pointing_error_deg, 0.01))
     del masks
     del imgs
@@ -280,7 +280,11 @@ def lander_portrait(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> d
         x, y = world.lander_enu[0] - 5.7, world.lander_enu[1] - 5.7
         pose = {"x_m": x, "y_m": y, "z_m": world.ground_z(x, y)}
     cam_pos = world.pcam_position(pose)
-    target = world.lander_enu + np.array([0.0, 0.0, 1.3])
+    # aimed at the top deck's edge, as the real C-006 frame is (the deck at mid-height, the mast and
+    # the sky above it, the body's upper half below)
+    from farside.render.vehicles import LANDER_DIMENSIONS_M
+
+    target = world.lander_enu + np.array([0.0, 0.0, LANDER_DIMENSIONS_M["top_deck"]])
     left = _binned(pcam_pair()[0], binning)
     cam = _look(left, cam_pos, target)
     s = child_streams(rng, 2)
