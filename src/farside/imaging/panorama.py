@@ -507,7 +507,10 @@ def stitch_panorama(images: Sequence[np.ndarray], *, focal_px: float | None = No
                                                                  prior_sigma_deg=pointing_sigma_deg,
                                                                  focal_model=focal_model)
 
-    # 7-8. compositing
+    # 7-8. compositing; the registration's float copies of the frames (4 bytes a pixel: 0.3 GB for
+    # the 80 TCAM frames) and contrast-equalised copies are not needed any more
+    fgray.clear()
+    del opts
     f_mean = float(np.exp(np.mean(np.log(focals))))
     lay = _comp.layout(R, focals, w, h, s=f_mean * output_scale, bands=int(blend_bands))
     mpx = lay.pad_w * lay.pad_h / 1e6
