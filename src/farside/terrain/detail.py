@@ -96,6 +96,7 @@ from farside.terrain.rocks import (
     ROCK_BURIED_FRACTION,
     ROCK_FILLET_HEIGHT,
     ROCK_FILLET_WIDTH,
+    rock_cliff,
     rock_number_density,
     rock_q,
     rock_shape_keys,
@@ -585,10 +586,8 @@ def regolith_patch(terrain: Terrain, *, center_xy_m, half_size_m: float, resolut
         X, Y, D, Hh, KK = (np.concatenate(a) for a in (xs, ys, ds, hs, keys))
         R = D / 2.0
         zc = K.rock_base(z, ex_gx0, ex_gyn, res, X, Y, R)
-        f = detail.buried_fraction
-        cliff = max(0.0, (0.5 - f) / (1.0 - f))
-        K.stamp_rocks_kernel(z, ex_gx0, ex_gyn, res, X, Y, zc, R, Hh, KK, cliff, detail.fillet_height,
-                             detail.fillet_width)
+        K.stamp_rocks_kernel(z, ex_gx0, ex_gyn, res, X, Y, zc, R, Hh, KK, rock_cliff(detail.buried_fraction),
+                             detail.fillet_height, detail.fillet_width)
 
     # heights relative to a datum (whole metres, from the base DEM alone, so every patch of one DEM
     # shares it and overlaps stay bit-identical): float32 at the CE-4 floor's -5935 m would step by
